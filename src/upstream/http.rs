@@ -1,0 +1,146 @@
+//! The HTTP core both clients share: one pooled reqwest client, timeouts, and the mapping of
+//! transport failures and error statuses to [`UpstreamError`].
+
+use super::error::{ErrorKind, Provider, UpstreamError};
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// Settings of the shared HTTP client.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub connect_timeout: Duration,
+    /// Whole-request timeout (headers and body).
+    pub timeout: Duration,
+    pub pool_idle_per_host: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            connect_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(15),
+            pool_idle_per_host: 64,
+        }
+    }
+}
+
+/// A complete upstream response.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// One pooled HTTP client, shared by both vendors' clients.
+#[derive(Clone, Debug)]
+pub struct HttpCore {
+    client: reqwest::Client,
+}
+
+impl HttpCore {
+    pub fn new(config: &HttpConfig) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .pool_max_idle_per_host(config.pool_idle_per_host)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("flowgate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(HttpCore { client })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends `request` and reads the whole body; transport failures become typed errors.
+    pub async fn send(
+        &self,
+        provider: Provider,
+        operation: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Reply, UpstreamError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(provider, operation, &e, false))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(provider, operation, &e, true))?;
+        tracing::debug!(provider = %provider, operation, status = status.as_u16(), bytes = body.len(), "upstream reply");
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn transport_error(
+    provider: Provider,
+    operation: &'static str,
+    err: &reqwest::Error,
+    reading_body: bool,
+) -> UpstreamError {
+    let kind = if err.is_timeout() {
+        ErrorKind::Timeout
+    } else if err.is_connect() {
+        ErrorKind::Connect
+    } else if reading_body {
+        ErrorKind::TruncatedBody
+    } else {
+        ErrorKind::Disconnected
+    };
+    UpstreamError::new(provider, kind, operation)
+}
+
+/// An error for a non-success reply: status, `Retry-After`, and the vendor's code and message.
+pub fn status_error(
+    provider: Provider,
+    operation: &'static str,
+    reply: &Reply,
+    vendor_code: Option<i64>,
+    vendor_message: Option<String>,
+) -> UpstreamError {
+    let status = reply.status.as_u16();
+    UpstreamError {
+        kind: UpstreamError::kind_for(status, vendor_code),
+        status: Some(status),
+        vendor_code,
+        vendor_message: vendor_message.map(|m| m.chars().take(200).collect()),
+        retry_after: retry_after(&reply.headers),
+        ..UpstreamError::new(provider, ErrorKind::ServerError, operation)
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+/// Strictly decodes a JSON body as `T`.
+pub fn decode<T: DeserializeOwned>(
+    provider: Provider,
+    operation: &'static str,
+    reply: &Reply,
+) -> Result<T, UpstreamError> {
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        tracing::debug!(provider = %provider, operation, error = %e, "undecodable upstream body");
+        UpstreamError {
+            status: Some(reply.status.as_u16()),
+            ..UpstreamError::new(provider, ErrorKind::InvalidResponse, operation)
+        }
+    })
+}
