@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -288,11 +289,14 @@ async fn truncate(res: Response) -> Response {
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len().max(1)));
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(half),
-        Err(std::io::Error::other("sandbox: truncated body")),
-    ];
-    Response::from_parts(parts, Body::from_stream(futures_util::stream::iter(chunks)))
+    // The pause lets the server flush the headers and the first half before the cut.
+    let cut = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err(std::io::Error::other("sandbox: truncated body"))
+    };
+    let chunks = futures_util::stream::once(async { Ok::<Bytes, std::io::Error>(half) })
+        .chain(futures_util::stream::once(cut));
+    Response::from_parts(parts, Body::from_stream(chunks))
 }
 
 #[derive(Serialize)]
