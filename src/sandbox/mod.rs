@@ -1,6 +1,9 @@
 //! Sandbox upstreams: in-process simulators of the Appy Pie Connect API and the Appmixer API,
 //! built from `shared/upstream-contracts.md` alone, served over real HTTP on loopback.
 
+// Handlers answer errors with the vendor's own response, the usual axum shape.
+#![allow(clippy::result_large_err)]
+
 pub mod appmixer;
 pub mod appypie;
 pub mod fixtures;

@@ -214,7 +214,7 @@ pub fn build_catalogue(cfg: &FixtureConfig, rng: &mut Rng) -> Catalogue {
         let app = App {
             app_id: rng.alnum(12),
             seo_link: slug(&name),
-            auth_type: *rng.pick(&AUTH_TYPES),
+            auth_type: AUTH_TYPES[rng.range(0, AUTH_TYPES.len() - 1)],
             logo: icon(&name, rng.next_u64()),
             category_id: categories[cat].id.clone(),
             description: format!(

@@ -586,3 +586,74 @@ where
     }
     Ok(items)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderMap;
+    use reqwest::StatusCode;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: body.to_string().into(),
+        }
+    }
+
+    fn data(status: u16, body: &str) -> Result<Vec<u32>, UpstreamError> {
+        let r = reply(status, body);
+        envelope::<Vec<u32>>("GET /x", &r)?
+            .data
+            .ok_or_else(|| invalid("GET /x", &r))
+    }
+
+    #[test]
+    fn accepts_either_success_envelope() {
+        assert_eq!(data(200, r#"{"success":true,"data":[1]}"#), Ok(vec![1]));
+        assert_eq!(data(200, r#"{"status":"1","data":[2]}"#), Ok(vec![2]));
+        assert_eq!(data(200, r#"{"status":1,"data":[3]}"#), Ok(vec![3]));
+        assert_eq!(
+            data(200, r#"{"status":"1","success":true,"data":[4]}"#),
+            Ok(vec![4])
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_success() {
+        let kind = |status, body| data(status, body).unwrap_err().kind;
+        assert_eq!(kind(200, r#"{"data":[1]}"#), ErrorKind::BadRequest);
+        assert_eq!(
+            kind(
+                200,
+                r#"{"status":"0","code":2036,"message":"Invalid API Key"}"#
+            ),
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(kind(200, r#"{"success":true}"#), ErrorKind::InvalidResponse);
+        assert_eq!(
+            kind(200, r#"{"success":true,"data":{"a":1}}"#),
+            ErrorKind::InvalidResponse
+        );
+        assert_eq!(kind(200, "<html>"), ErrorKind::InvalidResponse);
+        assert_eq!(kind(502, "<html>"), ErrorKind::ServerError);
+        let err = data(
+            400,
+            r#"{"status":"0","success":false,"code":2039,"message":"Email already exists"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.kind, err.vendor_code),
+            (ErrorKind::BadRequest, Some(2039))
+        );
+        assert_eq!(err.vendor_message.as_deref(), Some("Email already exists"));
+    }
+
+    #[test]
+    fn token_never_shows_in_debug_or_errors() {
+        let token = Token::new("super-secret");
+        assert!(!format!("{token:?}").contains("super-secret"));
+        let err = UpstreamError::new(P, ErrorKind::Unauthorized, "GET /me");
+        assert_eq!(err.to_string(), "Appy Pie: GET /me credential refused");
+    }
+}
