@@ -4,9 +4,11 @@ mod common;
 
 use common::{browse, Harness};
 use flowgate::sandbox::DEMO_USERS;
-use flowgate::upstream::appypie::all_pages;
 use flowgate::upstream::appypie::model::*;
+use flowgate::upstream::appypie::{all_pages, AppyPieClient, AppyPieConfig};
 use flowgate::upstream::{ErrorKind, Token};
+use flowgate::upstream::{HttpConfig, HttpCore};
+use reqwest::header::HeaderName;
 use std::collections::HashSet;
 
 #[tokio::test]
@@ -56,6 +58,26 @@ async fn missing_and_unknown_tokens_get_the_vendor_401() {
         (ErrorKind::Unauthorized, Some(2036))
     );
     assert!(!unknown.to_string().contains("nope"));
+}
+
+#[tokio::test]
+async fn token_header_is_configurable() {
+    let h = Harness::start().await;
+    let bearer = AppyPieClient::new(
+        HttpCore::new(&HttpConfig::default()).unwrap(),
+        AppyPieConfig {
+            token_header: HeaderName::from_static("authorization"),
+            ..h.appypie.config().clone()
+        },
+    );
+    let profile = bearer
+        .session(Token::new(DEMO_USERS[1].appypie_token))
+        .profile()
+        .await
+        .unwrap();
+    assert_eq!(profile.email, DEMO_USERS[1].email);
+    let sent_as_bearer = h.sandbox.appypie.hooks.log().pop().unwrap();
+    assert!(sent_as_bearer.credential.is_some());
 }
 
 #[tokio::test]

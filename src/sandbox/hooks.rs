@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -114,10 +114,13 @@ pub struct RequestRecord {
     pub credential: Option<String>,
 }
 
+/// The log keeps the newest records only, so long benchmark runs stay small.
+const LOG_CAPACITY: usize = 100_000;
+
 #[derive(Default)]
 struct HookState {
     counts: BTreeMap<String, u64>,
-    log: Vec<RequestRecord>,
+    log: VecDeque<RequestRecord>,
     faults: Vec<FaultRule>,
 }
 
@@ -156,8 +159,9 @@ impl Hooks {
         self.lock().counts.clone()
     }
 
+    /// The newest requests (up to 100,000), oldest first.
     pub fn log(&self) -> Vec<RequestRecord> {
-        self.lock().log.clone()
+        self.lock().log.iter().cloned().collect()
     }
 
     pub fn add_fault(&self, rule: FaultRule) {
@@ -180,7 +184,10 @@ impl Hooks {
     fn record(&self, record: RequestRecord) {
         let mut state = self.lock();
         *state.counts.entry(record.route.clone()).or_default() += 1;
-        state.log.push(record);
+        if state.log.len() == LOG_CAPACITY {
+            state.log.pop_front();
+        }
+        state.log.push_back(record);
     }
 
     /// The faults that apply to this request: the total added latency and the first other fault.

@@ -169,6 +169,17 @@ impl Params {
     }
 }
 
+/// A request body as a JSON object; an empty body counts as `{}`.
+pub fn json_object(body: &[u8]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    if body.is_empty() {
+        return Some(serde_json::Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
 /// Matches `text` against a glob where `*` stands for any run of characters.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();

@@ -3,10 +3,21 @@
 
 use super::error::{ErrorKind, Provider, UpstreamError};
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::time::Duration;
+use url::Url;
+
+/// `base` with `segments` appended as percent-encoded path segments.
+pub fn url_with(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
 
 /// Settings of the shared HTTP client.
 #[derive(Clone, Debug)]
@@ -54,6 +65,27 @@ impl HttpCore {
 
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// A request to `url` carrying one (sensitive) credential header, a query and a JSON body.
+    pub fn request(
+        &self,
+        method: Method,
+        url: Url,
+        credential: (HeaderName, HeaderValue),
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> RequestBuilder {
+        let (name, mut value) = credential;
+        value.set_sensitive(true);
+        let mut request = self.client.request(method, url).header(name, value);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
     }
 
     /// Sends `request` and reads the whole body; transport failures become typed errors.

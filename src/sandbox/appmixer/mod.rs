@@ -5,7 +5,7 @@ mod data;
 
 use super::fixtures::FixtureConfig;
 use super::hooks::{admin_routes, observe, Hooks, Vendor};
-use super::support::{iso, now_ms, Params, Rng};
+use super::support::{iso, json_object, now_ms, Params, Rng};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -153,13 +153,7 @@ fn ok(v: Value) -> Reply {
 }
 
 fn body_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
-    if body.is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(bad_request("Body must be a JSON object")),
-    }
+    json_object(body).ok_or_else(|| bad_request("Body must be a JSON object"))
 }
 
 type Shared = State<Arc<Appmixer>>;

@@ -5,7 +5,7 @@ mod data;
 
 use super::fixtures::{FixtureConfig, DEMO_USERS};
 use super::hooks::{admin_routes, observe, Hooks, Vendor};
-use super::support::{iso, now_ms, Params, Rng};
+use super::support::{iso, json_object, now_ms, Params, Rng};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -226,13 +226,7 @@ impl Paging {
 
 /// A JSON object body, or the vendor's 400.
 fn body_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
-    if body.is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(bad_request("Body must be a JSON object")),
-    }
+    json_object(body).ok_or_else(|| bad_request("Body must be a JSON object"))
 }
 
 fn string_field<'a>(map: &'a Map<String, Value>, key: &str) -> Result<&'a str, Response> {

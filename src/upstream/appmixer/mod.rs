@@ -3,7 +3,7 @@
 
 pub mod model;
 
-use super::http::{decode, status_error, HttpCore, Reply};
+use super::http::{decode, status_error, url_with, HttpCore, Reply};
 use super::{ErrorKind, Provider, Token, UpstreamError};
 use model::*;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
@@ -62,14 +62,6 @@ fn check(op: &'static str, reply: &Reply) -> Result<(), UpstreamError> {
     Err(status_error(P, op, reply, None, message))
 }
 
-fn url_with(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(segments);
-    }
-    url
-}
-
 impl AppmixerClient {
     pub fn new(http: HttpCore, config: AppmixerConfig) -> Self {
         AppmixerClient {
@@ -123,22 +115,11 @@ impl AppmixerSession {
         body: Option<&Value>,
     ) -> Result<Reply, UpstreamError> {
         let url = url_with(&self.client.config.base_url, segments);
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
+        let auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
             .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
-        auth.set_sensitive(true);
-        let mut request = self
-            .client
-            .http
-            .client()
-            .request(method, url)
-            .header(AUTHORIZATION, auth);
-        if !query.is_empty() {
-            request = request.query(query);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let reply = self.client.http.send(P, op, request).await?;
+        let http = &self.client.http;
+        let request = http.request(method, url, (AUTHORIZATION, auth), query, body);
+        let reply = http.send(P, op, request).await?;
         check(op, &reply)?;
         Ok(reply)
     }

@@ -2,10 +2,10 @@
 
 pub mod model;
 
-use super::http::{decode, status_error, HttpCore, Reply};
+use super::http::{decode, status_error, url_with, HttpCore, Reply};
 use super::{ErrorKind, Page, Provider, Token, UpstreamError};
 use model::*;
-use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,8 @@ pub struct AppyPieConfig {
     pub base_url: Url,
     /// Base of the token endpoint A0 (`POST /create-refresh-token`).
     pub auth_base_url: Url,
-    /// Header carrying the access token (`ACCESSTOKEN` by default).
+    /// Header carrying the access token (`ACCESSTOKEN` by default); with `Authorization` the
+    /// token is sent as `Bearer <token>`.
     pub token_header: HeaderName,
 }
 
@@ -127,14 +128,6 @@ fn invalid(op: &'static str, reply: &Reply) -> UpstreamError {
     }
 }
 
-fn url_with(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(segments);
-    }
-    url
-}
-
 fn page_query(page: PageRequest) -> Vec<(&'static str, String)> {
     let mut q = Vec::new();
     if let Some(p) = page.page {
@@ -200,22 +193,17 @@ impl AppyPieSession {
         body: Option<&Value>,
     ) -> Result<Reply, UpstreamError> {
         let url = url_with(&self.client.config.base_url, segments);
-        let mut value = HeaderValue::from_str(self.token.expose())
+        let header = &self.client.config.token_header;
+        let raw = if header == AUTHORIZATION {
+            format!("Bearer {}", self.token.expose())
+        } else {
+            self.token.expose().to_string()
+        };
+        let value = HeaderValue::from_str(&raw)
             .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
-        value.set_sensitive(true);
-        let mut request = self
-            .client
-            .http
-            .client()
-            .request(method, url)
-            .header(self.client.config.token_header.clone(), value);
-        if !query.is_empty() {
-            request = request.query(query);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        self.client.http.send(P, op, request).await
+        let http = &self.client.http;
+        let request = http.request(method, url, (header.clone(), value), query, body);
+        http.send(P, op, request).await
     }
 
     async fn data<T: DeserializeOwned>(
