@@ -101,7 +101,8 @@ pub struct Flow {
 }
 
 impl Flow {
-    pub fn json(&self) -> Value {
+    /// The flow as the API renders it, without the `excluded` fields.
+    pub fn json(&self, excluded: &[&str]) -> Value {
         let mut v = json!({
             "userId": self.user_id,
             "flowId": self.flow_id,
@@ -110,13 +111,20 @@ impl Flow {
             "btime": self.btime,
             "mtime": self.mtime,
             "mode": "module",
-            "thumbnail": self.thumbnail,
             "sharedWith": self.shared_with,
             "customFields": self.custom_fields,
-            "flow": self.flow,
         });
         if let Some(started) = &self.started {
             v["started"] = json!(started);
+        }
+        if !excluded.contains(&"thumbnail") {
+            v["thumbnail"] = json!(self.thumbnail);
+        }
+        if !excluded.contains(&"flow") {
+            v["flow"] = Value::Object(self.flow.clone());
+        }
+        if let Value::Object(map) = &mut v {
+            map.retain(|k, _| !excluded.contains(&k.as_str()));
         }
         v
     }

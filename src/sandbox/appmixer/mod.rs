@@ -298,13 +298,33 @@ async fn list_flows(State(s): Shared, headers: HeaderMap, RawQuery(q): RawQuery)
     }
     let pattern = params.get("pattern").map(str::to_lowercase);
     let filters = params.all("filter");
+    let (sort, projection) = (params.get("sort"), params.get("projection"));
+    // Without filters or sort, only the requested page is rendered, minus excluded fields.
+    let whole = !filters.is_empty() || sort.is_some();
+    let excluded: Vec<&str> = match projection {
+        Some(p) if !whole && p.split(',').all(|f| f.trim().starts_with('-')) => p
+            .split(',')
+            .map(|f| f.trim().trim_start_matches('-'))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut items = s.with_tenant(&headers, |t, _| {
         let mut out = Vec::new();
-        for flow in &t.flows {
-            let v = flow.json();
-            let mut keep = pattern
+        let matching = t.flows.iter().filter(|flow| {
+            pattern
                 .as_deref()
-                .is_none_or(|p| flow.name.to_lowercase().contains(p) || flow.flow_id.contains(p));
+                .is_none_or(|p| flow.name.to_lowercase().contains(p) || flow.flow_id.contains(p))
+        });
+        if !whole {
+            return Ok(matching
+                .skip(offset)
+                .take(limit)
+                .map(|f| f.json(&excluded))
+                .collect());
+        }
+        for flow in matching {
+            let v = flow.json(&[]);
+            let mut keep = true;
             for f in &filters {
                 keep = keep && filter_matches(&v, f)?;
             }
@@ -314,13 +334,11 @@ async fn list_flows(State(s): Shared, headers: HeaderMap, RawQuery(q): RawQuery)
         }
         Ok(out)
     })?;
-    sort_flows(&mut items, params.get("sort"))?;
-    let page: Vec<Value> = items
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|v| project(v, params.get("projection")))
-        .collect();
+    if whole {
+        sort_flows(&mut items, sort)?;
+        items = items.into_iter().skip(offset).take(limit).collect();
+    }
+    let page: Vec<Value> = items.into_iter().map(|v| project(v, projection)).collect();
     ok(Value::Array(page))
 }
 
@@ -331,7 +349,7 @@ async fn count_flows(State(s): Shared, headers: HeaderMap) -> Reply {
 async fn get_flow(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) -> Reply {
     s.with_tenant(&headers, |t, _| {
         let i = t.flow_index(&id).ok_or_else(|| not_found("Flow"))?;
-        ok(t.flows[i].json())
+        ok(t.flows[i].json(&[]))
     })
 }
 
