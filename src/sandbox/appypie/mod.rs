@@ -238,7 +238,7 @@ fn string_field<'a>(map: &'a Map<String, Value>, key: &str) -> Result<&'a str, R
 
 type Shared = State<Arc<AppyPie>>;
 
-async fn create_refresh_token(State(s): Shared, RawQuery(q): RawQuery, body: Bytes) -> Reply {
+async fn create_refresh_token(RawQuery(q): RawQuery, body: Bytes) -> Reply {
     let params = Params::parse(q.as_deref());
     let map = body_object(&body).unwrap_or_default();
     let pick = |key: &str| {
@@ -255,7 +255,6 @@ async fn create_refresh_token(State(s): Shared, RawQuery(q): RawQuery, body: Byt
         .iter()
         .find(|u| u.token_key == key && u.secret_key == secret)
         .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, 2036, "Invalid API Key"))?;
-    let _ = &s;
     Ok(json_response(
         json!({ "status": "1", "accessToken": user.appypie_token }).to_string(),
     ))
