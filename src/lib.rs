@@ -1,4 +1,8 @@
 //! flowgate: a GraphQL gateway over the Appy Pie Connect API and the Appmixer API.
 
+pub mod error;
+pub mod loaders;
 pub mod sandbox;
+pub mod schema;
+pub mod server;
 pub mod upstream;

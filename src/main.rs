@@ -1,6 +1,39 @@
 use clap::{Parser, Subcommand};
 use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
+use flowgate::server::{router, GatewayConfig};
+use flowgate::upstream::appmixer::AppmixerConfig;
+use flowgate::upstream::appypie::AppyPieConfig;
+use reqwest::header::HeaderName;
 use std::net::SocketAddr;
+use url::Url;
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FLOWGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Start both sandbox upstreams in-process and use them (the demo run).
+    #[arg(long)]
+    sandbox: bool,
+    /// Base URL of the Appy Pie Connect API (endpoints 1–23).
+    #[arg(long, env = "FLOWGATE_APPYPIE_URL")]
+    appypie_url: Option<Url>,
+    /// Base URL of the Appy Pie token endpoint (`/create-refresh-token`).
+    #[arg(long, env = "FLOWGATE_APPYPIE_AUTH_URL", default_value = "https://openapi2.appypie.com")]
+    appypie_auth_url: Url,
+    /// Base URL of the Appmixer API.
+    #[arg(long, env = "FLOWGATE_APPMIXER_URL")]
+    appmixer_url: Option<Url>,
+    /// Incoming header carrying the caller's Appmixer token.
+    #[arg(long, env = "FLOWGATE_APPMIXER_HEADER", default_value = "x-appmixer-token")]
+    appmixer_header: String,
+    /// Incoming header carrying the caller's Appy Pie token.
+    #[arg(long, env = "FLOWGATE_APPYPIE_HEADER", default_value = "x-appypie-token")]
+    appypie_header: String,
+    /// Header the Appy Pie token is sent upstream in.
+    #[arg(long, env = "FLOWGATE_APPYPIE_TOKEN_HEADER", default_value = "ACCESSTOKEN")]
+    appypie_token_header: HeaderName,
+}
 
 #[derive(Parser)]
 #[command(
@@ -15,6 +48,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the GraphQL gateway.
+    Serve(ServeArgs),
+    /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
+    PrintSchema,
     /// Run both sandbox upstreams (simulators of the vendor APIs) until stopped.
     Sandbox {
         #[arg(
@@ -45,6 +82,11 @@ async fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::PrintSchema => {
+            print!("{}", flowgate::schema::sdl());
+            Ok(())
+        }
         Command::Sandbox {
             appypie_addr,
             appmixer_addr,
@@ -104,5 +146,58 @@ async fn run_sandbox(config: SandboxConfig) -> std::io::Result<()> {
     );
     tokio::signal::ctrl_c().await?;
     sandbox.stop().await;
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> std::io::Result<()> {
+    let mut config = GatewayConfig::default();
+    config.headers.appmixer = args.appmixer_header.to_lowercase();
+    config.headers.appypie = args.appypie_header.to_lowercase();
+    let mut sandbox = None;
+    if args.sandbox {
+        let sb = Sandbox::start(SandboxConfig::default()).await?;
+        let parse = |u: String| Url::parse(&u).map_err(std::io::Error::other);
+        config.appypie = AppyPieConfig {
+            base_url: parse(sb.appypie_base_url())?,
+            auth_base_url: parse(sb.appypie_auth_url())?,
+            token_header: args.appypie_token_header.clone(),
+        };
+        config.appmixer = AppmixerConfig { base_url: parse(sb.appmixer_base_url())? };
+        let alice = &DEMO_USERS[0];
+        config.graphiql_headers = vec![
+            (args.appmixer_header.clone(), alice.appmixer_token.to_string()),
+            (args.appypie_header.clone(), alice.appypie_token.to_string()),
+        ];
+        sandbox = Some(sb);
+    } else {
+        let (Some(appypie), Some(appmixer)) = (args.appypie_url, args.appmixer_url) else {
+            return Err(std::io::Error::other(
+                "no upstream configured: pass --sandbox for the demo, or set both --appypie-url \
+                 (FLOWGATE_APPYPIE_URL) and --appmixer-url (FLOWGATE_APPMIXER_URL)",
+            ));
+        };
+        config.appypie = AppyPieConfig {
+            base_url: appypie,
+            auth_base_url: args.appypie_auth_url,
+            token_header: args.appypie_token_header,
+        };
+        config.appmixer = AppmixerConfig { base_url: appmixer };
+    }
+    let app = router(config).map_err(std::io::Error::other)?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    println!("flowgate: GraphiQL at http://{addr}/   GraphQL at http://{addr}/graphql");
+    if sandbox.is_some() {
+        println!("Sandbox upstreams in-process; GraphiQL opens with Alice's demo tokens. Demo tenants:");
+        for u in DEMO_USERS.iter() {
+            println!("  {:<18} {}: {:<20} {}: {}", u.email, args.appmixer_header, u.appmixer_token, args.appypie_header, u.appypie_token);
+        }
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    drop(sandbox);
     Ok(())
 }

@@ -7,7 +7,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use url::Url;
 
 /// `base` with `segments` appended as percent-encoded path segments.
@@ -49,6 +51,7 @@ pub struct Reply {
 #[derive(Clone, Debug)]
 pub struct HttpCore {
     client: reqwest::Client,
+    in_flight: Option<Arc<Semaphore>>,
 }
 
 impl HttpCore {
@@ -60,7 +63,18 @@ impl HttpCore {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("flowgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(HttpCore { client })
+        Ok(HttpCore {
+            client,
+            in_flight: None,
+        })
+    }
+
+    /// The same connection pool, with at most `max` calls in flight through the copy.
+    pub fn limited(&self, max: usize) -> HttpCore {
+        HttpCore {
+            client: self.client.clone(),
+            in_flight: Some(Arc::new(Semaphore::new(max.max(1)))),
+        }
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -95,6 +109,10 @@ impl HttpCore {
         operation: &'static str,
         request: RequestBuilder,
     ) -> Result<Reply, UpstreamError> {
+        let _permit = match &self.in_flight {
+            Some(limit) => limit.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         let response = request
             .send()
             .await

@@ -73,3 +73,83 @@ pub async fn browse(url: &str) -> serde_json::Value {
     assert!(res.status().is_success(), "GET {url}: {}", res.status());
     res.json().await.expect("json")
 }
+
+/// The gateway over a fresh sandbox, served on an ephemeral loopback port.
+pub struct Gateway {
+    pub sandbox: Sandbox,
+    pub url: String,
+    http: reqwest::Client,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+/// Whose credentials a request carries.
+#[derive(Clone, Copy)]
+pub enum Who {
+    /// Both vendors' tokens of demo user `n`.
+    Both(usize),
+    /// Only the Appy Pie token of demo user `n`.
+    AppyPie(usize),
+    /// Only the Appmixer token of demo user `n`.
+    Appmixer(usize),
+    Nobody,
+}
+
+impl Gateway {
+    pub async fn start() -> Gateway {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+        let config = flowgate::server::GatewayConfig {
+            appypie: AppyPieConfig {
+                base_url: Url::parse(&sandbox.appypie_base_url()).unwrap(),
+                auth_base_url: Url::parse(&sandbox.appypie_auth_url()).unwrap(),
+                ..AppyPieConfig::default()
+            },
+            appmixer: AppmixerConfig { base_url: Url::parse(&sandbox.appmixer_base_url()).unwrap() },
+            ..flowgate::server::GatewayConfig::default()
+        };
+        let app = flowgate::server::router(config).expect("router");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Gateway { sandbox, url, http: reqwest::Client::new(), _server: server }
+    }
+
+    /// POSTs a query; answers the whole response (`data` and `errors`).
+    pub async fn query(&self, who: Who, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        let mut req = self.http.post(&self.url).json(&serde_json::json!({ "query": query, "variables": variables }));
+        let (pie, mixer) = match who {
+            Who::Both(n) => (Some(n), Some(n)),
+            Who::AppyPie(n) => (Some(n), None),
+            Who::Appmixer(n) => (None, Some(n)),
+            Who::Nobody => (None, None),
+        };
+        if let Some(n) = pie {
+            req = req.header("X-Appypie-Token", DEMO_USERS[n].appypie_token);
+        }
+        if let Some(n) = mixer {
+            req = req.header("X-Appmixer-Token", DEMO_USERS[n].appmixer_token);
+        }
+        req.send().await.expect("gateway answers").json().await.expect("json")
+    }
+
+    /// Like [`Gateway::query`] for Alice with both tokens, and asserts there is no error.
+    pub async fn ok(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        let res = self.query(Who::Both(0), query, variables).await;
+        assert!(res.get("errors").is_none(), "unexpected errors: {res:#}");
+        res["data"].clone()
+    }
+
+    /// Upstream calls both sandboxes have seen since the last reset.
+    pub fn calls(&self) -> u64 {
+        self.sandbox.appypie.hooks.total() + self.sandbox.appmixer.hooks.total()
+    }
+}
+
+/// The `extensions.code` of each error in a response.
+pub fn codes(res: &serde_json::Value) -> Vec<String> {
+    res["errors"]
+        .as_array()
+        .map(|e| e.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string()).collect())
+        .unwrap_or_default()
+}

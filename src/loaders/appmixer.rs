@@ -1,0 +1,89 @@
+//! Appmixer look-ups: the app catalogue, accounts and flows are fetched whole once per request;
+//! components per app; logs for many flows in one call (repeated `flowId`).
+
+use super::{once, per_key, Batch, Load};
+use crate::upstream::appmixer::model::*;
+use crate::upstream::appmixer::AppmixerSession;
+use crate::upstream::UpstreamError;
+use async_graphql::dataloader::DataLoader;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Flows fetched per page when listing them all.
+const FLOW_PAGE: u32 = 100;
+/// Log entries asked for per flow in a batched logs call.
+pub const LOGS_PER_FLOW: u32 = 50;
+
+pub struct AppmixerLoaders {
+    pub session: AppmixerSession,
+    pub user: Load<User>,
+    pub apps: Load<Arc<BTreeMap<String, AppInfo>>>,
+    pub components_by_app: Load<Arc<Vec<ComponentManifest>>>,
+    pub accounts: Load<Arc<Vec<Account>>>,
+    pub flows: Load<Arc<Vec<Flow>>>,
+    pub account_flows: Load<Arc<Vec<FlowRef>>>,
+    pub logs: Load<Arc<Vec<LogEntry>>>,
+    pub stop_status: Load<StopStatus>,
+}
+
+async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Flow>>, UpstreamError> {
+    let mut flows = Vec::new();
+    loop {
+        let q = FlowQuery {
+            offset: Some(flows.len() as u32),
+            limit: Some(FLOW_PAGE),
+            projection: Some("-thumbnail".into()),
+            ..FlowQuery::default()
+        };
+        let page = s.flows(&q).await?;
+        let last = (page.len() as u32) < FLOW_PAGE;
+        flows.extend(page);
+        if last {
+            return Ok(Arc::new(flows));
+        }
+    }
+}
+
+fn logs_loader(session: AppmixerSession) -> Load<Arc<Vec<LogEntry>>> {
+    let f: super::BatchFn<Arc<Vec<LogEntry>>> = Box::new(move |flow_ids| {
+        let s = session.clone();
+        Box::pin(async move {
+            let q = LogQuery {
+                size: Some(LOGS_PER_FLOW.saturating_mul(flow_ids.len() as u32).min(10_000)),
+                flow_ids: flow_ids.clone(),
+                ..LogQuery::default()
+            };
+            let logs = s.logs(&q).await?;
+            let mut by_flow: HashMap<String, Vec<LogEntry>> =
+                flow_ids.into_iter().map(|id| (id, Vec::new())).collect();
+            for hit in logs.hits {
+                if let Some(list) = hit.flow_id.clone().and_then(|id| by_flow.get_mut(&id)) {
+                    list.push(hit);
+                }
+            }
+            Ok(by_flow.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+        })
+    });
+    DataLoader::new(Batch(f), tokio::spawn)
+}
+
+impl AppmixerLoaders {
+    pub fn new(session: AppmixerSession) -> Self {
+        let s = session.clone();
+        AppmixerLoaders {
+            user: once(s.clone(), |s: AppmixerSession| async move { s.current_user().await }),
+            apps: once(s.clone(), |s: AppmixerSession| async move { Ok(Arc::new(s.apps(false).await?)) }),
+            components_by_app: per_key(s.clone(), |s: AppmixerSession, app| async move {
+                Ok(Arc::new(s.app_components(&app).await?))
+            }),
+            accounts: once(s.clone(), |s: AppmixerSession| async move { Ok(Arc::new(s.accounts(&[]).await?)) }),
+            flows: once(s.clone(), all_flows),
+            account_flows: per_key(s.clone(), |s: AppmixerSession, id| async move {
+                Ok(Arc::new(s.account_flows(&id).await?))
+            }),
+            logs: logs_loader(s.clone()),
+            stop_status: per_key(s, |s: AppmixerSession, id| async move { s.stop_status(&id).await }),
+            session,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Connected accounts of both vendors.
+
+use super::app::{account_matches_app, pie_app, App};
+use super::automation::{Automation, Connect, Flow};
+use super::node::{GlobalId, Kind};
+use super::{mixer, pie, Provider};
+use crate::error::Gql;
+use crate::loaders::load_once;
+use crate::upstream::appmixer::model as mm;
+use crate::upstream::appypie::model as pm;
+use async_graphql::{Context, Json, Object, Result, ID};
+
+/// An account the caller connected: an Appy Pie connected account or an Appmixer account.
+#[derive(Clone)]
+pub enum Account {
+    AppyPie(pm::ConnectedAccount),
+    Appmixer(mm::Account),
+}
+
+/// An Appmixer account by id, from the caller's account list (one call per request).
+pub async fn mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
+    let all = load_once(&mixer(ctx)?.accounts).await.gql()?;
+    Ok(all.iter().find(|a| a.account_id == id).cloned().map(Account::Appmixer))
+}
+
+/// An Appy Pie account by id, through its app's accounts when the app is known.
+pub async fn pie_account(ctx: &Context<'_>, app_id: Option<&str>, id: &str) -> Result<Option<Account>> {
+    let l = pie(ctx)?;
+    if let Some(app) = app_id {
+        let list = l.accounts_by_app.load_one(app.to_string()).await.gql()?;
+        return Ok(list.and_then(|l| l.iter().find(|a| a.id == id).cloned()).map(Account::AppyPie));
+    }
+    Ok(l.account.load_one(id.to_string()).await.gql()?.map(Account::AppyPie))
+}
+
+/// An account the caller connected at a vendor.
+#[Object]
+impl Account {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        GlobalId::encode(Kind::Account, self.vendor(), self.native())
+    }
+
+    /// The vendor.
+    pub async fn provider(&self) -> Provider {
+        self.vendor()
+    }
+
+    /// The vendor's own account id.
+    pub async fn native_id(&self) -> &str {
+        self.native()
+    }
+
+    /// The account's name at the vendor.
+    pub async fn name(&self) -> &str {
+        match self {
+            Account::AppyPie(a) => &a.name,
+            Account::Appmixer(a) => &a.name,
+        }
+    }
+
+    /// Name chosen by the user (Appmixer).
+    pub async fn display_name(&self) -> Option<&str> {
+        match self {
+            Account::AppyPie(_) => None,
+            Account::Appmixer(a) => a.display_name.as_deref(),
+        }
+    }
+
+    /// Appy Pie: `active` or `expired`.
+    pub async fn status(&self) -> Option<&'static str> {
+        match self {
+            Account::AppyPie(a) => Some(match a.status {
+                pm::AccountStatus::Active => "active",
+                pm::AccountStatus::Expired => "expired",
+            }),
+            Account::Appmixer(_) => None,
+        }
+    }
+
+    /// Appmixer: the service it authenticates, e.g. `appmixer:slack`.
+    pub async fn service(&self) -> Option<&str> {
+        match self {
+            Account::AppyPie(_) => None,
+            Account::Appmixer(a) => Some(&a.service),
+        }
+    }
+
+    /// When it was connected (Appy Pie).
+    pub async fn created_at(&self) -> Option<&str> {
+        match self {
+            Account::AppyPie(a) => Some(&a.created_at),
+            Account::Appmixer(_) => None,
+        }
+    }
+
+    /// Profile the vendor keeps for the account (Appmixer), as JSON.
+    pub async fn profile_info(&self) -> Option<Json<serde_json::Value>> {
+        match self {
+            Account::AppyPie(_) => None,
+            Account::Appmixer(a) => a.profile_info.clone().map(Json),
+        }
+    }
+
+    /// The apps this account serves (one for Appy Pie; every module of the service for Appmixer).
+    pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
+        let r: Result<Vec<App>> = async move {
+        match self {
+            Account::AppyPie(a) => Ok(pie_app(ctx, &a.app_id).await?.into_iter().collect()),
+            Account::Appmixer(a) => {
+                let apps = load_once(&mixer(ctx)?.apps).await.gql()?;
+                Ok(apps.values().filter(|app| account_matches_app(&a.service, &app.name)).cloned().map(App::Appmixer).collect())
+            }
+        }
+    }
+        .await;
+        r.map(Some)
+    }
+
+    /// Automations that use this account.
+    pub async fn automations(&self, ctx: &Context<'_>) -> Result<Option<Vec<Automation>>> {
+        let r: Result<Vec<Automation>> = async move {
+        match self {
+            Account::AppyPie(a) => {
+                let connects = load_once(&pie(ctx)?.connects).await.gql()?;
+                Ok(connects
+                    .iter()
+                    .filter(|c| c.trigger_account_id == a.id || c.action_account_id == a.id)
+                    .cloned()
+                    .map(|c| Automation::Connect(Connect(c)))
+                    .collect())
+            }
+            Account::Appmixer(a) => {
+                let l = mixer(ctx)?;
+                let refs = l.account_flows.load_one(a.account_id.clone()).await.gql()?.unwrap_or_default();
+                let flows = load_once(&l.flows).await.gql()?;
+                Ok(refs
+                    .iter()
+                    .filter_map(|r| flows.iter().find(|f| f.flow_id == r.flow_id))
+                    .cloned()
+                    .map(|f| Automation::Flow(Flow(f)))
+                    .collect())
+            }
+        }
+    }
+        .await;
+        r.map(Some)
+    }
+}
+
+impl Account {
+    pub fn vendor(&self) -> Provider {
+        match self {
+            Account::AppyPie(_) => Provider::Appypie,
+            Account::Appmixer(_) => Provider::Appmixer,
+        }
+    }
+
+    pub fn native(&self) -> &str {
+        match self {
+            Account::AppyPie(a) => &a.id,
+            Account::Appmixer(a) => &a.account_id,
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! Automations (Appmixer flows and Appy Pie connects), their runs, and Appy Pie popular matches.
+
+use super::account::{mixer_account, pie_account, Account};
+use super::app::{component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger};
+use super::node::{GlobalId, Kind};
+use super::{mixer, pie, Provider};
+use crate::error::Gql;
+use crate::loaders::load_once;
+use crate::upstream::appmixer::model as mm;
+use crate::upstream::appypie::model as pm;
+use async_graphql::{Context, Enum, Interface, Json, Object, Result, SimpleObject, ID};
+use std::collections::BTreeSet;
+
+/// Whether an automation is live.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AutomationState {
+    /// Running (Appmixer `running`, Appy Pie `on`).
+    Running,
+    /// Stopped (Appmixer `stopped`, Appy Pie `off`).
+    Stopped,
+}
+
+/// Something that runs by itself: an Appmixer flow or an Appy Pie connect.
+#[derive(Interface, Clone)]
+#[graphql(
+    field(name = "id", ty = "ID", desc = "Global id."),
+    field(name = "provider", ty = "Provider", desc = "The vendor."),
+    field(name = "native_id", ty = "&str", desc = "The vendor's own id."),
+    field(name = "name", ty = "&str", desc = "Display name."),
+    field(name = "enabled", ty = "bool", desc = "Whether it is running."),
+    field(name = "state", ty = "AutomationState", desc = "Running or stopped."),
+    field(name = "created_at", ty = "Option<&str>", desc = "Creation time (ISO-8601)."),
+    field(name = "updated_at", ty = "Option<&str>", desc = "Last change (ISO-8601).")
+)]
+pub enum Automation {
+    Flow(Flow),
+    Connect(Connect),
+}
+
+impl Automation {
+    pub fn updated(&self) -> &str {
+        match self {
+            Automation::Flow(f) => f.0.mtime.as_deref().unwrap_or(""),
+            Automation::Connect(c) => &c.0.updated_at,
+        }
+    }
+}
+
+/// The outcome of one run.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// The run did its work.
+    Success,
+    /// The run failed.
+    Failed,
+}
+
+/// One run of an automation: an Appy Pie history entry or an Appmixer log entry.
+#[derive(SimpleObject, Clone)]
+pub struct Run {
+    /// The vendor's id of the entry.
+    pub id: String,
+    /// Success, or failure (Appmixer: a log entry of severity `error`).
+    pub status: RunStatus,
+    /// What happened.
+    pub message: Option<String>,
+    /// When (ISO-8601).
+    pub at: String,
+    /// Whether it was a test run (Appy Pie).
+    pub is_test: bool,
+    /// The component that logged it (Appmixer).
+    pub component_type: Option<String>,
+}
+
+impl From<&pm::HistoryEntry> for Run {
+    fn from(h: &pm::HistoryEntry) -> Self {
+        Run {
+            id: h.id.clone(),
+            status: if h.status == pm::RunStatus::Success { RunStatus::Success } else { RunStatus::Failed },
+            message: Some(h.message.clone()),
+            at: h.created_at.clone(),
+            is_test: h.is_test,
+            component_type: None,
+        }
+    }
+}
+
+impl From<&mm::LogEntry> for Run {
+    fn from(l: &mm::LogEntry) -> Self {
+        Run {
+            id: l.id.clone(),
+            status: if l.severity.as_deref() == Some("error") { RunStatus::Failed } else { RunStatus::Success },
+            message: l.msg.clone(),
+            at: l.timestamp.clone(),
+            is_test: false,
+            component_type: l.component_type.clone(),
+        }
+    }
+}
+
+/// An Appmixer flow.
+#[derive(Clone)]
+pub struct Flow(pub mm::Flow);
+
+/// One component placed in a flow.
+#[derive(Clone)]
+pub struct FlowComponent {
+    id: String,
+    component: mm::FlowComponent,
+}
+
+/// One component placed in an Appmixer flow.
+#[Object]
+impl FlowComponent {
+    /// The component instance id within the flow.
+    pub async fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The component type, e.g. `appmixer.slack.SendMessage`.
+    pub async fn component_type(&self) -> &str {
+        &self.component.component_type
+    }
+
+    /// Label in the designer.
+    pub async fn label(&self) -> Option<&str> {
+        self.component.label.as_deref()
+    }
+
+    /// The app the component belongs to.
+    pub async fn app(&self, ctx: &Context<'_>) -> Result<Option<App>> {
+        mixer_app(ctx, component_app(&self.component.component_type)).await
+    }
+
+    /// The component as a trigger, when it is one.
+    pub async fn trigger(&self, ctx: &Context<'_>) -> Result<Option<Trigger>> {
+        Ok(mixer_step(ctx, &self.component.component_type, true).await?.map(Trigger))
+    }
+
+    /// The component as an action, when it is one.
+    pub async fn action(&self, ctx: &Context<'_>) -> Result<Option<Action>> {
+        Ok(mixer_step(ctx, &self.component.component_type, false).await?.map(Action))
+    }
+}
+
+/// Progress of stopping a flow.
+#[derive(SimpleObject, Clone)]
+pub struct StopStatus {
+    /// e.g. `completed`.
+    pub status: String,
+    /// Steps the stop involves.
+    pub steps_total: u32,
+}
+
+/// An Appmixer flow.
+#[Object]
+impl Flow {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        GlobalId::encode(Kind::Flow, Provider::Appmixer, &self.0.flow_id)
+    }
+
+    /// Always `APPMIXER`.
+    pub async fn provider(&self) -> Provider {
+        Provider::Appmixer
+    }
+
+    /// The Appmixer `flowId`.
+    pub async fn native_id(&self) -> &str {
+        &self.0.flow_id
+    }
+
+    /// Display name.
+    pub async fn name(&self) -> &str {
+        self.0.name.as_deref().unwrap_or("")
+    }
+
+    /// Whether the flow is running.
+    pub async fn enabled(&self) -> bool {
+        self.0.stage == Some(mm::Stage::Running)
+    }
+
+    /// Running or stopped.
+    pub async fn state(&self) -> AutomationState {
+        if self.0.stage == Some(mm::Stage::Running) { AutomationState::Running } else { AutomationState::Stopped }
+    }
+
+    /// Creation time (`btime`).
+    pub async fn created_at(&self) -> Option<&str> {
+        self.0.btime.as_deref()
+    }
+
+    /// Last modification (`mtime`).
+    pub async fn updated_at(&self) -> Option<&str> {
+        self.0.mtime.as_deref()
+    }
+
+    /// Last start.
+    pub async fn started_at(&self) -> Option<&str> {
+        self.0.started.as_deref()
+    }
+
+    /// Free-form metadata.
+    pub async fn custom_fields(&self) -> Option<Json<serde_json::Value>> {
+        self.0.custom_fields.clone().map(Json)
+    }
+
+    /// The raw flow descriptor (component id -> component), as JSON.
+    pub async fn descriptor(&self) -> Option<Json<mm::FlowDescriptor>> {
+        self.0.flow.clone().map(Json)
+    }
+
+    /// The components placed in the flow.
+    pub async fn components(&self) -> Vec<FlowComponent> {
+        self.0
+            .flow
+            .iter()
+            .flatten()
+            .map(|(id, c)| FlowComponent { id: id.clone(), component: c.clone() })
+            .collect()
+    }
+
+    /// The apps the flow uses, each once.
+    pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
+        let r: Result<Vec<App>> = async move {
+        let names: BTreeSet<&str> = self.0.flow.iter().flatten().map(|(_, c)| component_app(&c.component_type)).collect();
+        let mut apps = Vec::new();
+        for name in names {
+            apps.extend(mixer_app(ctx, name).await?);
+        }
+        Ok(apps)
+    }
+        .await;
+        r.map(Some)
+    }
+
+    /// Accounts assigned to the flow's components.
+    pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
+        let r: Result<Vec<Account>> = async move {
+        let l = mixer(ctx)?;
+        let all = load_once(&l.accounts).await.gql()?;
+        let ids: Vec<String> = all.iter().map(|a| a.account_id.clone()).collect();
+        let uses = l.account_flows.load_many(ids).await.gql()?;
+        Ok(all
+            .iter()
+            .filter(|a| uses.get(&a.account_id).is_some_and(|refs| refs.iter().any(|r| r.flow_id == self.0.flow_id)))
+            .cloned()
+            .map(Account::Appmixer)
+            .collect())
+    }
+        .await;
+        r.map(Some)
+    }
+
+    /// Recent runs (log entries), newest first; at most `first` (default 20, up to 50).
+    pub async fn runs(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Option<Vec<Run>>> {
+        let r: Result<Vec<Run>> = async move {
+        let logs = mixer(ctx)?.logs.load_one(self.0.flow_id.clone()).await.gql()?.unwrap_or_default();
+        Ok(logs.iter().take(limit(first, 20, 50)).map(Run::from).collect())
+    }
+        .await;
+        r.map(Some)
+    }
+
+    /// Progress of the last stop.
+    pub async fn stop_status(&self, ctx: &Context<'_>) -> Result<Option<StopStatus>> {
+        let s = mixer(ctx)?.stop_status.load_one(self.0.flow_id.clone()).await.gql()?;
+        Ok(s.map(|s| StopStatus { status: s.status, steps_total: s.steps_total }))
+    }
+}
+
+/// `first` clamped to `0..=max`, `default` when absent.
+pub fn limit(first: Option<i32>, default: usize, max: usize) -> usize {
+    first.map_or(default, |n| usize::try_from(n).unwrap_or(0)).min(max)
+}
+
+/// An Appy Pie connect: one trigger app feeding one action app.
+#[derive(Clone)]
+pub struct Connect(pub pm::Connect);
+
+/// Which half of a connect.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ConnectSide {
+    /// The trigger half.
+    Trigger,
+    /// The action half.
+    Action,
+}
+
+impl From<ConnectSide> for pm::Side {
+    fn from(s: ConnectSide) -> Self {
+        match s {
+            ConnectSide::Trigger => pm::Side::Trigger,
+            ConnectSide::Action => pm::Side::Action,
+        }
+    }
+}
+
+/// One choice of a select field.
+#[derive(SimpleObject, Clone)]
+pub struct DropdownOption {
+    /// Shown to people.
+    pub label: String,
+    /// Stored in the options.
+    pub value: String,
+}
+
+/// An Appy Pie connect: one trigger app feeding one action app.
+#[Object]
+impl Connect {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        GlobalId::encode(Kind::Connect, Provider::Appypie, &self.0.id)
+    }
+
+    /// Always `APPYPIE`.
+    pub async fn provider(&self) -> Provider {
+        Provider::Appypie
+    }
+
+    /// The Appy Pie connect id.
+    pub async fn native_id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// Display name.
+    pub async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Whether the connect is on.
+    pub async fn enabled(&self) -> bool {
+        self.0.status == pm::ConnectStatus::On
+    }
+
+    /// Running (on) or stopped (off).
+    pub async fn state(&self) -> AutomationState {
+        if self.0.status == pm::ConnectStatus::On { AutomationState::Running } else { AutomationState::Stopped }
+    }
+
+    /// Creation time.
+    pub async fn created_at(&self) -> Option<&str> {
+        Some(&self.0.created_at)
+    }
+
+    /// Last change.
+    pub async fn updated_at(&self) -> Option<&str> {
+        Some(&self.0.updated_at)
+    }
+
+    /// The app whose event starts the connect.
+    pub async fn trigger_app(&self, ctx: &Context<'_>) -> Result<Option<App>> {
+        pie_app(ctx, &self.0.trigger_app_id).await
+    }
+
+    /// The trigger.
+    pub async fn trigger(&self, ctx: &Context<'_>) -> Result<Option<Trigger>> {
+        pie_trigger(ctx, Some(&self.0.trigger_app_id), &self.0.trigger_id).await
+    }
+
+    /// The account the trigger uses.
+    pub async fn trigger_account(&self, ctx: &Context<'_>) -> Result<Option<Account>> {
+        pie_account(ctx, Some(&self.0.trigger_app_id), &self.0.trigger_account_id).await
+    }
+
+    /// Values of the trigger's fields.
+    pub async fn trigger_options(&self) -> Json<serde_json::Map<String, serde_json::Value>> {
+        Json(self.0.trigger_options.clone())
+    }
+
+    /// The app the connect acts on.
+    pub async fn action_app(&self, ctx: &Context<'_>) -> Result<Option<App>> {
+        pie_app(ctx, &self.0.action_app_id).await
+    }
+
+    /// The action.
+    pub async fn action(&self, ctx: &Context<'_>) -> Result<Option<Action>> {
+        pie_action(ctx, Some(&self.0.action_app_id), &self.0.action_id).await
+    }
+
+    /// The account the action uses.
+    pub async fn action_account(&self, ctx: &Context<'_>) -> Result<Option<Account>> {
+        pie_account(ctx, Some(&self.0.action_app_id), &self.0.action_account_id).await
+    }
+
+    /// Values of the action's fields.
+    pub async fn action_options(&self) -> Json<serde_json::Map<String, serde_json::Value>> {
+        Json(self.0.action_options.clone())
+    }
+
+    /// The popular match it was made from, if any.
+    pub async fn popular_match(&self, ctx: &Context<'_>) -> Result<Option<PopularMatch>> {
+        match &self.0.popular_match_id {
+            Some(id) => popular_match(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Recent runs, newest first; at most `first` (default 20, up to 100).
+    pub async fn history(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Option<Vec<Run>>> {
+        let r: Result<Vec<Run>> = async move {
+        let page = pie(ctx)?.history.load_one(self.0.id.clone()).await.gql()?;
+        Ok(page.map_or_else(Vec::new, |p| p.items.iter().take(limit(first, 20, 100)).map(Run::from).collect()))
+    }
+        .await;
+        r.map(Some)
+    }
+
+    /// Choices of a select field on one side, fetched with that side's account.
+    pub async fn dropdown_options(&self, ctx: &Context<'_>, side: ConnectSide, field_key: String) -> Result<Option<Vec<DropdownOption>>> {
+        let r: Result<Vec<DropdownOption>> = async move {
+        let options = pie(ctx)?.session.dropdown_options(&self.0.id, side.into(), &field_key).await.gql()?;
+        Ok(options.into_iter().map(|o| DropdownOption { label: o.label, value: o.value }).collect())
+    }
+        .await;
+        r.map(Some)
+    }
+}
+
+/// An Appy Pie popular match: a ready-made trigger/action pair.
+#[derive(Clone)]
+pub struct PopularMatch(pub pm::PopularMatch);
+
+/// A popular match by id, from the list (one call per request).
+pub async fn popular_match(ctx: &Context<'_>, id: &str) -> Result<Option<PopularMatch>> {
+    let all = load_once(&pie(ctx)?.popular_matches).await.gql()?;
+    Ok(all.iter().find(|p| p.id == id).cloned().map(PopularMatch))
+}
+
+/// An Appy Pie popular match: a ready-made trigger/action pair.
+#[Object]
+impl PopularMatch {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        GlobalId::encode(Kind::PopularMatch, Provider::Appypie, &self.0.id)
+    }
+
+    /// The Appy Pie id.
+    pub async fn native_id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// Title, e.g. "Create Contact in HubSpot for new response in Typeform".
+    pub async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Longer description (one detail call per match).
+    pub async fn description(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let detail = pie(ctx)?.popular_match.load_one(self.0.id.clone()).await.gql()?;
+        Ok(detail.map(|d| d.description))
+    }
+
+    /// The trigger app.
+    pub async fn trigger_app(&self, ctx: &Context<'_>) -> Result<Option<App>> {
+        pie_app(ctx, &self.0.trigger_app_id).await
+    }
+
+    /// The trigger.
+    pub async fn trigger(&self, ctx: &Context<'_>) -> Result<Option<Trigger>> {
+        pie_trigger(ctx, Some(&self.0.trigger_app_id), &self.0.trigger_id).await
+    }
+
+    /// The action app.
+    pub async fn action_app(&self, ctx: &Context<'_>) -> Result<Option<App>> {
+        pie_app(ctx, &self.0.action_app_id).await
+    }
+
+    /// The action.
+    pub async fn action(&self, ctx: &Context<'_>) -> Result<Option<Action>> {
+        pie_action(ctx, Some(&self.0.action_app_id), &self.0.action_id).await
+    }
+}
+
+/// An Appy Pie account by its id, for the id-only paths (node look-ups).
+pub async fn account_node(ctx: &Context<'_>, g: &GlobalId) -> Result<Option<Account>> {
+    match g.provider {
+        Provider::Appypie => pie_account(ctx, None, &g.native).await,
+        Provider::Appmixer => mixer_account(ctx, &g.native).await,
+    }
+}

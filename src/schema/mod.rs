@@ -1,0 +1,115 @@
+//! The unified GraphQL schema over both vendors. Resolvers ask the per-request loaders (or, for
+//! writes and parameterised lists, the caller's session); they never hold a token themselves.
+
+mod account;
+mod app;
+mod automation;
+mod mutation;
+mod node;
+mod query;
+
+pub use node::{GlobalId, Kind};
+
+use crate::error::missing_credential;
+use crate::loaders::{AppmixerLoaders, AppyPieLoaders};
+use crate::upstream::appmixer::AppmixerClient;
+use crate::upstream::appypie::AppyPieClient;
+use crate::upstream::{Provider as Vendor, Token};
+use async_graphql::{Context, EmptySubscription, Enum, Result, Schema};
+use std::sync::Arc;
+
+pub use account::Account;
+pub use app::{Action, App, Category, Trigger};
+pub use automation::{Automation, Connect, Flow, PopularMatch};
+
+pub type FlowgateSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// The schema, without any request data: used by the server and by `print-schema`.
+pub fn build() -> FlowgateSchema {
+    Schema::build(query::Query, mutation::Mutation::default(), EmptySubscription).finish()
+}
+
+/// The SDL of the schema, as written to `schema.graphql`.
+pub fn sdl() -> String {
+    build().sdl()
+}
+
+/// The vendor behind an object.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Provider {
+    /// Appmixer (flows, components, accounts).
+    Appmixer,
+    /// Appy Pie Connect (connects, popular matches, connected accounts).
+    Appypie,
+}
+
+impl From<Vendor> for Provider {
+    fn from(v: Vendor) -> Self {
+        match v {
+            Vendor::Appmixer => Provider::Appmixer,
+            Vendor::AppyPie => Provider::Appypie,
+        }
+    }
+}
+
+/// Header names the caller's credentials arrive in.
+#[derive(Clone, Debug)]
+pub struct CredentialHeaders {
+    pub appmixer: String,
+    pub appypie: String,
+}
+
+/// Everything one request may use: the shared clients and that caller's loaders.
+pub struct RequestData {
+    pub appypie_client: AppyPieClient,
+    pub appmixer_client: AppmixerClient,
+    pub appypie: Option<AppyPieLoaders>,
+    pub appmixer: Option<AppmixerLoaders>,
+    pub headers: Arc<CredentialHeaders>,
+}
+
+impl RequestData {
+    /// Fresh loaders for one request, bound to the credentials it carries.
+    pub fn new(
+        appypie_client: AppyPieClient,
+        appmixer_client: AppmixerClient,
+        appypie_token: Option<Token>,
+        appmixer_token: Option<Token>,
+        headers: Arc<CredentialHeaders>,
+    ) -> Self {
+        RequestData {
+            appypie: appypie_token.map(|t| AppyPieLoaders::new(appypie_client.session(t))),
+            appmixer: appmixer_token.map(|t| AppmixerLoaders::new(appmixer_client.session(t))),
+            appypie_client,
+            appmixer_client,
+            headers,
+        }
+    }
+}
+
+pub(crate) fn data<'a>(ctx: &Context<'a>) -> Result<&'a RequestData> {
+    ctx.data::<RequestData>()
+}
+
+/// The caller's Appy Pie loaders, or `UNAUTHENTICATED` for this field.
+pub(crate) fn pie<'a>(ctx: &Context<'a>) -> Result<&'a AppyPieLoaders> {
+    let d = data(ctx)?;
+    d.appypie
+        .as_ref()
+        .ok_or_else(|| missing_credential(Vendor::AppyPie, &d.headers.appypie))
+}
+
+/// The caller's Appmixer loaders, or `UNAUTHENTICATED` for this field.
+pub(crate) fn mixer<'a>(ctx: &Context<'a>) -> Result<&'a AppmixerLoaders> {
+    let d = data(ctx)?;
+    d.appmixer
+        .as_ref()
+        .ok_or_else(|| missing_credential(Vendor::Appmixer, &d.headers.appmixer))
+}
+
+/// Records `err` on the current field and carries on (partial data from a list of both vendors).
+pub(crate) fn note_error(ctx: &Context<'_>, err: async_graphql::Error) {
+    let mut server_error = err.into_server_error(ctx.item.pos);
+    server_error.path = ctx.path_node.map(|p| p.to_string_vec().into_iter().map(async_graphql::PathSegment::Field).collect()).unwrap_or_default();
+    ctx.add_error(server_error);
+}
