@@ -102,9 +102,11 @@ impl<T> Gql<T> for Result<T, UpstreamError> {
 
 /// The error for a field whose provider credential the request did not carry.
 pub fn missing_credential(provider: Provider, header: &str) -> Error {
-    Error::new(format!("{provider} credential missing: send it in the {header} header"))
-        .extend_with(move |_, e| {
-            e.set("code", Code::Unauthenticated.as_str());
-            e.set("provider", provider_name(provider));
-        })
+    Error::new(format!(
+        "{provider} credential missing: send it in the {header} header"
+    ))
+    .extend_with(move |_, e| {
+        e.set("code", Code::Unauthenticated.as_str());
+        e.set("provider", provider_name(provider));
+    })
 }

@@ -19,19 +19,35 @@ struct ServeArgs {
     #[arg(long, env = "FLOWGATE_APPYPIE_URL")]
     appypie_url: Option<Url>,
     /// Base URL of the Appy Pie token endpoint (`/create-refresh-token`).
-    #[arg(long, env = "FLOWGATE_APPYPIE_AUTH_URL", default_value = "https://openapi2.appypie.com")]
+    #[arg(
+        long,
+        env = "FLOWGATE_APPYPIE_AUTH_URL",
+        default_value = "https://openapi2.appypie.com"
+    )]
     appypie_auth_url: Url,
     /// Base URL of the Appmixer API.
     #[arg(long, env = "FLOWGATE_APPMIXER_URL")]
     appmixer_url: Option<Url>,
     /// Incoming header carrying the caller's Appmixer token.
-    #[arg(long, env = "FLOWGATE_APPMIXER_HEADER", default_value = "x-appmixer-token")]
+    #[arg(
+        long,
+        env = "FLOWGATE_APPMIXER_HEADER",
+        default_value = "x-appmixer-token"
+    )]
     appmixer_header: String,
     /// Incoming header carrying the caller's Appy Pie token.
-    #[arg(long, env = "FLOWGATE_APPYPIE_HEADER", default_value = "x-appypie-token")]
+    #[arg(
+        long,
+        env = "FLOWGATE_APPYPIE_HEADER",
+        default_value = "x-appypie-token"
+    )]
     appypie_header: String,
     /// Header the Appy Pie token is sent upstream in.
-    #[arg(long, env = "FLOWGATE_APPYPIE_TOKEN_HEADER", default_value = "ACCESSTOKEN")]
+    #[arg(
+        long,
+        env = "FLOWGATE_APPYPIE_TOKEN_HEADER",
+        default_value = "ACCESSTOKEN"
+    )]
     appypie_token_header: HeaderName,
 }
 
@@ -162,10 +178,15 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             auth_base_url: parse(sb.appypie_auth_url())?,
             token_header: args.appypie_token_header.clone(),
         };
-        config.appmixer = AppmixerConfig { base_url: parse(sb.appmixer_base_url())? };
+        config.appmixer = AppmixerConfig {
+            base_url: parse(sb.appmixer_base_url())?,
+        };
         let alice = &DEMO_USERS[0];
         config.graphiql_headers = vec![
-            (args.appmixer_header.clone(), alice.appmixer_token.to_string()),
+            (
+                args.appmixer_header.clone(),
+                alice.appmixer_token.to_string(),
+            ),
             (args.appypie_header.clone(), alice.appypie_token.to_string()),
         ];
         sandbox = Some(sb);
@@ -188,9 +209,18 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     println!("flowgate: GraphiQL at http://{addr}/   GraphQL at http://{addr}/graphql");
     if sandbox.is_some() {
-        println!("Sandbox upstreams in-process; GraphiQL opens with Alice's demo tokens. Demo tenants:");
+        println!(
+            "Sandbox upstreams in-process; GraphiQL opens with Alice's demo tokens. Demo tenants:"
+        );
         for u in DEMO_USERS.iter() {
-            println!("  {:<18} {}: {:<20} {}: {}", u.email, args.appmixer_header, u.appmixer_token, args.appypie_header, u.appypie_token);
+            println!(
+                "  {:<18} {}: {:<20} {}: {}",
+                u.email,
+                args.appmixer_header,
+                u.appmixer_token,
+                args.appypie_header,
+                u.appypie_token
+            );
         }
     }
     axum::serve(listener, app)

@@ -2,7 +2,8 @@
 
 #[test]
 fn schema_file_matches_the_code() {
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     assert!(
         file == flowgate::schema::sdl(),
         "schema.graphql is stale: run `cargo run -- print-schema > schema.graphql`"
@@ -17,7 +18,10 @@ fn every_type_and_field_has_a_description() {
     let (mut previous, mut in_description, mut in_generated) = ("", false, false);
     for line in sdl.lines() {
         let t = line.trim();
-        if t == "\"\"\"" || (t.starts_with("\"\"\"") && !t.ends_with("\"\"\"")) || (in_description && t.ends_with("\"\"\"")) {
+        if t == "\"\"\""
+            || (t.starts_with("\"\"\"") && !t.ends_with("\"\"\""))
+            || (in_description && t.ends_with("\"\"\""))
+        {
             in_description = !in_description;
             previous = t;
             continue;
@@ -26,12 +30,20 @@ fn every_type_and_field_has_a_description() {
             previous = t;
             continue;
         }
-        let is_type = ["type ", "interface ", "enum ", "input "].iter().any(|k| t.starts_with(k));
+        let is_type = ["type ", "interface ", "enum ", "input "]
+            .iter()
+            .any(|k| t.starts_with(k));
         if is_type {
-            in_generated = t.contains("Connection ") || t.contains("Edge ") || t.starts_with("type PageInfo");
+            in_generated =
+                t.contains("Connection ") || t.contains("Edge ") || t.starts_with("type PageInfo");
         }
-        let is_field = line.starts_with('\t') && !line.starts_with("\t\t") && !t.is_empty() && t != "}";
-        if (is_field || is_type) && !in_generated && !t.starts_with("query:") && !t.starts_with("mutation:") {
+        let is_field =
+            line.starts_with('\t') && !line.starts_with("\t\t") && !t.is_empty() && t != "}";
+        if (is_field || is_type)
+            && !in_generated
+            && !t.starts_with("query:")
+            && !t.starts_with("mutation:")
+        {
             assert!(previous.ends_with('"'), "no description before `{t}`");
         }
         previous = t;

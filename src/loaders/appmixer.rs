@@ -1,11 +1,10 @@
 //! Appmixer look-ups: the app catalogue, accounts and flows are fetched whole once per request;
 //! components per app; logs for many flows in one call (repeated `flowId`).
 
-use super::{once, per_key, Batch, Load};
+use super::{once, per_key, Load};
 use crate::upstream::appmixer::model::*;
 use crate::upstream::appmixer::AppmixerSession;
 use crate::upstream::UpstreamError;
-use async_graphql::dataloader::DataLoader;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -49,7 +48,11 @@ fn logs_loader(session: AppmixerSession) -> Load<Arc<Vec<LogEntry>>> {
         let s = session.clone();
         Box::pin(async move {
             let q = LogQuery {
-                size: Some(LOGS_PER_FLOW.saturating_mul(flow_ids.len() as u32).min(10_000)),
+                size: Some(
+                    LOGS_PER_FLOW
+                        .saturating_mul(flow_ids.len() as u32)
+                        .min(10_000),
+                ),
                 flow_ids: flow_ids.clone(),
                 ..LogQuery::default()
             };
@@ -64,25 +67,33 @@ fn logs_loader(session: AppmixerSession) -> Load<Arc<Vec<LogEntry>>> {
             Ok(by_flow.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
         })
     });
-    DataLoader::new(Batch(f), tokio::spawn)
+    Load::new(f)
 }
 
 impl AppmixerLoaders {
     pub fn new(session: AppmixerSession) -> Self {
         let s = session.clone();
         AppmixerLoaders {
-            user: once(s.clone(), |s: AppmixerSession| async move { s.current_user().await }),
-            apps: once(s.clone(), |s: AppmixerSession| async move { Ok(Arc::new(s.apps(false).await?)) }),
+            user: once(s.clone(), |s: AppmixerSession| async move {
+                s.current_user().await
+            }),
+            apps: once(s.clone(), |s: AppmixerSession| async move {
+                Ok(Arc::new(s.apps(false).await?))
+            }),
             components_by_app: per_key(s.clone(), |s: AppmixerSession, app| async move {
                 Ok(Arc::new(s.app_components(&app).await?))
             }),
-            accounts: once(s.clone(), |s: AppmixerSession| async move { Ok(Arc::new(s.accounts(&[]).await?)) }),
+            accounts: once(s.clone(), |s: AppmixerSession| async move {
+                Ok(Arc::new(s.accounts(&[]).await?))
+            }),
             flows: once(s.clone(), all_flows),
             account_flows: per_key(s.clone(), |s: AppmixerSession, id| async move {
                 Ok(Arc::new(s.account_flows(&id).await?))
             }),
             logs: logs_loader(s.clone()),
-            stop_status: per_key(s, |s: AppmixerSession, id| async move { s.stop_status(&id).await }),
+            stop_status: per_key(s, |s: AppmixerSession, id| async move {
+                s.stop_status(&id).await
+            }),
             session,
         }
     }

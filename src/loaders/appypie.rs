@@ -37,38 +37,56 @@ impl AppyPieLoaders {
     pub fn new(session: AppyPieSession) -> Self {
         let s = session.clone();
         AppyPieLoaders {
-            profile: once(s.clone(), |s: AppyPieSession| async move { s.profile().await }),
+            profile: once(
+                s.clone(),
+                |s: AppyPieSession| async move { s.profile().await },
+            ),
             categories: once(s.clone(), |s: AppyPieSession| async move {
                 Ok(Arc::new(all_pages(PAGE, |p| s.categories(p)).await?))
             }),
             apps: once(s.clone(), |s: AppyPieSession| async move {
                 let filter = AppFilter::default();
                 let apps = all_pages(PAGE, |p| s.apps(&filter, p)).await?;
-                Ok(Arc::new(apps.into_iter().map(|a| (a.app_id.clone(), a)).collect()))
+                Ok(Arc::new(
+                    apps.into_iter().map(|a| (a.app_id.clone(), a)).collect(),
+                ))
             }),
-            app_detail: per_key(s.clone(), |s: AppyPieSession, id| async move { s.app(&id).await }),
+            app_detail: per_key(s.clone(), |s: AppyPieSession, id| async move {
+                s.app(&id).await
+            }),
             triggers_by_app: per_key(s.clone(), |s: AppyPieSession, app| async move {
                 Ok(Arc::new(all_pages(PAGE, |p| s.triggers(&app, p)).await?))
             }),
             actions_by_app: per_key(s.clone(), |s: AppyPieSession, app| async move {
                 Ok(Arc::new(all_pages(PAGE, |p| s.actions(&app, p)).await?))
             }),
-            trigger: per_key(s.clone(), |s: AppyPieSession, id| async move { s.trigger(&id).await }),
-            action: per_key(s.clone(), |s: AppyPieSession, id| async move { s.action(&id).await }),
+            trigger: per_key(s.clone(), |s: AppyPieSession, id| async move {
+                s.trigger(&id).await
+            }),
+            action: per_key(s.clone(), |s: AppyPieSession, id| async move {
+                s.action(&id).await
+            }),
             accounts_by_app: per_key(s.clone(), |s: AppyPieSession, app| async move {
                 Ok(Arc::new(s.connected_accounts(Some(&app), None).await?))
             }),
             account: per_key(s.clone(), |s: AppyPieSession, id| async move {
                 let found = s.connected_accounts(None, Some(&id)).await?;
-                found.into_iter().next().ok_or_else(|| not_found("GET /user-connected-accounts"))
+                found
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| not_found("GET /user-connected-accounts"))
             }),
             connects: once(s.clone(), |s: AppyPieSession| async move {
                 Ok(Arc::new(all_pages(PAGE, |p| s.connects(None, p)).await?))
             }),
             popular_matches: once(s.clone(), |s: AppyPieSession| async move {
-                Ok(Arc::new(all_pages(PAGE, |p| s.popular_matches(None, p)).await?))
+                Ok(Arc::new(
+                    all_pages(PAGE, |p| s.popular_matches(None, p)).await?,
+                ))
             }),
-            popular_match: per_key(s.clone(), |s: AppyPieSession, id| async move { s.popular_match(&id).await }),
+            popular_match: per_key(s.clone(), |s: AppyPieSession, id| async move {
+                s.popular_match(&id).await
+            }),
             history: per_key(s, |s: AppyPieSession, id| async move {
                 s.connect_history(&id, PageRequest::new(1, PAGE)).await
             }),

@@ -13,10 +13,14 @@ use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
-type BatchFn<V> =
-    Box<dyn Fn(Vec<String>) -> BoxFuture<'static, Result<HashMap<String, V>, UpstreamError>> + Send + Sync>;
+pub(crate) type BatchFn<V> = Box<
+    dyn Fn(Vec<String>) -> BoxFuture<'static, Result<HashMap<String, V>, UpstreamError>>
+        + Send
+        + Sync,
+>;
 
 /// A loader made of one batch function over string keys.
 pub struct Batch<V>(BatchFn<V>);
@@ -25,13 +29,49 @@ impl<V: Clone + Send + Sync + 'static> Loader<String> for Batch<V> {
     type Value = V;
     type Error = UpstreamError;
 
-    fn load(&self, keys: &[String]) -> impl Future<Output = Result<HashMap<String, V>, UpstreamError>> + Send {
+    fn load(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, V>, UpstreamError>> + Send {
         (self.0)(keys.to_vec())
     }
 }
 
-/// A per-request DataLoader over string keys.
-pub type Load<V> = DataLoader<Batch<V>>;
+/// A per-request DataLoader over string keys. Keys asked for in one tick are batched; a key
+/// already asked for in this request (even still in flight) is never fetched again.
+pub struct Load<V: Clone + Send + Sync + 'static> {
+    loader: DataLoader<Batch<V>>,
+    results: Mutex<HashMap<String, Arc<OnceCell<Result<Option<V>, UpstreamError>>>>>,
+}
+
+impl<V: Clone + Send + Sync + 'static> Load<V> {
+    pub(crate) fn new(f: BatchFn<V>) -> Self {
+        Load {
+            loader: DataLoader::new(Batch(f), tokio::spawn),
+            results: Mutex::default(),
+        }
+    }
+
+    pub async fn load_one(&self, key: String) -> Result<Option<V>, UpstreamError> {
+        let cell = {
+            let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+            results.entry(key.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| self.loader.load_one(key)).await.clone()
+    }
+
+    pub async fn load_many(&self, keys: Vec<String>) -> Result<HashMap<String, V>, UpstreamError> {
+        let found =
+            futures_util::future::join_all(keys.iter().map(|k| self.load_one(k.clone()))).await;
+        let mut out = HashMap::new();
+        for (key, value) in keys.into_iter().zip(found) {
+            if let Some(v) = value? {
+                out.insert(key, v);
+            }
+        }
+        Ok(out)
+    }
+}
 
 /// Upstream calls a fan-out loader makes at once for one batch.
 const FAN_OUT: usize = 8;
@@ -53,7 +93,7 @@ where
             Ok(all)
         })
     });
-    DataLoader::new(Batch(f), tokio::spawn)
+    Load::new(f)
 }
 
 /// A loader that calls the upstream once per distinct key, a few at a time; a 404 means absent.
@@ -85,7 +125,7 @@ where
             Ok(found.into_iter().flatten().collect())
         })
     });
-    DataLoader::new(Batch(f), tokio::spawn)
+    Load::new(f)
 }
 
 /// The key of loaders that hold one value per request (a whole list, the viewer).
@@ -107,7 +147,15 @@ where
 }
 
 /// Loads the single value of a [`once`] loader.
-pub async fn load_once<V: Clone + Send + Sync + 'static>(loader: &Load<V>) -> Result<V, UpstreamError> {
+pub async fn load_once<V: Clone + Send + Sync + 'static>(
+    loader: &Load<V>,
+) -> Result<V, UpstreamError> {
     let value = loader.load_one(ALL.to_string()).await?;
-    value.ok_or_else(|| UpstreamError::new(crate::upstream::Provider::Appmixer, ErrorKind::InvalidResponse, "once"))
+    value.ok_or_else(|| {
+        UpstreamError::new(
+            crate::upstream::Provider::Appmixer,
+            ErrorKind::InvalidResponse,
+            "once",
+        )
+    })
 }

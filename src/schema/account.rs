@@ -20,17 +20,31 @@ pub enum Account {
 /// An Appmixer account by id, from the caller's account list (one call per request).
 pub async fn mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
     let all = load_once(&mixer(ctx)?.accounts).await.gql()?;
-    Ok(all.iter().find(|a| a.account_id == id).cloned().map(Account::Appmixer))
+    Ok(all
+        .iter()
+        .find(|a| a.account_id == id)
+        .cloned()
+        .map(Account::Appmixer))
 }
 
 /// An Appy Pie account by id, through its app's accounts when the app is known.
-pub async fn pie_account(ctx: &Context<'_>, app_id: Option<&str>, id: &str) -> Result<Option<Account>> {
+pub async fn pie_account(
+    ctx: &Context<'_>,
+    app_id: Option<&str>,
+    id: &str,
+) -> Result<Option<Account>> {
     let l = pie(ctx)?;
     if let Some(app) = app_id {
         let list = l.accounts_by_app.load_one(app.to_string()).await.gql()?;
-        return Ok(list.and_then(|l| l.iter().find(|a| a.id == id).cloned()).map(Account::AppyPie));
+        return Ok(list
+            .and_then(|l| l.iter().find(|a| a.id == id).cloned())
+            .map(Account::AppyPie));
     }
-    Ok(l.account.load_one(id.to_string()).await.gql()?.map(Account::AppyPie))
+    Ok(l.account
+        .load_one(id.to_string())
+        .await
+        .gql()?
+        .map(Account::AppyPie))
 }
 
 /// An account the caller connected at a vendor.
@@ -105,14 +119,19 @@ impl Account {
     /// The apps this account serves (one for Appy Pie; every module of the service for Appmixer).
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
         let r: Result<Vec<App>> = async move {
-        match self {
-            Account::AppyPie(a) => Ok(pie_app(ctx, &a.app_id).await?.into_iter().collect()),
-            Account::Appmixer(a) => {
-                let apps = load_once(&mixer(ctx)?.apps).await.gql()?;
-                Ok(apps.values().filter(|app| account_matches_app(&a.service, &app.name)).cloned().map(App::Appmixer).collect())
+            match self {
+                Account::AppyPie(a) => Ok(pie_app(ctx, &a.app_id).await?.into_iter().collect()),
+                Account::Appmixer(a) => {
+                    let apps = load_once(&mixer(ctx)?.apps).await.gql()?;
+                    Ok(apps
+                        .values()
+                        .filter(|app| account_matches_app(&a.service, &app.name))
+                        .cloned()
+                        .map(App::Appmixer)
+                        .collect())
+                }
             }
         }
-    }
         .await;
         r.map(Some)
     }
@@ -120,29 +139,34 @@ impl Account {
     /// Automations that use this account.
     pub async fn automations(&self, ctx: &Context<'_>) -> Result<Option<Vec<Automation>>> {
         let r: Result<Vec<Automation>> = async move {
-        match self {
-            Account::AppyPie(a) => {
-                let connects = load_once(&pie(ctx)?.connects).await.gql()?;
-                Ok(connects
-                    .iter()
-                    .filter(|c| c.trigger_account_id == a.id || c.action_account_id == a.id)
-                    .cloned()
-                    .map(|c| Automation::Connect(Connect(c)))
-                    .collect())
-            }
-            Account::Appmixer(a) => {
-                let l = mixer(ctx)?;
-                let refs = l.account_flows.load_one(a.account_id.clone()).await.gql()?.unwrap_or_default();
-                let flows = load_once(&l.flows).await.gql()?;
-                Ok(refs
-                    .iter()
-                    .filter_map(|r| flows.iter().find(|f| f.flow_id == r.flow_id))
-                    .cloned()
-                    .map(|f| Automation::Flow(Flow(f)))
-                    .collect())
+            match self {
+                Account::AppyPie(a) => {
+                    let connects = load_once(&pie(ctx)?.connects).await.gql()?;
+                    Ok(connects
+                        .iter()
+                        .filter(|c| c.trigger_account_id == a.id || c.action_account_id == a.id)
+                        .cloned()
+                        .map(|c| Automation::Connect(Connect(c)))
+                        .collect())
+                }
+                Account::Appmixer(a) => {
+                    let l = mixer(ctx)?;
+                    let refs = l
+                        .account_flows
+                        .load_one(a.account_id.clone())
+                        .await
+                        .gql()?
+                        .unwrap_or_default();
+                    let flows = load_once(&l.flows).await.gql()?;
+                    Ok(refs
+                        .iter()
+                        .filter_map(|r| flows.iter().find(|f| f.flow_id == r.flow_id))
+                        .cloned()
+                        .map(|f| Automation::Flow(Flow(f)))
+                        .collect())
+                }
             }
         }
-    }
         .await;
         r.map(Some)
     }

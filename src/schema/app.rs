@@ -42,12 +42,20 @@ pub fn component_app(name: &str) -> &str {
 
 /// An Appmixer component by name, through its app's component list.
 pub async fn component(ctx: &Context<'_>, name: &str) -> Result<Option<ComponentManifest>> {
-    let list = mixer(ctx)?.components_by_app.load_one(component_app(name).to_string()).await.gql()?;
+    let list = mixer(ctx)?
+        .components_by_app
+        .load_one(component_app(name).to_string())
+        .await
+        .gql()?;
     Ok(list.and_then(|l| l.iter().find(|c| c.name == name).cloned()))
 }
 
 /// An Appy Pie trigger, through its app's trigger list when the app is known.
-pub async fn pie_trigger(ctx: &Context<'_>, app_id: Option<&str>, id: &str) -> Result<Option<Trigger>> {
+pub async fn pie_trigger(
+    ctx: &Context<'_>,
+    app_id: Option<&str>,
+    id: &str,
+) -> Result<Option<Trigger>> {
     let l = pie(ctx)?;
     if let Some(app) = app_id {
         let list = l.triggers_by_app.load_one(app.to_string()).await.gql()?;
@@ -55,11 +63,19 @@ pub async fn pie_trigger(ctx: &Context<'_>, app_id: Option<&str>, id: &str) -> R
             return Ok(Some(Trigger(Step::AppyPieTrigger(t))));
         }
     }
-    Ok(l.trigger.load_one(id.to_string()).await.gql()?.map(|t| Trigger(Step::AppyPieTrigger(t))))
+    Ok(l.trigger
+        .load_one(id.to_string())
+        .await
+        .gql()?
+        .map(|t| Trigger(Step::AppyPieTrigger(t))))
 }
 
 /// An Appy Pie action, through its app's action list when the app is known.
-pub async fn pie_action(ctx: &Context<'_>, app_id: Option<&str>, id: &str) -> Result<Option<Action>> {
+pub async fn pie_action(
+    ctx: &Context<'_>,
+    app_id: Option<&str>,
+    id: &str,
+) -> Result<Option<Action>> {
     let l = pie(ctx)?;
     if let Some(app) = app_id {
         let list = l.actions_by_app.load_one(app.to_string()).await.gql()?;
@@ -67,12 +83,19 @@ pub async fn pie_action(ctx: &Context<'_>, app_id: Option<&str>, id: &str) -> Re
             return Ok(Some(Action(Step::AppyPieAction(a))));
         }
     }
-    Ok(l.action.load_one(id.to_string()).await.gql()?.map(|a| Action(Step::AppyPieAction(a))))
+    Ok(l.action
+        .load_one(id.to_string())
+        .await
+        .gql()?
+        .map(|a| Action(Step::AppyPieAction(a))))
 }
 
 /// An Appmixer component as a trigger (no in-ports) or an action.
 pub async fn mixer_step(ctx: &Context<'_>, name: &str, want_trigger: bool) -> Result<Option<Step>> {
-    Ok(component(ctx, name).await?.filter(|c| c.is_trigger() == want_trigger).map(Step::Appmixer))
+    Ok(component(ctx, name)
+        .await?
+        .filter(|c| c.is_trigger() == want_trigger)
+        .map(Step::Appmixer))
 }
 
 /// An app of either vendor: an Appy Pie app, or an Appmixer app (module or service).
@@ -106,7 +129,11 @@ impl App {
         match self {
             App::Appmixer(a) => Ok(Some(a.description.clone())),
             App::AppyPie(a) => {
-                let detail = pie(ctx)?.app_detail.load_one(a.app_id.clone()).await.gql()?;
+                let detail = pie(ctx)?
+                    .app_detail
+                    .load_one(a.app_id.clone())
+                    .await
+                    .gql()?;
                 Ok(detail.map(|d| d.description))
             }
         }
@@ -126,7 +153,11 @@ impl App {
             App::Appmixer(a) => Ok(Some(Category::Appmixer(a.category.clone()))),
             App::AppyPie(a) => {
                 let cats = load_once(&pie(ctx)?.categories).await.gql()?;
-                Ok(cats.iter().find(|c| c.id == a.category_id).cloned().map(Category::AppyPie))
+                Ok(cats
+                    .iter()
+                    .find(|c| c.id == a.category_id)
+                    .cloned()
+                    .map(Category::AppyPie))
             }
         }
     }
@@ -150,14 +181,28 @@ impl App {
     /// The app's triggers.
     pub async fn triggers(&self, ctx: &Context<'_>) -> Result<Option<Vec<Trigger>>> {
         let r: Result<Vec<Trigger>> = async move {
-        match self {
-            App::AppyPie(a) => {
-                let list = pie(ctx)?.triggers_by_app.load_one(a.app_id.clone()).await.gql()?;
-                Ok(list.map_or_else(Vec::new, |l| l.iter().cloned().map(|t| Trigger(Step::AppyPieTrigger(t))).collect()))
+            match self {
+                App::AppyPie(a) => {
+                    let list = pie(ctx)?
+                        .triggers_by_app
+                        .load_one(a.app_id.clone())
+                        .await
+                        .gql()?;
+                    Ok(list.map_or_else(Vec::new, |l| {
+                        l.iter()
+                            .cloned()
+                            .map(|t| Trigger(Step::AppyPieTrigger(t)))
+                            .collect()
+                    }))
+                }
+                App::Appmixer(a) => Ok(self
+                    .components(ctx, &a.name, true)
+                    .await?
+                    .into_iter()
+                    .map(Trigger)
+                    .collect()),
             }
-            App::Appmixer(a) => Ok(self.components(ctx, &a.name, true).await?.into_iter().map(Trigger).collect()),
         }
-    }
         .await;
         r.map(Some)
     }
@@ -165,14 +210,28 @@ impl App {
     /// The app's actions.
     pub async fn actions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Action>>> {
         let r: Result<Vec<Action>> = async move {
-        match self {
-            App::AppyPie(a) => {
-                let list = pie(ctx)?.actions_by_app.load_one(a.app_id.clone()).await.gql()?;
-                Ok(list.map_or_else(Vec::new, |l| l.iter().cloned().map(|t| Action(Step::AppyPieAction(t))).collect()))
+            match self {
+                App::AppyPie(a) => {
+                    let list = pie(ctx)?
+                        .actions_by_app
+                        .load_one(a.app_id.clone())
+                        .await
+                        .gql()?;
+                    Ok(list.map_or_else(Vec::new, |l| {
+                        l.iter()
+                            .cloned()
+                            .map(|t| Action(Step::AppyPieAction(t)))
+                            .collect()
+                    }))
+                }
+                App::Appmixer(a) => Ok(self
+                    .components(ctx, &a.name, false)
+                    .await?
+                    .into_iter()
+                    .map(Action)
+                    .collect()),
             }
-            App::Appmixer(a) => Ok(self.components(ctx, &a.name, false).await?.into_iter().map(Action).collect()),
         }
-    }
         .await;
         r.map(Some)
     }
@@ -180,17 +239,28 @@ impl App {
     /// The caller's accounts for this app.
     pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
         let r: Result<Vec<Account>> = async move {
-        match self {
-            App::AppyPie(a) => {
-                let list = pie(ctx)?.accounts_by_app.load_one(a.app_id.clone()).await.gql()?;
-                Ok(list.map_or_else(Vec::new, |l| l.iter().cloned().map(Account::AppyPie).collect()))
-            }
-            App::Appmixer(a) => {
-                let all = load_once(&mixer(ctx)?.accounts).await.gql()?;
-                Ok(all.iter().filter(|acc| account_matches_app(&acc.service, &a.name)).cloned().map(Account::Appmixer).collect())
+            match self {
+                App::AppyPie(a) => {
+                    let list = pie(ctx)?
+                        .accounts_by_app
+                        .load_one(a.app_id.clone())
+                        .await
+                        .gql()?;
+                    Ok(list.map_or_else(Vec::new, |l| {
+                        l.iter().cloned().map(Account::AppyPie).collect()
+                    }))
+                }
+                App::Appmixer(a) => {
+                    let all = load_once(&mixer(ctx)?.accounts).await.gql()?;
+                    Ok(all
+                        .iter()
+                        .filter(|acc| account_matches_app(&acc.service, &a.name))
+                        .cloned()
+                        .map(Account::Appmixer)
+                        .collect())
+                }
             }
         }
-    }
         .await;
         r.map(Some)
     }
@@ -199,7 +269,10 @@ impl App {
 /// Whether an Appmixer account service (`vendor:service`) serves an app (`vendor.service[.module]`).
 pub fn account_matches_app(service: &str, app: &str) -> bool {
     let prefix = service.replacen(':', ".", 1);
-    app == prefix || app.strip_prefix(&prefix).is_some_and(|rest| rest.starts_with('.'))
+    app == prefix
+        || app
+            .strip_prefix(&prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 impl App {
@@ -224,10 +297,23 @@ impl App {
         }
     }
 
-    pub async fn components(&self, ctx: &Context<'_>, app: &str, triggers: bool) -> Result<Vec<Step>> {
-        let list = mixer(ctx)?.components_by_app.load_one(app.to_string()).await.gql()?;
+    pub async fn components(
+        &self,
+        ctx: &Context<'_>,
+        app: &str,
+        triggers: bool,
+    ) -> Result<Vec<Step>> {
+        let list = mixer(ctx)?
+            .components_by_app
+            .load_one(app.to_string())
+            .await
+            .gql()?;
         Ok(list.map_or_else(Vec::new, |l| {
-            l.iter().filter(|c| c.is_trigger() == triggers).cloned().map(Step::Appmixer).collect()
+            l.iter()
+                .filter(|c| c.is_trigger() == triggers)
+                .cloned()
+                .map(Step::Appmixer)
+                .collect()
         }))
     }
 }
@@ -271,19 +357,29 @@ impl Category {
     /// Apps in this category.
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
         let r: Result<Vec<App>> = async move {
-        match self {
-            Category::AppyPie(c) => {
-                let apps = load_once(&pie(ctx)?.apps).await.gql()?;
-                let mut list: Vec<App> = apps.values().filter(|a| a.category_id == c.id).cloned().map(App::AppyPie).collect();
-                list.sort_by(|a, b| a.name_text().cmp(b.name_text()));
-                Ok(list)
-            }
-            Category::Appmixer(c) => {
-                let apps = load_once(&mixer(ctx)?.apps).await.gql()?;
-                Ok(apps.values().filter(|a| &a.category == c).cloned().map(App::Appmixer).collect())
+            match self {
+                Category::AppyPie(c) => {
+                    let apps = load_once(&pie(ctx)?.apps).await.gql()?;
+                    let mut list: Vec<App> = apps
+                        .values()
+                        .filter(|a| a.category_id == c.id)
+                        .cloned()
+                        .map(App::AppyPie)
+                        .collect();
+                    list.sort_by(|a, b| a.name_text().cmp(b.name_text()));
+                    Ok(list)
+                }
+                Category::Appmixer(c) => {
+                    let apps = load_once(&mixer(ctx)?.apps).await.gql()?;
+                    Ok(apps
+                        .values()
+                        .filter(|a| &a.category == c)
+                        .cloned()
+                        .map(App::Appmixer)
+                        .collect())
+                }
             }
         }
-    }
         .await;
         r.map(Some)
     }
@@ -415,7 +511,11 @@ impl Step {
         }
     }
 
-    pub async fn usable_accounts(&self, ctx: &Context<'_>, component_id: Option<String>) -> Result<Vec<ComponentAccount>> {
+    pub async fn usable_accounts(
+        &self,
+        ctx: &Context<'_>,
+        component_id: Option<String>,
+    ) -> Result<Vec<ComponentAccount>> {
         let c = match self {
             Step::Appmixer(c) => c,
             Step::AppyPieTrigger(t) => return pie_accounts(ctx, &t.app_id).await,
@@ -425,16 +525,32 @@ impl Step {
         let Some(component_id) = component_id else {
             let all = load_once(&l.accounts).await.gql()?;
             let service = c.auth.as_ref().map(|a| a.service.as_str());
-            return Ok(all.iter().filter(|a| Some(a.service.as_str()) == service).map(|a| ComponentAccount { account: Some(Account::Appmixer(a.clone())), assigned: false, token_valid: true }).collect());
+            return Ok(all
+                .iter()
+                .filter(|a| Some(a.service.as_str()) == service)
+                .map(|a| ComponentAccount {
+                    account: Some(Account::Appmixer(a.clone())),
+                    assigned: false,
+                    token_valid: true,
+                })
+                .collect());
         };
-        let auth = l.session.component_accounts(&c.name, &component_id).await.gql()?;
+        let auth = l
+            .session
+            .component_accounts(&c.name, &component_id)
+            .await
+            .gql()?;
         let all = load_once(&l.accounts).await.gql()?;
         Ok(auth
             .auth
             .accounts
             .values()
             .map(|a| ComponentAccount {
-                account: all.iter().find(|x| x.account_id == a.account_id).cloned().map(Account::Appmixer),
+                account: all
+                    .iter()
+                    .find(|x| x.account_id == a.account_id)
+                    .cloned()
+                    .map(Account::Appmixer),
                 assigned: a.component_assigned,
                 token_valid: a.access_token_valid,
             })
@@ -443,7 +559,11 @@ impl Step {
 }
 
 async fn pie_accounts(ctx: &Context<'_>, app_id: &str) -> Result<Vec<ComponentAccount>> {
-    let list = pie(ctx)?.accounts_by_app.load_one(app_id.to_string()).await.gql()?;
+    let list = pie(ctx)?
+        .accounts_by_app
+        .load_one(app_id.to_string())
+        .await
+        .gql()?;
     Ok(list.map_or_else(Vec::new, |l| {
         l.iter()
             .map(|a| ComponentAccount {
@@ -506,12 +626,24 @@ macro_rules! step_object {
 
             /// Accounts it can use. For an Appmixer component, pass the component instance id
             /// (from a flow) to learn which account is assigned to it.
-            pub async fn usable_accounts(&self, ctx: &Context<'_>, component_id: Option<String>) -> Result<Vec<ComponentAccount>> {
+            pub async fn usable_accounts(
+                &self,
+                ctx: &Context<'_>,
+                component_id: Option<String>,
+            ) -> Result<Vec<ComponentAccount>> {
                 self.0.usable_accounts(ctx, component_id).await
             }
         }
     };
 }
 
-step_object!(Trigger, Kind::Trigger, "What starts an automation: an Appy Pie trigger, or an Appmixer component without in-ports.");
-step_object!(Action, Kind::Action, "What an automation does: an Appy Pie action, or an Appmixer component with in-ports.");
+step_object!(
+    Trigger,
+    Kind::Trigger,
+    "What starts an automation: an Appy Pie trigger, or an Appmixer component without in-ports."
+);
+step_object!(
+    Action,
+    Kind::Action,
+    "What an automation does: an Appy Pie action, or an Appmixer component with in-ports."
+);

@@ -1,7 +1,9 @@
 //! Automations (Appmixer flows and Appy Pie connects), their runs, and Appy Pie popular matches.
 
 use super::account::{mixer_account, pie_account, Account};
-use super::app::{component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger};
+use super::app::{
+    component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
+};
 use super::node::{GlobalId, Kind};
 use super::{mixer, pie, Provider};
 use crate::error::Gql;
@@ -29,8 +31,16 @@ pub enum AutomationState {
     field(name = "name", ty = "&str", desc = "Display name."),
     field(name = "enabled", ty = "bool", desc = "Whether it is running."),
     field(name = "state", ty = "AutomationState", desc = "Running or stopped."),
-    field(name = "created_at", ty = "Option<&str>", desc = "Creation time (ISO-8601)."),
-    field(name = "updated_at", ty = "Option<&str>", desc = "Last change (ISO-8601).")
+    field(
+        name = "created_at",
+        ty = "Option<&str>",
+        desc = "Creation time (ISO-8601)."
+    ),
+    field(
+        name = "updated_at",
+        ty = "Option<&str>",
+        desc = "Last change (ISO-8601)."
+    )
 )]
 pub enum Automation {
     Flow(Flow),
@@ -76,7 +86,11 @@ impl From<&pm::HistoryEntry> for Run {
     fn from(h: &pm::HistoryEntry) -> Self {
         Run {
             id: h.id.clone(),
-            status: if h.status == pm::RunStatus::Success { RunStatus::Success } else { RunStatus::Failed },
+            status: if h.status == pm::RunStatus::Success {
+                RunStatus::Success
+            } else {
+                RunStatus::Failed
+            },
             message: Some(h.message.clone()),
             at: h.created_at.clone(),
             is_test: h.is_test,
@@ -89,7 +103,11 @@ impl From<&mm::LogEntry> for Run {
     fn from(l: &mm::LogEntry) -> Self {
         Run {
             id: l.id.clone(),
-            status: if l.severity.as_deref() == Some("error") { RunStatus::Failed } else { RunStatus::Success },
+            status: if l.severity.as_deref() == Some("error") {
+                RunStatus::Failed
+            } else {
+                RunStatus::Success
+            },
             message: l.msg.clone(),
             at: l.timestamp.clone(),
             is_test: false,
@@ -134,12 +152,16 @@ impl FlowComponent {
 
     /// The component as a trigger, when it is one.
     pub async fn trigger(&self, ctx: &Context<'_>) -> Result<Option<Trigger>> {
-        Ok(mixer_step(ctx, &self.component.component_type, true).await?.map(Trigger))
+        Ok(mixer_step(ctx, &self.component.component_type, true)
+            .await?
+            .map(Trigger))
     }
 
     /// The component as an action, when it is one.
     pub async fn action(&self, ctx: &Context<'_>) -> Result<Option<Action>> {
-        Ok(mixer_step(ctx, &self.component.component_type, false).await?.map(Action))
+        Ok(mixer_step(ctx, &self.component.component_type, false)
+            .await?
+            .map(Action))
     }
 }
 
@@ -182,7 +204,11 @@ impl Flow {
 
     /// Running or stopped.
     pub async fn state(&self) -> AutomationState {
-        if self.0.stage == Some(mm::Stage::Running) { AutomationState::Running } else { AutomationState::Stopped }
+        if self.0.stage == Some(mm::Stage::Running) {
+            AutomationState::Running
+        } else {
+            AutomationState::Stopped
+        }
     }
 
     /// Creation time (`btime`).
@@ -216,20 +242,29 @@ impl Flow {
             .flow
             .iter()
             .flatten()
-            .map(|(id, c)| FlowComponent { id: id.clone(), component: c.clone() })
+            .map(|(id, c)| FlowComponent {
+                id: id.clone(),
+                component: c.clone(),
+            })
             .collect()
     }
 
     /// The apps the flow uses, each once.
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
         let r: Result<Vec<App>> = async move {
-        let names: BTreeSet<&str> = self.0.flow.iter().flatten().map(|(_, c)| component_app(&c.component_type)).collect();
-        let mut apps = Vec::new();
-        for name in names {
-            apps.extend(mixer_app(ctx, name).await?);
+            let names: BTreeSet<&str> = self
+                .0
+                .flow
+                .iter()
+                .flatten()
+                .map(|(_, c)| component_app(&c.component_type))
+                .collect();
+            let mut apps = Vec::new();
+            for name in names {
+                apps.extend(mixer_app(ctx, name).await?);
+            }
+            Ok(apps)
         }
-        Ok(apps)
-    }
         .await;
         r.map(Some)
     }
@@ -237,17 +272,20 @@ impl Flow {
     /// Accounts assigned to the flow's components.
     pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
         let r: Result<Vec<Account>> = async move {
-        let l = mixer(ctx)?;
-        let all = load_once(&l.accounts).await.gql()?;
-        let ids: Vec<String> = all.iter().map(|a| a.account_id.clone()).collect();
-        let uses = l.account_flows.load_many(ids).await.gql()?;
-        Ok(all
-            .iter()
-            .filter(|a| uses.get(&a.account_id).is_some_and(|refs| refs.iter().any(|r| r.flow_id == self.0.flow_id)))
-            .cloned()
-            .map(Account::Appmixer)
-            .collect())
-    }
+            let l = mixer(ctx)?;
+            let all = load_once(&l.accounts).await.gql()?;
+            let ids: Vec<String> = all.iter().map(|a| a.account_id.clone()).collect();
+            let uses = l.account_flows.load_many(ids).await.gql()?;
+            Ok(all
+                .iter()
+                .filter(|a| {
+                    uses.get(&a.account_id)
+                        .is_some_and(|refs| refs.iter().any(|r| r.flow_id == self.0.flow_id))
+                })
+                .cloned()
+                .map(Account::Appmixer)
+                .collect())
+        }
         .await;
         r.map(Some)
     }
@@ -255,23 +293,41 @@ impl Flow {
     /// Recent runs (log entries), newest first; at most `first` (default 20, up to 50).
     pub async fn runs(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Option<Vec<Run>>> {
         let r: Result<Vec<Run>> = async move {
-        let logs = mixer(ctx)?.logs.load_one(self.0.flow_id.clone()).await.gql()?.unwrap_or_default();
-        Ok(logs.iter().take(limit(first, 20, 50)).map(Run::from).collect())
-    }
+            let logs = mixer(ctx)?
+                .logs
+                .load_one(self.0.flow_id.clone())
+                .await
+                .gql()?
+                .unwrap_or_default();
+            Ok(logs
+                .iter()
+                .take(limit(first, 20, 50))
+                .map(Run::from)
+                .collect())
+        }
         .await;
         r.map(Some)
     }
 
     /// Progress of the last stop.
     pub async fn stop_status(&self, ctx: &Context<'_>) -> Result<Option<StopStatus>> {
-        let s = mixer(ctx)?.stop_status.load_one(self.0.flow_id.clone()).await.gql()?;
-        Ok(s.map(|s| StopStatus { status: s.status, steps_total: s.steps_total }))
+        let s = mixer(ctx)?
+            .stop_status
+            .load_one(self.0.flow_id.clone())
+            .await
+            .gql()?;
+        Ok(s.map(|s| StopStatus {
+            status: s.status,
+            steps_total: s.steps_total,
+        }))
     }
 }
 
 /// `first` clamped to `0..=max`, `default` when absent.
 pub fn limit(first: Option<i32>, default: usize, max: usize) -> usize {
-    first.map_or(default, |n| usize::try_from(n).unwrap_or(0)).min(max)
+    first
+        .map_or(default, |n| usize::try_from(n).unwrap_or(0))
+        .min(max)
 }
 
 /// An Appy Pie connect: one trigger app feeding one action app.
@@ -335,7 +391,11 @@ impl Connect {
 
     /// Running (on) or stopped (off).
     pub async fn state(&self) -> AutomationState {
-        if self.0.status == pm::ConnectStatus::On { AutomationState::Running } else { AutomationState::Stopped }
+        if self.0.status == pm::ConnectStatus::On {
+            AutomationState::Running
+        } else {
+            AutomationState::Stopped
+        }
     }
 
     /// Creation time.
@@ -360,7 +420,12 @@ impl Connect {
 
     /// The account the trigger uses.
     pub async fn trigger_account(&self, ctx: &Context<'_>) -> Result<Option<Account>> {
-        pie_account(ctx, Some(&self.0.trigger_app_id), &self.0.trigger_account_id).await
+        pie_account(
+            ctx,
+            Some(&self.0.trigger_app_id),
+            &self.0.trigger_account_id,
+        )
+        .await
     }
 
     /// Values of the trigger's fields.
@@ -399,19 +464,40 @@ impl Connect {
     /// Recent runs, newest first; at most `first` (default 20, up to 100).
     pub async fn history(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Option<Vec<Run>>> {
         let r: Result<Vec<Run>> = async move {
-        let page = pie(ctx)?.history.load_one(self.0.id.clone()).await.gql()?;
-        Ok(page.map_or_else(Vec::new, |p| p.items.iter().take(limit(first, 20, 100)).map(Run::from).collect()))
-    }
+            let page = pie(ctx)?.history.load_one(self.0.id.clone()).await.gql()?;
+            Ok(page.map_or_else(Vec::new, |p| {
+                p.items
+                    .iter()
+                    .take(limit(first, 20, 100))
+                    .map(Run::from)
+                    .collect()
+            }))
+        }
         .await;
         r.map(Some)
     }
 
     /// Choices of a select field on one side, fetched with that side's account.
-    pub async fn dropdown_options(&self, ctx: &Context<'_>, side: ConnectSide, field_key: String) -> Result<Option<Vec<DropdownOption>>> {
+    pub async fn dropdown_options(
+        &self,
+        ctx: &Context<'_>,
+        side: ConnectSide,
+        field_key: String,
+    ) -> Result<Option<Vec<DropdownOption>>> {
         let r: Result<Vec<DropdownOption>> = async move {
-        let options = pie(ctx)?.session.dropdown_options(&self.0.id, side.into(), &field_key).await.gql()?;
-        Ok(options.into_iter().map(|o| DropdownOption { label: o.label, value: o.value }).collect())
-    }
+            let options = pie(ctx)?
+                .session
+                .dropdown_options(&self.0.id, side.into(), &field_key)
+                .await
+                .gql()?;
+            Ok(options
+                .into_iter()
+                .map(|o| DropdownOption {
+                    label: o.label,
+                    value: o.value,
+                })
+                .collect())
+        }
         .await;
         r.map(Some)
     }
@@ -447,7 +533,11 @@ impl PopularMatch {
 
     /// Longer description (one detail call per match).
     pub async fn description(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let detail = pie(ctx)?.popular_match.load_one(self.0.id.clone()).await.gql()?;
+        let detail = pie(ctx)?
+            .popular_match
+            .load_one(self.0.id.clone())
+            .await
+            .gql()?;
         Ok(detail.map(|d| d.description))
     }
 

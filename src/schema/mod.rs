@@ -26,7 +26,12 @@ pub type FlowgateSchema = Schema<query::Query, mutation::Mutation, EmptySubscrip
 
 /// The schema, without any request data: used by the server and by `print-schema`.
 pub fn build() -> FlowgateSchema {
-    Schema::build(query::Query, mutation::Mutation::default(), EmptySubscription).finish()
+    Schema::build(
+        query::Query,
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .finish()
 }
 
 /// The SDL of the schema, as written to `schema.graphql`.
@@ -110,6 +115,14 @@ pub(crate) fn mixer<'a>(ctx: &Context<'a>) -> Result<&'a AppmixerLoaders> {
 /// Records `err` on the current field and carries on (partial data from a list of both vendors).
 pub(crate) fn note_error(ctx: &Context<'_>, err: async_graphql::Error) {
     let mut server_error = err.into_server_error(ctx.item.pos);
-    server_error.path = ctx.path_node.map(|p| p.to_string_vec().into_iter().map(async_graphql::PathSegment::Field).collect()).unwrap_or_default();
+    server_error.path = ctx
+        .path_node
+        .map(|p| {
+            p.to_string_vec()
+                .into_iter()
+                .map(async_graphql::PathSegment::Field)
+                .collect()
+        })
+        .unwrap_or_default();
     ctx.add_error(server_error);
 }

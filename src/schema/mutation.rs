@@ -316,7 +316,9 @@ async fn fresh_flow(ctx: &Context<'_>, id: &str) -> Result<Flow> {
 
 /// The connect as cached for this request, or NOT_FOUND.
 async fn cached_connect(ctx: &Context<'_>, id: &str) -> Result<Connect> {
-    connect(ctx, id).await?.ok_or_else(|| Code::NotFound.error("no such connect"))
+    connect(ctx, id)
+        .await?
+        .ok_or_else(|| Code::NotFound.error("no such connect"))
 }
 
 fn automation_id(id: &ID) -> Result<GlobalId> {
@@ -338,8 +340,16 @@ async fn set_enabled(ctx: &Context<'_>, id: &ID, on: bool) -> Result<AutomationP
         }
         Automation::Flow(fresh_flow(ctx, &g.native).await?)
     } else {
-        let status = if on { pm::ConnectStatus::On } else { pm::ConnectStatus::Off };
-        let changed = pie(ctx)?.session.set_connect_status(&g.native, status).await.gql()?;
+        let status = if on {
+            pm::ConnectStatus::On
+        } else {
+            pm::ConnectStatus::Off
+        };
+        let changed = pie(ctx)?
+            .session
+            .set_connect_status(&g.native, status)
+            .await
+            .gql()?;
         let mut c = cached_connect(ctx, &g.native).await?;
         c.0.status = changed.status;
         Automation::Connect(c)
@@ -351,58 +361,130 @@ async fn set_enabled(ctx: &Context<'_>, id: &ID, on: bool) -> Result<AutomationP
 #[Object]
 impl Mutation {
     /// Appy Pie A0: exchanges a token key and secret key for an access token.
-    async fn create_appy_pie_access_token(&self, ctx: &Context<'_>, input: CreateAppyPieAccessTokenInput) -> Result<CreateAppyPieAccessTokenPayload> {
-        let token = data(ctx)?.appypie_client.create_access_token(&input.token_key, &input.secret_key).await.gql()?;
-        Ok(CreateAppyPieAccessTokenPayload { access_token: token.expose().to_string() })
+    async fn create_appy_pie_access_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAppyPieAccessTokenInput,
+    ) -> Result<CreateAppyPieAccessTokenPayload> {
+        let token = data(ctx)?
+            .appypie_client
+            .create_access_token(&input.token_key, &input.secret_key)
+            .await
+            .gql()?;
+        Ok(CreateAppyPieAccessTokenPayload {
+            access_token: token.expose().to_string(),
+        })
     }
 
     /// Appmixer sign-in with a username (or email) and password.
-    async fn appmixer_sign_in(&self, ctx: &Context<'_>, input: AppmixerSignInInput) -> Result<AppmixerSignInPayload> {
-        let signed = data(ctx)?.appmixer_client.sign_in(&input.username, &input.password).await.gql()?;
+    async fn appmixer_sign_in(
+        &self,
+        ctx: &Context<'_>,
+        input: AppmixerSignInInput,
+    ) -> Result<AppmixerSignInPayload> {
+        let signed = data(ctx)?
+            .appmixer_client
+            .sign_in(&input.username, &input.password)
+            .await
+            .gql()?;
         let u = signed.user;
-        let user = AppmixerUser { id: u.id, username: u.username, email: u.email, plan: u.plan, scope: vec!["user".into()] };
-        Ok(AppmixerSignInPayload { token: signed.token, user })
+        let user = AppmixerUser {
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            plan: u.plan,
+            scope: vec!["user".into()],
+        };
+        Ok(AppmixerSignInPayload {
+            token: signed.token,
+            user,
+        })
     }
 
     /// Starts connecting an Appy Pie account: returns the URL the user must visit.
-    async fn connect_appy_pie_account(&self, ctx: &Context<'_>, input: ConnectAppyPieAccountInput) -> Result<ConnectAppyPieAccountPayload> {
+    async fn connect_appy_pie_account(
+        &self,
+        ctx: &Context<'_>,
+        input: ConnectAppyPieAccountInput,
+    ) -> Result<ConnectAppyPieAccountPayload> {
         let g = GlobalId::expect(&input.app_id, Kind::App)?;
         expect_provider(&g, Provider::Appypie)?;
-        let app = super::app::pie_app(ctx, &g.native).await?.ok_or_else(|| Code::NotFound.error("no such app"))?;
+        let app = super::app::pie_app(ctx, &g.native)
+            .await?
+            .ok_or_else(|| Code::NotFound.error("no such app"))?;
         let super::App::AppyPie(app) = app else {
             return Err(Code::BadUserInput.error("not an Appy Pie app"));
         };
-        let url = pie(ctx)?.session.connect_account(app.auth_type, &app.app_id, &app.seo_link, &input.callback_url).await.gql()?;
-        Ok(ConnectAppyPieAccountPayload { authorization_url: url.url })
+        let url = pie(ctx)?
+            .session
+            .connect_account(
+                app.auth_type,
+                &app.app_id,
+                &app.seo_link,
+                &input.callback_url,
+            )
+            .await
+            .gql()?;
+        Ok(ConnectAppyPieAccountPayload {
+            authorization_url: url.url,
+        })
     }
 
     /// Creates an Appy Pie connect (off) from a popular match.
-    async fn create_connect(&self, ctx: &Context<'_>, input: CreateConnectInput) -> Result<ConnectPayload> {
+    async fn create_connect(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateConnectInput,
+    ) -> Result<ConnectPayload> {
         let pm_id = GlobalId::expect(&input.popular_match_id, Kind::PopularMatch)?;
         let trigger = GlobalId::expect(&input.trigger_account_id, Kind::Account)?;
         let action = GlobalId::expect(&input.action_account_id, Kind::Account)?;
         for g in [&pm_id, &trigger, &action] {
             expect_provider(g, Provider::Appypie)?;
         }
-        let new = pm::NewConnect { popular_match_id: pm_id.native, trigger_account_id: trigger.native, action_account_id: action.native, name: input.name };
+        let new = pm::NewConnect {
+            popular_match_id: pm_id.native,
+            trigger_account_id: trigger.native,
+            action_account_id: action.native,
+            name: input.name,
+        };
         let connect = pie(ctx)?.session.create_connect(&new).await.gql()?;
-        Ok(ConnectPayload { connect: Connect(connect) })
+        Ok(ConnectPayload {
+            connect: Connect(connect),
+        })
     }
 
     /// Sets a connect's trigger or action options (and optionally that side's account).
-    async fn update_connect_options(&self, ctx: &Context<'_>, input: UpdateConnectOptionsInput) -> Result<ConnectPayload> {
+    async fn update_connect_options(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateConnectOptionsInput,
+    ) -> Result<ConnectPayload> {
         let c = GlobalId::expect(&input.connect_id, Kind::Connect)?;
         let account_id = match &input.account_id {
             Some(id) => Some(GlobalId::expect(id, Kind::Account)?.native),
             None => None,
         };
-        let body = pm::StepOptions { account_id, options: input.options.0 };
-        let connect = pie(ctx)?.session.edit_options(&c.native, input.side.into(), &body).await.gql()?;
-        Ok(ConnectPayload { connect: Connect(connect) })
+        let body = pm::StepOptions {
+            account_id,
+            options: input.options.0,
+        };
+        let connect = pie(ctx)?
+            .session
+            .edit_options(&c.native, input.side.into(), &body)
+            .await
+            .gql()?;
+        Ok(ConnectPayload {
+            connect: Connect(connect),
+        })
     }
 
     /// Runs a test of a connect; the run is added to its history.
-    async fn test_connect(&self, ctx: &Context<'_>, input: ConnectIdInput) -> Result<TestConnectPayload> {
+    async fn test_connect(
+        &self,
+        ctx: &Context<'_>,
+        input: ConnectIdInput,
+    ) -> Result<TestConnectPayload> {
         let c = GlobalId::expect(&input.connect_id, Kind::Connect)?;
         let r = pie(ctx)?.session.test_connect(&c.native).await.gql()?;
         Ok(TestConnectPayload {
@@ -415,24 +497,47 @@ impl Mutation {
     }
 
     /// Starts a flow or turns a connect on.
-    async fn enable_automation(&self, ctx: &Context<'_>, input: AutomationIdInput) -> Result<AutomationPayload> {
+    async fn enable_automation(
+        &self,
+        ctx: &Context<'_>,
+        input: AutomationIdInput,
+    ) -> Result<AutomationPayload> {
         set_enabled(ctx, &input.id, true).await
     }
 
     /// Stops a flow or turns a connect off.
-    async fn disable_automation(&self, ctx: &Context<'_>, input: AutomationIdInput) -> Result<AutomationPayload> {
+    async fn disable_automation(
+        &self,
+        ctx: &Context<'_>,
+        input: AutomationIdInput,
+    ) -> Result<AutomationPayload> {
         set_enabled(ctx, &input.id, false).await
     }
 
     /// Renames a flow or a connect.
-    async fn rename_automation(&self, ctx: &Context<'_>, input: RenameAutomationInput) -> Result<AutomationPayload> {
+    async fn rename_automation(
+        &self,
+        ctx: &Context<'_>,
+        input: RenameAutomationInput,
+    ) -> Result<AutomationPayload> {
         let g = automation_id(&input.id)?;
         let automation = if g.kind == Kind::Flow {
-            let change = mm::FlowInput { name: Some(input.name), ..mm::FlowInput::default() };
-            mixer(ctx)?.session.update_flow(&g.native, &change, input.force).await.gql()?;
+            let change = mm::FlowInput {
+                name: Some(input.name),
+                ..mm::FlowInput::default()
+            };
+            mixer(ctx)?
+                .session
+                .update_flow(&g.native, &change, input.force)
+                .await
+                .gql()?;
             Automation::Flow(fresh_flow(ctx, &g.native).await?)
         } else {
-            let changed = pie(ctx)?.session.rename_connect(&g.native, &input.name).await.gql()?;
+            let changed = pie(ctx)?
+                .session
+                .rename_connect(&g.native, &input.name)
+                .await
+                .gql()?;
             let mut c = cached_connect(ctx, &g.native).await?;
             c.0.name = changed.name;
             Automation::Connect(c)
@@ -441,14 +546,20 @@ impl Mutation {
     }
 
     /// Deletes a flow or a connect.
-    async fn delete_automation(&self, ctx: &Context<'_>, input: AutomationIdInput) -> Result<DeletePayload> {
+    async fn delete_automation(
+        &self,
+        ctx: &Context<'_>,
+        input: AutomationIdInput,
+    ) -> Result<DeletePayload> {
         let g = automation_id(&input.id)?;
         if g.kind == Kind::Flow {
             mixer(ctx)?.session.delete_flow(&g.native).await.gql()?;
         } else {
             pie(ctx)?.session.delete_connect(&g.native).await.gql()?;
         }
-        Ok(DeletePayload { deleted_id: input.id })
+        Ok(DeletePayload {
+            deleted_id: input.id,
+        })
     }
 
     /// Creates an Appmixer flow (stopped).
@@ -460,7 +571,9 @@ impl Mutation {
             ..mm::FlowInput::default()
         };
         let id = mixer(ctx)?.session.create_flow(&body).await.gql()?;
-        Ok(FlowPayload { flow: fresh_flow(ctx, &id).await? })
+        Ok(FlowPayload {
+            flow: fresh_flow(ctx, &id).await?,
+        })
     }
 
     /// Updates an Appmixer flow; a running flow needs `force`.
@@ -472,72 +585,165 @@ impl Mutation {
             custom_fields: input.custom_fields.map(|c| c.0),
             ..mm::FlowInput::default()
         };
-        mixer(ctx)?.session.update_flow(&g.native, &body, input.force).await.gql()?;
-        Ok(FlowPayload { flow: fresh_flow(ctx, &g.native).await? })
+        mixer(ctx)?
+            .session
+            .update_flow(&g.native, &body, input.force)
+            .await
+            .gql()?;
+        Ok(FlowPayload {
+            flow: fresh_flow(ctx, &g.native).await?,
+        })
     }
 
     /// Creates an Appmixer account from credentials the caller already holds.
-    async fn create_appmixer_account(&self, ctx: &Context<'_>, input: CreateAppmixerAccountInput) -> Result<AccountPayload> {
-        let body = mm::NewAccount { service: input.service, token: input.token.0, name: input.name, display_name: input.display_name, profile_info: None };
-        let created = mixer(ctx)?.session.create_account(&body, false, true).await.gql()?;
-        Ok(AccountPayload { account: Some(Account::Appmixer(created.account)) })
+    async fn create_appmixer_account(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAppmixerAccountInput,
+    ) -> Result<AccountPayload> {
+        let body = mm::NewAccount {
+            service: input.service,
+            token: input.token.0,
+            name: input.name,
+            display_name: input.display_name,
+            profile_info: None,
+        };
+        let created = mixer(ctx)?
+            .session
+            .create_account(&body, false, true)
+            .await
+            .gql()?;
+        Ok(AccountPayload {
+            account: Some(Account::Appmixer(created.account)),
+        })
     }
 
     /// Sets an Appmixer account's display name.
-    async fn update_account(&self, ctx: &Context<'_>, input: UpdateAccountInput) -> Result<AccountPayload> {
+    async fn update_account(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateAccountInput,
+    ) -> Result<AccountPayload> {
         let g = GlobalId::expect(&input.id, Kind::Account)?;
         expect_provider(&g, Provider::Appmixer)?;
         let s = &mixer(ctx)?.session;
-        s.update_account(&g.native, input.display_name.as_deref()).await.gql()?;
-        let fresh = s.accounts(&[format!("accountId:{}", g.native)]).await.gql()?;
-        Ok(AccountPayload { account: fresh.into_iter().next().map(Account::Appmixer) })
+        s.update_account(&g.native, input.display_name.as_deref())
+            .await
+            .gql()?;
+        let fresh = s
+            .accounts(&[format!("accountId:{}", g.native)])
+            .await
+            .gql()?;
+        Ok(AccountPayload {
+            account: fresh.into_iter().next().map(Account::Appmixer),
+        })
     }
 
     /// Checks whether an Appmixer account's tokens are still valid.
-    async fn test_account(&self, ctx: &Context<'_>, input: AccountIdInput) -> Result<TestAccountPayload> {
+    async fn test_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AccountIdInput,
+    ) -> Result<TestAccountPayload> {
         let g = GlobalId::expect(&input.id, Kind::Account)?;
         expect_provider(&g, Provider::Appmixer)?;
         let verdicts = mixer(ctx)?.session.test_account(&g.native).await.gql()?;
-        let tokens = verdicts.into_iter().map(|(token_id, v)| TokenCheck { token_id, valid: v == "valid" }).collect();
+        let tokens = verdicts
+            .into_iter()
+            .map(|(token_id, v)| TokenCheck {
+                token_id,
+                valid: v == "valid",
+            })
+            .collect();
         Ok(TestAccountPayload { tokens })
     }
 
     /// Removes an Appmixer account; the flows using it stop.
-    async fn remove_account(&self, ctx: &Context<'_>, input: AccountIdInput) -> Result<DeletePayload> {
+    async fn remove_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AccountIdInput,
+    ) -> Result<DeletePayload> {
         let g = GlobalId::expect(&input.id, Kind::Account)?;
         expect_provider(&g, Provider::Appmixer)?;
         mixer(ctx)?.session.remove_account(&g.native).await.gql()?;
-        Ok(DeletePayload { deleted_id: input.id })
+        Ok(DeletePayload {
+            deleted_id: input.id,
+        })
     }
 
     /// Starts an Appmixer authentication session.
     async fn create_auth_ticket(&self, ctx: &Context<'_>) -> Result<AuthTicketPayload> {
-        Ok(AuthTicketPayload { ticket: mixer(ctx)?.session.auth_ticket().await.gql()? })
+        Ok(AuthTicketPayload {
+            ticket: mixer(ctx)?.session.auth_ticket().await.gql()?,
+        })
     }
 
     /// The URL where the user authenticates for a component type.
-    async fn appmixer_auth_url(&self, ctx: &Context<'_>, input: AuthUrlInput) -> Result<AuthUrlPayload> {
-        let url = mixer(ctx)?.session.auth_url(&input.component_type, &input.ticket, input.component_id.as_deref()).await.gql()?;
+    async fn appmixer_auth_url(
+        &self,
+        ctx: &Context<'_>,
+        input: AuthUrlInput,
+    ) -> Result<AuthUrlPayload> {
+        let url = mixer(ctx)?
+            .session
+            .auth_url(
+                &input.component_type,
+                &input.ticket,
+                input.component_id.as_deref(),
+            )
+            .await
+            .gql()?;
         Ok(AuthUrlPayload { auth_url: url })
     }
 
     /// Starts the authentication session of a ticket.
-    async fn start_auth_session(&self, ctx: &Context<'_>, input: StartAuthSessionInput) -> Result<StartAuthSessionPayload> {
-        let service = mixer(ctx)?.session.start_auth_session(&input.component_type, &input.ticket).await.gql()?;
+    async fn start_auth_session(
+        &self,
+        ctx: &Context<'_>,
+        input: StartAuthSessionInput,
+    ) -> Result<StartAuthSessionPayload> {
+        let service = mixer(ctx)?
+            .session
+            .start_auth_session(&input.component_type, &input.ticket)
+            .await
+            .gql()?;
         Ok(StartAuthSessionPayload { service })
     }
 
     /// Assigns an Appmixer account to a component instance of a flow.
-    async fn assign_account(&self, ctx: &Context<'_>, input: AssignAccountInput) -> Result<AssignmentPayload> {
+    async fn assign_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignAccountInput,
+    ) -> Result<AssignmentPayload> {
         let g = GlobalId::expect(&input.account_id, Kind::Account)?;
         expect_provider(&g, Provider::Appmixer)?;
-        let a = mixer(ctx)?.session.assign_account(&input.component_id, &g.native).await.gql()?;
-        Ok(AssignmentPayload { component_id: a.component_id, account: mixer_account(ctx, &a.account_id).await? })
+        let a = mixer(ctx)?
+            .session
+            .assign_account(&input.component_id, &g.native)
+            .await
+            .gql()?;
+        Ok(AssignmentPayload {
+            component_id: a.component_id,
+            account: mixer_account(ctx, &a.account_id).await?,
+        })
     }
 
     /// Clears the account of a component instance.
-    async fn unassign_account(&self, ctx: &Context<'_>, input: UnassignAccountInput) -> Result<AssignmentPayload> {
-        let id = mixer(ctx)?.session.unassign_account(&input.component_id).await.gql()?;
-        Ok(AssignmentPayload { component_id: id, account: None })
+    async fn unassign_account(
+        &self,
+        ctx: &Context<'_>,
+        input: UnassignAccountInput,
+    ) -> Result<AssignmentPayload> {
+        let id = mixer(ctx)?
+            .session
+            .unassign_account(&input.component_id)
+            .await
+            .gql()?;
+        Ok(AssignmentPayload {
+            component_id: id,
+            account: None,
+        })
     }
 }

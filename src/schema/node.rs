@@ -32,7 +32,10 @@ const KINDS: [(Kind, &str); 8] = [
 
 impl Kind {
     pub fn name(self) -> &'static str {
-        KINDS.iter().find(|(k, _)| *k == self).map_or("", |(_, n)| n)
+        KINDS
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("", |(_, n)| n)
     }
 }
 
@@ -59,10 +62,15 @@ impl GlobalId {
         let bytes = URL_SAFE_NO_PAD.decode(id).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let mut parts = text.splitn(3, ':');
-        let (Some(kind), Some(provider), Some(native)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(kind), Some(provider), Some(native)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(invalid());
         };
-        let kind = KINDS.iter().find(|(_, n)| *n == kind).map(|(k, _)| *k).ok_or_else(invalid)?;
+        let kind = KINDS
+            .iter()
+            .find(|(_, n)| *n == kind)
+            .map(|(k, _)| *k)
+            .ok_or_else(invalid)?;
         let provider = match provider {
             "appmixer" => Provider::Appmixer,
             "appypie" => Provider::Appypie,
@@ -71,14 +79,22 @@ impl GlobalId {
         if native.is_empty() {
             return Err(invalid());
         }
-        Ok(GlobalId { kind, provider, native: native.to_string() })
+        Ok(GlobalId {
+            kind,
+            provider,
+            native: native.to_string(),
+        })
     }
 
     /// Decodes an id that must be of `kind`.
     pub fn expect(id: &str, kind: Kind) -> Result<GlobalId> {
         let g = Self::decode(id)?;
         if g.kind != kind {
-            return Err(Code::BadUserInput.error(format!("expected a {} id, got a {} id", kind.name(), g.kind.name())));
+            return Err(Code::BadUserInput.error(format!(
+                "expected a {} id, got a {} id",
+                kind.name(),
+                g.kind.name()
+            )));
         }
         Ok(g)
     }

@@ -1,8 +1,12 @@
 //! The query root.
 
 use super::account::{pie_account, Account};
-use super::app::{app_by_id, component, pie_action, pie_trigger, Action, App, Category, Step, Trigger};
-use super::automation::{account_node, limit, popular_match, Automation, Connect, Flow, PopularMatch};
+use super::app::{
+    app_by_id, component, pie_action, pie_trigger, Action, App, Category, Step, Trigger,
+};
+use super::automation::{
+    account_node, limit, popular_match, Automation, Connect, Flow, PopularMatch,
+};
 use super::node::{GlobalId, Kind};
 use super::{mixer, note_error, pie, Provider};
 use crate::error::{Code, Gql};
@@ -37,17 +41,33 @@ pub struct Total {
 const MAX_PAGE: usize = 100;
 
 /// A Relay page of `items` after the cursor `after`, at most `first` long (default 20).
-pub fn page<T: OutputType>(items: Vec<T>, first: Option<i32>, after: Option<String>) -> Result<Connection<usize, T, Total, EmptyFields>> {
+pub fn page<T: OutputType>(
+    items: Vec<T>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<usize, T, Total, EmptyFields>> {
     let start = match after {
-        Some(cursor) => cursor.parse::<usize>().map_err(|_| Code::BadUserInput.error("after is not a valid cursor"))? + 1,
+        Some(cursor) => {
+            cursor
+                .parse::<usize>()
+                .map_err(|_| Code::BadUserInput.error("after is not a valid cursor"))?
+                + 1
+        }
         None => 0,
     };
     let take = limit(first, 20, MAX_PAGE);
     let total = items.len();
     let end = start.saturating_add(take).min(total);
-    let mut conn = Connection::with_additional_fields(start > 0, end < total, Total { total_count: total });
-    conn.edges
-        .extend(items.into_iter().enumerate().skip(start).take(end.saturating_sub(start)).map(|(i, item)| Edge::new(i, item)));
+    let mut conn =
+        Connection::with_additional_fields(start > 0, end < total, Total { total_count: total });
+    conn.edges.extend(
+        items
+            .into_iter()
+            .enumerate()
+            .skip(start)
+            .take(end.saturating_sub(start))
+            .map(|(i, item)| Edge::new(i, item)),
+    );
     Ok(conn)
 }
 
@@ -100,9 +120,15 @@ impl Viewer {
     /// The Appmixer user behind the `X-Appmixer-Token` credential.
     async fn appmixer(&self, ctx: &Context<'_>) -> Result<Option<AppmixerUser>> {
         let r: Result<AppmixerUser> = async move {
-        let u = load_once(&mixer(ctx)?.user).await.gql()?;
-        Ok(AppmixerUser { id: u.id, username: u.username, email: u.email, plan: u.plan, scope: u.scope })
-    }
+            let u = load_once(&mixer(ctx)?.user).await.gql()?;
+            Ok(AppmixerUser {
+                id: u.id,
+                username: u.username,
+                email: u.email,
+                plan: u.plan,
+                scope: u.scope,
+            })
+        }
         .await;
         r.map(Some)
     }
@@ -110,9 +136,14 @@ impl Viewer {
     /// The Appy Pie profile behind the `X-Appypie-Token` credential.
     async fn appypie(&self, ctx: &Context<'_>) -> Result<Option<AppyPieProfile>> {
         let r: Result<AppyPieProfile> = async move {
-        let p = load_once(&pie(ctx)?.profile).await.gql()?;
-        Ok(AppyPieProfile { id: p.id, email: p.email, name: p.name, created_at: p.created_at })
-    }
+            let p = load_once(&pie(ctx)?.profile).await.gql()?;
+            Ok(AppyPieProfile {
+                id: p.id,
+                email: p.email,
+                name: p.name,
+                created_at: p.created_at,
+            })
+        }
         .await;
         r.map(Some)
     }
@@ -136,26 +167,41 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
     let native = g.native.as_str();
     Ok(match (g.kind, g.provider) {
         (Kind::App, _) => app_by_id(ctx, &g).await?.map(Node::App),
-        (Kind::Category, Provider::Appmixer) => Some(Node::Category(Category::Appmixer(native.to_string()))),
+        (Kind::Category, Provider::Appmixer) => {
+            Some(Node::Category(Category::Appmixer(native.to_string())))
+        }
         (Kind::Category, Provider::Appypie) => {
             let cats = load_once(&pie(ctx)?.categories).await.gql()?;
-            cats.iter().find(|c| c.id == native).cloned().map(|c| Node::Category(Category::AppyPie(c)))
+            cats.iter()
+                .find(|c| c.id == native)
+                .cloned()
+                .map(|c| Node::Category(Category::AppyPie(c)))
         }
-        (Kind::Trigger, Provider::Appypie) => pie_trigger(ctx, None, native).await?.map(Node::Trigger),
+        (Kind::Trigger, Provider::Appypie) => {
+            pie_trigger(ctx, None, native).await?.map(Node::Trigger)
+        }
         (Kind::Action, Provider::Appypie) => pie_action(ctx, None, native).await?.map(Node::Action),
-        (Kind::Trigger, Provider::Appmixer) => {
-            component(ctx, native).await?.filter(|c| c.is_trigger()).map(|c| Node::Trigger(Trigger(Step::Appmixer(c))))
-        }
-        (Kind::Action, Provider::Appmixer) => {
-            component(ctx, native).await?.filter(|c| !c.is_trigger()).map(|c| Node::Action(Action(Step::Appmixer(c))))
-        }
+        (Kind::Trigger, Provider::Appmixer) => component(ctx, native)
+            .await?
+            .filter(|c| c.is_trigger())
+            .map(|c| Node::Trigger(Trigger(Step::Appmixer(c)))),
+        (Kind::Action, Provider::Appmixer) => component(ctx, native)
+            .await?
+            .filter(|c| !c.is_trigger())
+            .map(|c| Node::Action(Action(Step::Appmixer(c)))),
         (Kind::Account, _) => account_node(ctx, &g).await?.map(Node::Account),
         (Kind::Flow, Provider::Appmixer) => {
             let flows = load_once(&mixer(ctx)?.flows).await.gql()?;
-            flows.iter().find(|f| f.flow_id == native).cloned().map(|f| Node::Flow(Flow(f)))
+            flows
+                .iter()
+                .find(|f| f.flow_id == native)
+                .cloned()
+                .map(|f| Node::Flow(Flow(f)))
         }
         (Kind::Connect, Provider::Appypie) => connect(ctx, native).await?.map(Node::Connect),
-        (Kind::PopularMatch, Provider::Appypie) => popular_match(ctx, native).await?.map(Node::PopularMatch),
+        (Kind::PopularMatch, Provider::Appypie) => {
+            popular_match(ctx, native).await?.map(Node::PopularMatch)
+        }
         (Kind::Flow | Kind::Connect | Kind::PopularMatch, _) => None,
     })
 }
@@ -204,94 +250,163 @@ impl Query {
         after: Option<String>,
     ) -> Result<Option<Connection<usize, App, Total, EmptyFields>>> {
         let r: Result<Connection<usize, App, Total, EmptyFields>> = async move {
-        let category = category_id.map(|id| GlobalId::expect(&id, Kind::Category)).transpose()?;
-        let needle = search.map(|s| s.to_lowercase());
-        let mut apps = Vec::new();
-        if wants(provider, Provider::Appypie) && category.as_ref().is_none_or(|c| c.provider == Provider::Appypie) {
-            let loaded = async { Ok(load_once(&pie(ctx)?.apps).await.gql()?.values().cloned().map(App::AppyPie).collect()) };
-            apps.extend(half(ctx, loaded.await));
-        }
-        if wants(provider, Provider::Appmixer) && category.as_ref().is_none_or(|c| c.provider == Provider::Appmixer) {
-            let loaded = async { Ok(load_once(&mixer(ctx)?.apps).await.gql()?.values().cloned().map(App::Appmixer).collect()) };
-            apps.extend(half(ctx, loaded.await));
-        }
-        apps.retain(|a| {
-            let in_category = category.as_ref().is_none_or(|c| match a {
-                App::AppyPie(x) => x.category_id == c.native,
-                App::Appmixer(x) => x.category == c.native,
+            let category = category_id
+                .map(|id| GlobalId::expect(&id, Kind::Category))
+                .transpose()?;
+            let needle = search.map(|s| s.to_lowercase());
+            let mut apps = Vec::new();
+            if wants(provider, Provider::Appypie)
+                && category
+                    .as_ref()
+                    .is_none_or(|c| c.provider == Provider::Appypie)
+            {
+                let loaded = async {
+                    Ok(load_once(&pie(ctx)?.apps)
+                        .await
+                        .gql()?
+                        .values()
+                        .cloned()
+                        .map(App::AppyPie)
+                        .collect())
+                };
+                apps.extend(half(ctx, loaded.await));
+            }
+            if wants(provider, Provider::Appmixer)
+                && category
+                    .as_ref()
+                    .is_none_or(|c| c.provider == Provider::Appmixer)
+            {
+                let loaded = async {
+                    Ok(load_once(&mixer(ctx)?.apps)
+                        .await
+                        .gql()?
+                        .values()
+                        .cloned()
+                        .map(App::Appmixer)
+                        .collect())
+                };
+                apps.extend(half(ctx, loaded.await));
+            }
+            apps.retain(|a| {
+                let in_category = category.as_ref().is_none_or(|c| match a {
+                    App::AppyPie(x) => x.category_id == c.native,
+                    App::Appmixer(x) => x.category == c.native,
+                });
+                in_category
+                    && needle
+                        .as_deref()
+                        .is_none_or(|n| a.name_text().to_lowercase().contains(n))
             });
-            in_category && needle.as_deref().is_none_or(|n| a.name_text().to_lowercase().contains(n))
-        });
-        apps.sort_by(|a, b| a.name_text().cmp(b.name_text()).then(a.native().cmp(b.native())));
-        page(apps, first, after)
-    }
+            apps.sort_by(|a, b| {
+                a.name_text()
+                    .cmp(b.name_text())
+                    .then(a.native().cmp(b.native()))
+            });
+            page(apps, first, after)
+        }
         .await;
         r.map(Some)
     }
 
     /// App categories of both vendors (or one).
-    async fn categories(&self, ctx: &Context<'_>, provider: Option<Provider>) -> Result<Option<Vec<Category>>> {
+    async fn categories(
+        &self,
+        ctx: &Context<'_>,
+        provider: Option<Provider>,
+    ) -> Result<Option<Vec<Category>>> {
         let r: Result<Vec<Category>> = async move {
-        let mut out = Vec::new();
-        if wants(provider, Provider::Appypie) {
-            let loaded = async { Ok(load_once(&pie(ctx)?.categories).await.gql()?.iter().cloned().map(Category::AppyPie).collect()) };
-            out.extend(half(ctx, loaded.await));
+            let mut out = Vec::new();
+            if wants(provider, Provider::Appypie) {
+                let loaded = async {
+                    Ok(load_once(&pie(ctx)?.categories)
+                        .await
+                        .gql()?
+                        .iter()
+                        .cloned()
+                        .map(Category::AppyPie)
+                        .collect())
+                };
+                out.extend(half(ctx, loaded.await));
+            }
+            if wants(provider, Provider::Appmixer) {
+                let loaded = async {
+                    let apps = load_once(&mixer(ctx)?.apps).await.gql()?;
+                    let names: BTreeSet<String> =
+                        apps.values().map(|a| a.category.clone()).collect();
+                    Ok(names.into_iter().map(Category::Appmixer).collect())
+                };
+                out.extend(half(ctx, loaded.await));
+            }
+            Ok(out)
         }
-        if wants(provider, Provider::Appmixer) {
-            let loaded = async {
-                let apps = load_once(&mixer(ctx)?.apps).await.gql()?;
-                let names: BTreeSet<String> = apps.values().map(|a| a.category.clone()).collect();
-                Ok(names.into_iter().map(Category::Appmixer).collect())
-            };
-            out.extend(half(ctx, loaded.await));
-        }
-        Ok(out)
-    }
         .await;
         r.map(Some)
     }
 
     /// The caller's accounts. Appy Pie lists accounts per app only, so without `appId` its half
     /// holds the accounts the caller's connects use.
-    async fn accounts(&self, ctx: &Context<'_>, provider: Option<Provider>, app_id: Option<ID>) -> Result<Option<Vec<Account>>> {
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        provider: Option<Provider>,
+        app_id: Option<ID>,
+    ) -> Result<Option<Vec<Account>>> {
         let r: Result<Vec<Account>> = async move {
-        if let Some(id) = app_id {
-            let g = GlobalId::expect(&id, Kind::App)?;
-            return match app_by_id(ctx, &g).await? {
-                Some(_) if g.provider == Provider::Appypie => {
-                    let list = pie(ctx)?.accounts_by_app.load_one(g.native).await.gql()?;
-                    Ok(list.map_or_else(Vec::new, |l| l.iter().cloned().map(Account::AppyPie).collect()))
-                }
-                Some(App::Appmixer(a)) => {
-                    let all = load_once(&mixer(ctx)?.accounts).await.gql()?;
-                    Ok(all.iter().filter(|x| super::app::account_matches_app(&x.service, &a.name)).cloned().map(Account::Appmixer).collect())
-                }
-                _ => Err(Code::NotFound.error("no such app")),
-            };
-        }
-        let mut out = Vec::new();
-        if wants(provider, Provider::Appmixer) {
-            let loaded = async { Ok(load_once(&mixer(ctx)?.accounts).await.gql()?.iter().cloned().map(Account::Appmixer).collect()) };
-            out.extend(half(ctx, loaded.await));
-        }
-        if wants(provider, Provider::Appypie) {
-            let loaded = async {
-                let connects = load_once(&pie(ctx)?.connects).await.gql()?;
-                let mut seen = BTreeSet::new();
-                let mut accounts = Vec::new();
-                for c in connects.iter() {
-                    for (app, id) in [(&c.trigger_app_id, &c.trigger_account_id), (&c.action_app_id, &c.action_account_id)] {
-                        if seen.insert(id.clone()) {
-                            accounts.extend(pie_account(ctx, Some(app), id).await?);
+            if let Some(id) = app_id {
+                let g = GlobalId::expect(&id, Kind::App)?;
+                return match app_by_id(ctx, &g).await? {
+                    Some(_) if g.provider == Provider::Appypie => {
+                        let list = pie(ctx)?.accounts_by_app.load_one(g.native).await.gql()?;
+                        Ok(list.map_or_else(Vec::new, |l| {
+                            l.iter().cloned().map(Account::AppyPie).collect()
+                        }))
+                    }
+                    Some(App::Appmixer(a)) => {
+                        let all = load_once(&mixer(ctx)?.accounts).await.gql()?;
+                        Ok(all
+                            .iter()
+                            .filter(|x| super::app::account_matches_app(&x.service, &a.name))
+                            .cloned()
+                            .map(Account::Appmixer)
+                            .collect())
+                    }
+                    _ => Err(Code::NotFound.error("no such app")),
+                };
+            }
+            let mut out = Vec::new();
+            if wants(provider, Provider::Appmixer) {
+                let loaded = async {
+                    Ok(load_once(&mixer(ctx)?.accounts)
+                        .await
+                        .gql()?
+                        .iter()
+                        .cloned()
+                        .map(Account::Appmixer)
+                        .collect())
+                };
+                out.extend(half(ctx, loaded.await));
+            }
+            if wants(provider, Provider::Appypie) {
+                let loaded = async {
+                    let connects = load_once(&pie(ctx)?.connects).await.gql()?;
+                    let mut seen = BTreeSet::new();
+                    let mut accounts = Vec::new();
+                    for c in connects.iter() {
+                        for (app, id) in [
+                            (&c.trigger_app_id, &c.trigger_account_id),
+                            (&c.action_app_id, &c.action_account_id),
+                        ] {
+                            if seen.insert(id.clone()) {
+                                accounts.extend(pie_account(ctx, Some(app), id).await?);
+                            }
                         }
                     }
-                }
-                Ok(accounts)
-            };
-            out.extend(half(ctx, loaded.await));
+                    Ok(accounts)
+                };
+                out.extend(half(ctx, loaded.await));
+            }
+            Ok(out)
         }
-        Ok(out)
-    }
         .await;
         r.map(Some)
     }
@@ -306,24 +421,45 @@ impl Query {
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Automation, Total, EmptyFields>>> {
         let r: Result<Connection<usize, Automation, Total, EmptyFields>> = async move {
-        let mut all: Vec<Automation> = Vec::new();
-        if wants(provider, Provider::Appmixer) {
-            let loaded = async { Ok(load_once(&mixer(ctx)?.flows).await.gql()?.iter().cloned().map(|f| Automation::Flow(Flow(f))).collect()) };
-            all.extend(half(ctx, loaded.await));
+            let mut all: Vec<Automation> = Vec::new();
+            if wants(provider, Provider::Appmixer) {
+                let loaded = async {
+                    Ok(load_once(&mixer(ctx)?.flows)
+                        .await
+                        .gql()?
+                        .iter()
+                        .cloned()
+                        .map(|f| Automation::Flow(Flow(f)))
+                        .collect())
+                };
+                all.extend(half(ctx, loaded.await));
+            }
+            if wants(provider, Provider::Appypie) {
+                let loaded = async {
+                    Ok(load_once(&pie(ctx)?.connects)
+                        .await
+                        .gql()?
+                        .iter()
+                        .cloned()
+                        .map(|c| Automation::Connect(Connect(c)))
+                        .collect())
+                };
+                all.extend(half(ctx, loaded.await));
+            }
+            if let Some(want) = enabled {
+                all.retain(|a| match a {
+                    Automation::Flow(f) => {
+                        (f.0.stage == Some(crate::upstream::appmixer::model::Stage::Running))
+                            == want
+                    }
+                    Automation::Connect(c) => {
+                        (c.0.status == crate::upstream::appypie::model::ConnectStatus::On) == want
+                    }
+                });
+            }
+            all.sort_by(|a, b| b.updated().cmp(a.updated()));
+            page(all, first, after)
         }
-        if wants(provider, Provider::Appypie) {
-            let loaded = async { Ok(load_once(&pie(ctx)?.connects).await.gql()?.iter().cloned().map(|c| Automation::Connect(Connect(c))).collect()) };
-            all.extend(half(ctx, loaded.await));
-        }
-        if let Some(want) = enabled {
-            all.retain(|a| match a {
-                Automation::Flow(f) => (f.0.stage == Some(crate::upstream::appmixer::model::Stage::Running)) == want,
-                Automation::Connect(c) => (c.0.status == crate::upstream::appypie::model::ConnectStatus::On) == want,
-            });
-        }
-        all.sort_by(|a, b| b.updated().cmp(a.updated()));
-        page(all, first, after)
-    }
         .await;
         r.map(Some)
     }
@@ -340,30 +476,47 @@ impl Query {
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Flow, Total, EmptyFields>>> {
         let r: Result<Connection<usize, Flow, Total, EmptyFields>> = async move {
-        let l = mixer(ctx)?;
-        let start = match after {
-            Some(c) => c.parse::<usize>().map_err(|_| Code::BadUserInput.error("after is not a valid cursor"))? + 1,
-            None => 0,
-        };
-        let take = limit(first, 20, MAX_PAGE);
-        let filtered = filter.as_ref().is_some_and(|f| !f.is_empty()) || pattern.is_some();
-        let q = FlowQuery {
-            filters: filter.unwrap_or_default(),
-            pattern,
-            sort,
-            offset: Some(start as u32),
-            limit: Some(take as u32 + 1),
-            projection: Some("-thumbnail".into()),
-            ..FlowQuery::default()
-        };
-        let mut flows = l.session.flows(&q).await.gql()?;
-        let has_next = flows.len() > take;
-        flows.truncate(take);
-        let total = if filtered { start + flows.len() + usize::from(has_next) } else { l.session.flow_count().await.gql()? as usize };
-        let mut conn = Connection::with_additional_fields(start > 0, has_next, Total { total_count: total });
-        conn.edges.extend(flows.into_iter().enumerate().map(|(i, f)| Edge::new(start + i, Flow(f))));
-        Ok(conn)
-    }
+            let l = mixer(ctx)?;
+            let start = match after {
+                Some(c) => {
+                    c.parse::<usize>()
+                        .map_err(|_| Code::BadUserInput.error("after is not a valid cursor"))?
+                        + 1
+                }
+                None => 0,
+            };
+            let take = limit(first, 20, MAX_PAGE);
+            let filtered = filter.as_ref().is_some_and(|f| !f.is_empty()) || pattern.is_some();
+            let q = FlowQuery {
+                filters: filter.unwrap_or_default(),
+                pattern,
+                sort,
+                offset: Some(start as u32),
+                limit: Some(take as u32 + 1),
+                projection: Some("-thumbnail".into()),
+                ..FlowQuery::default()
+            };
+            let mut flows = l.session.flows(&q).await.gql()?;
+            let has_next = flows.len() > take;
+            flows.truncate(take);
+            let total = if filtered {
+                start + flows.len() + usize::from(has_next)
+            } else {
+                l.session.flow_count().await.gql()? as usize
+            };
+            let mut conn = Connection::with_additional_fields(
+                start > 0,
+                has_next,
+                Total { total_count: total },
+            );
+            conn.edges.extend(
+                flows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, f)| Edge::new(start + i, Flow(f))),
+            );
+            Ok(conn)
+        }
         .await;
         r.map(Some)
     }
@@ -377,15 +530,19 @@ impl Query {
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Connect, Total, EmptyFields>>> {
         let r: Result<Connection<usize, Connect, Total, EmptyFields>> = async move {
-        let all = load_once(&pie(ctx)?.connects).await.gql()?;
-        let list: Vec<Connect> = all
-            .iter()
-            .filter(|c| enabled.is_none_or(|e| (c.status == crate::upstream::appypie::model::ConnectStatus::On) == e))
-            .cloned()
-            .map(Connect)
-            .collect();
-        page(list, first, after)
-    }
+            let all = load_once(&pie(ctx)?.connects).await.gql()?;
+            let list: Vec<Connect> = all
+                .iter()
+                .filter(|c| {
+                    enabled.is_none_or(|e| {
+                        (c.status == crate::upstream::appypie::model::ConnectStatus::On) == e
+                    })
+                })
+                .cloned()
+                .map(Connect)
+                .collect();
+            page(list, first, after)
+        }
         .await;
         r.map(Some)
     }
@@ -399,49 +556,69 @@ impl Query {
         after: Option<String>,
     ) -> Result<Option<Connection<usize, PopularMatch, Total, EmptyFields>>> {
         let r: Result<Connection<usize, PopularMatch, Total, EmptyFields>> = async move {
-        let app = app_id.map(|id| GlobalId::expect(&id, Kind::App)).transpose()?;
-        let all = load_once(&pie(ctx)?.popular_matches).await.gql()?;
-        let list = all
-            .iter()
-            .filter(|p| app.as_ref().is_none_or(|a| p.trigger_app_id == a.native || p.action_app_id == a.native))
-            .cloned()
-            .map(PopularMatch)
-            .collect();
-        page(list, first, after)
-    }
+            let app = app_id
+                .map(|id| GlobalId::expect(&id, Kind::App))
+                .transpose()?;
+            let all = load_once(&pie(ctx)?.popular_matches).await.gql()?;
+            let list = all
+                .iter()
+                .filter(|p| {
+                    app.as_ref()
+                        .is_none_or(|a| p.trigger_app_id == a.native || p.action_app_id == a.native)
+                })
+                .cloned()
+                .map(PopularMatch)
+                .collect();
+            page(list, first, after)
+        }
         .await;
         r.map(Some)
     }
 
     /// Every Appmixer component name (`GET /components`).
     async fn appmixer_component_names(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
-        let r: Result<Vec<String>> = async move {
-        mixer(ctx)?.session.component_names().await.gql()
-    }
-        .await;
+        let r: Result<Vec<String>> =
+            async move { mixer(ctx)?.session.component_names().await.gql() }.await;
         r.map(Some)
     }
 
     /// The Appy Pie account connected with the one-time token `t` from the partner callback.
-    async fn appypie_account_by_token(&self, ctx: &Context<'_>, token: String) -> Result<Option<Account>> {
+    async fn appypie_account_by_token(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<Option<Account>> {
         let r: Result<Account> = async move {
-        let a = pie(ctx)?.session.connected_account_by_token(&token).await.gql()?;
-        Ok(Account::AppyPie(a))
-    }
+            let a = pie(ctx)?
+                .session
+                .connected_account_by_token(&token)
+                .await
+                .gql()?;
+            Ok(Account::AppyPie(a))
+        }
         .await;
         r.map(Some)
     }
 
     /// Status of an Appmixer authentication session.
-    async fn appmixer_auth_status(&self, ctx: &Context<'_>, ticket: String) -> Result<Option<AuthStatus>> {
+    async fn appmixer_auth_status(
+        &self,
+        ctx: &Context<'_>,
+        ticket: String,
+    ) -> Result<Option<AuthStatus>> {
         let r: Result<AuthStatus> = async move {
-        let s = mixer(ctx)?.session.auth_status(&ticket).await.gql()?;
-        let account = match &s.account_id {
-            Some(id) => s_account(ctx, id).await?,
-            None => None,
-        };
-        Ok(AuthStatus { finished: s.finished, account, updated_at: s.updated_at, error: s.error })
-    }
+            let s = mixer(ctx)?.session.auth_status(&ticket).await.gql()?;
+            let account = match &s.account_id {
+                Some(id) => s_account(ctx, id).await?,
+                None => None,
+            };
+            Ok(AuthStatus {
+                finished: s.finished,
+                account,
+                updated_at: s.updated_at,
+                error: s.error,
+            })
+        }
         .await;
         r.map(Some)
     }
@@ -449,6 +626,10 @@ impl Query {
 
 /// A freshly created Appmixer account: looked up without the request's cached list.
 async fn s_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
-    let all = mixer(ctx)?.session.accounts(&[format!("accountId:{id}")]).await.gql()?;
+    let all = mixer(ctx)?
+        .session
+        .accounts(&[format!("accountId:{id}")])
+        .await
+        .gql()?;
     Ok(all.into_iter().next().map(Account::Appmixer))
 }

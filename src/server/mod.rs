@@ -56,7 +56,9 @@ type Shared = State<Arc<Gateway>>;
 /// The gateway's router.
 pub fn router(config: GatewayConfig) -> Result<Router, reqwest::Error> {
     let core = HttpCore::new(&config.http)?;
-    let mut graphiql = GraphiQLSource::build().endpoint("/graphql").title("flowgate");
+    let mut graphiql = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .title("flowgate");
     for (name, value) in &config.graphiql_headers {
         graphiql = graphiql.header(name, value);
     }
@@ -84,7 +86,11 @@ fn token(headers: &HeaderMap, name: &str) -> Option<Token> {
     (!value.is_empty()).then(|| Token::new(value))
 }
 
-async fn execute(g: &Gateway, headers: &HeaderMap, request: async_graphql::Request) -> GraphQLResponse {
+async fn execute(
+    g: &Gateway,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> GraphQLResponse {
     let data = RequestData::new(
         g.appypie.clone(),
         g.appmixer.clone(),
@@ -95,16 +101,25 @@ async fn execute(g: &Gateway, headers: &HeaderMap, request: async_graphql::Reque
     g.schema.execute(request.data(data)).await.into()
 }
 
-async fn graphql_post(State(g): Shared, headers: HeaderMap, request: GraphQLRequest) -> GraphQLResponse {
+async fn graphql_post(
+    State(g): Shared,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
     execute(&g, &headers, request.into_inner()).await
 }
 
 /// GET carries queries only: a mutation over GET could be triggered by a link.
-async fn graphql_get(State(g): Shared, headers: HeaderMap, request: GraphQLRequest) -> axum::response::Response {
+async fn graphql_get(
+    State(g): Shared,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> axum::response::Response {
     let request = request.into_inner();
     if is_mutation(&request) {
         let err = Code::BadUserInput.error("mutations must be sent with POST");
-        let response = async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
+        let response =
+            async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
         return GraphQLResponse::from(response).into_response();
     }
     execute(&g, &headers, request).await.into_response()

@@ -96,14 +96,18 @@ pub enum Who {
 
 impl Gateway {
     pub async fn start() -> Gateway {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+        let sandbox = Sandbox::start(SandboxConfig::default())
+            .await
+            .expect("sandbox starts");
         let config = flowgate::server::GatewayConfig {
             appypie: AppyPieConfig {
                 base_url: Url::parse(&sandbox.appypie_base_url()).unwrap(),
                 auth_base_url: Url::parse(&sandbox.appypie_auth_url()).unwrap(),
                 ..AppyPieConfig::default()
             },
-            appmixer: AppmixerConfig { base_url: Url::parse(&sandbox.appmixer_base_url()).unwrap() },
+            appmixer: AppmixerConfig {
+                base_url: Url::parse(&sandbox.appmixer_base_url()).unwrap(),
+            },
             ..flowgate::server::GatewayConfig::default()
         };
         let app = flowgate::server::router(config).expect("router");
@@ -112,12 +116,25 @@ impl Gateway {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Gateway { sandbox, url, http: reqwest::Client::new(), _server: server }
+        Gateway {
+            sandbox,
+            url,
+            http: reqwest::Client::new(),
+            _server: server,
+        }
     }
 
     /// POSTs a query; answers the whole response (`data` and `errors`).
-    pub async fn query(&self, who: Who, query: &str, variables: serde_json::Value) -> serde_json::Value {
-        let mut req = self.http.post(&self.url).json(&serde_json::json!({ "query": query, "variables": variables }));
+    pub async fn query(
+        &self,
+        who: Who,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .json(&serde_json::json!({ "query": query, "variables": variables }));
         let (pie, mixer) = match who {
             Who::Both(n) => (Some(n), Some(n)),
             Who::AppyPie(n) => (Some(n), None),
@@ -130,7 +147,12 @@ impl Gateway {
         if let Some(n) = mixer {
             req = req.header("X-Appmixer-Token", DEMO_USERS[n].appmixer_token);
         }
-        req.send().await.expect("gateway answers").json().await.expect("json")
+        req.send()
+            .await
+            .expect("gateway answers")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// Like [`Gateway::query`] for Alice with both tokens, and asserts there is no error.
@@ -150,6 +172,10 @@ impl Gateway {
 pub fn codes(res: &serde_json::Value) -> Vec<String> {
     res["errors"]
         .as_array()
-        .map(|e| e.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string()).collect())
+        .map(|e| {
+            e.iter()
+                .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }

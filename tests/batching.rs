@@ -1,0 +1,163 @@
+//! Upstream call counts of nested queries, read from the sandbox's counters: a list of N parents
+//! with child relationships costs a fixed number of calls, never one per parent.
+
+mod common;
+
+use common::{Gateway, Who};
+use flowgate::sandbox::DEMO_USERS;
+use flowgate::upstream::appmixer::model::FlowQuery;
+use flowgate::upstream::appypie::model::PageRequest;
+use flowgate::upstream::{HttpConfig, HttpCore, Token};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+async fn clients(
+    g: &Gateway,
+) -> (
+    flowgate::upstream::appypie::AppyPieSession,
+    flowgate::upstream::appmixer::AppmixerSession,
+) {
+    let core = HttpCore::new(&HttpConfig::default()).unwrap();
+    let pie = flowgate::upstream::appypie::AppyPieClient::new(
+        core.clone(),
+        flowgate::upstream::appypie::AppyPieConfig {
+            base_url: url::Url::parse(&g.sandbox.appypie_base_url()).unwrap(),
+            auth_base_url: url::Url::parse(&g.sandbox.appypie_auth_url()).unwrap(),
+            ..Default::default()
+        },
+    );
+    let mixer = flowgate::upstream::appmixer::AppmixerClient::new(
+        core,
+        flowgate::upstream::appmixer::AppmixerConfig {
+            base_url: url::Url::parse(&g.sandbox.appmixer_base_url()).unwrap(),
+        },
+    );
+    (
+        pie.session(Token::new(DEMO_USERS[0].appypie_token)),
+        mixer.session(Token::new(DEMO_USERS[0].appmixer_token)),
+    )
+}
+
+const CONNECTS: &str = "{ connects(first: 100) { edges { node { name
+    triggerApp { name } actionApp { name } trigger { name } action { name }
+    triggerAccount { name } actionAccount { name } } } } }";
+
+#[tokio::test]
+async fn connects_with_apps_triggers_actions_and_accounts() {
+    let g = Gateway::start().await;
+    let (pie, _) = clients(&g).await;
+    let connects = pie
+        .connects(None, PageRequest::new(1, 100))
+        .await
+        .unwrap()
+        .items;
+    let trigger_apps: BTreeSet<_> = connects.iter().map(|c| c.trigger_app_id.clone()).collect();
+    let action_apps: BTreeSet<_> = connects.iter().map(|c| c.action_app_id.clone()).collect();
+    let any_app: BTreeSet<_> = trigger_apps.union(&action_apps).cloned().collect();
+    g.sandbox.reset_hooks();
+
+    let data = g.ok(CONNECTS, json!({})).await;
+    let edges = data["connects"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 40);
+    assert!(edges
+        .iter()
+        .all(|e| e["node"]["trigger"]["name"].is_string()
+            && e["node"]["actionAccount"]["name"].is_string()));
+
+    let hooks = &g.sandbox.appypie.hooks;
+    assert_eq!(hooks.count("GET /connect/list"), 1);
+    assert_eq!(hooks.count("GET /apps"), 1);
+    assert_eq!(
+        hooks.count("GET /app/trigger/list/{app_id}"),
+        trigger_apps.len() as u64
+    );
+    assert_eq!(
+        hooks.count("GET /app/action/list/{app_id}"),
+        action_apps.len() as u64
+    );
+    assert_eq!(
+        hooks.count("GET /user-connected-accounts"),
+        any_app.len() as u64
+    );
+    let expected = 2 + trigger_apps.len() + action_apps.len() + any_app.len();
+    assert_eq!(g.calls(), expected as u64);
+    assert!(g.calls() < 1 + 6 * 40);
+    assert_eq!(g.sandbox.appmixer.hooks.total(), 0);
+}
+
+#[tokio::test]
+async fn repeated_references_are_fetched_once() {
+    let g = Gateway::start().await;
+    g.ok(CONNECTS, json!({})).await;
+    let once = g.calls();
+    g.sandbox.reset_hooks();
+    let twice = format!(
+        "{{ a: {} b: {} }}",
+        &CONNECTS[1..CONNECTS.len() - 1],
+        &CONNECTS[1..CONNECTS.len() - 1]
+    );
+    g.ok(&twice, json!({})).await;
+    assert_eq!(
+        g.calls(),
+        once,
+        "the same look-ups in one request cost nothing more"
+    );
+    g.ok(CONNECTS, json!({})).await;
+    assert_eq!(g.calls(), 2 * once, "nothing outlives a request");
+}
+
+#[tokio::test]
+async fn flows_with_apps_components_and_runs() {
+    let g = Gateway::start().await;
+    let (_, mixer) = clients(&g).await;
+    let flows = mixer.flows(&FlowQuery::default()).await.unwrap();
+    let apps: BTreeSet<String> = flows
+        .iter()
+        .flat_map(|f| f.flow.clone().unwrap_or_default().into_values())
+        .map(|c| c.component_type.rsplit_once('.').unwrap().0.to_string())
+        .collect();
+    g.sandbox.reset_hooks();
+
+    let q = "{ automations(provider: APPMIXER, first: 100) { edges { node { name ... on Flow {
+        apps { name } components { trigger { name } action { name } app { name } } runs { status at } } } } } }";
+    let data = g.ok(q, json!({})).await;
+    assert_eq!(data["automations"]["edges"].as_array().unwrap().len(), 40);
+    let hooks = &g.sandbox.appmixer.hooks;
+    assert_eq!(hooks.count("GET /flows"), 1);
+    assert_eq!(hooks.count("GET /apps"), 1);
+    assert_eq!(hooks.count("GET /apps/components"), apps.len() as u64);
+    assert_eq!(hooks.count("GET /logs"), 1);
+    assert_eq!(g.calls(), 3 + apps.len() as u64);
+}
+
+#[tokio::test]
+async fn accounts_with_the_flows_that_use_them() {
+    let g = Gateway::start().await;
+    let q = "{ accounts(provider: APPMIXER) { name automations { name } apps { name } } }";
+    let data = g.ok(q, json!({})).await;
+    assert_eq!(data["accounts"].as_array().unwrap().len(), 25);
+    let hooks = &g.sandbox.appmixer.hooks;
+    assert_eq!(hooks.count("GET /accounts"), 1);
+    assert_eq!(
+        hooks.count("GET /accounts/{id}/flows"),
+        25,
+        "no batch route: one per account"
+    );
+    assert_eq!(hooks.count("GET /flows"), 1);
+    assert_eq!(hooks.count("GET /apps"), 1);
+    assert_eq!(g.calls(), 28);
+}
+
+#[tokio::test]
+async fn app_catalogue_with_triggers_costs_one_call_per_app_page() {
+    let g = Gateway::start().await;
+    let q = "{ apps(provider: APPYPIE, first: 10) { totalCount edges { node { name triggers { name } category { name } } } } }";
+    let data = g.query(Who::AppyPie(1), q, json!({})).await;
+    assert!(data.get("errors").is_none(), "{data:#}");
+    assert_eq!(data["data"]["apps"]["totalCount"], 60);
+    let hooks = &g.sandbox.appypie.hooks;
+    assert_eq!(hooks.count("GET /apps"), 1);
+    assert_eq!(hooks.count("GET /categories"), 1);
+    assert_eq!(hooks.count("GET /app/trigger/list/{app_id}"), 10);
+    assert_eq!(g.calls(), 12);
+}
