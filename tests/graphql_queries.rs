@@ -1,0 +1,404 @@
+//! Every query field against the sandbox, checking the data.
+
+mod common;
+
+use common::{codes, Gateway, Who};
+use serde_json::{json, Value};
+
+fn edges(v: &Value) -> Vec<Value> {
+    v["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn viewer_per_vendor() {
+    let g = Gateway::start().await;
+    let d = g
+        .ok(
+            "{ viewer { appmixer { email username plan scope } appypie { email name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["viewer"]["appmixer"]["email"], "alice@example.com");
+    assert_eq!(d["viewer"]["appmixer"]["scope"], json!(["user"]));
+    assert_eq!(d["viewer"]["appypie"]["name"], "Alice Moreau");
+}
+
+#[tokio::test]
+async fn apps_search_category_paging_and_relations() {
+    let g = Gateway::start().await;
+    let d = g.ok("{ apps(first: 100) { totalCount } appypie: apps(provider: APPYPIE) { totalCount } mixer: apps(provider: APPMIXER) { totalCount } }", json!({})).await;
+    assert_eq!(d["apps"]["totalCount"], 90);
+    assert_eq!(d["appypie"]["totalCount"], 60);
+    assert_eq!(d["mixer"]["totalCount"], 30);
+
+    let q = "query($s: String) { apps(search: $s) { edges { node { id provider nativeId name icon description authType seoLink
+        category { id name apps { name } } triggers { id name kind fields { key kind required } app { name } } actions { name } accounts { name } } } } }";
+    let d = g.ok(q, json!({ "s": "gmail" })).await;
+    let apps = edges(&d["apps"]);
+    assert_eq!(apps.len(), 2, "Gmail on both vendors");
+    let pie = apps.iter().find(|a| a["provider"] == "APPYPIE").unwrap();
+    assert!(pie["description"].as_str().unwrap().contains("Gmail"));
+    assert_eq!(pie["seoLink"], "gmail");
+    assert!(pie["category"]["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "Gmail"));
+    assert!(pie["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["app"]["name"] == "Gmail"));
+    let mixer = apps.iter().find(|a| a["provider"] == "APPMIXER").unwrap();
+    assert_eq!(mixer["nativeId"], "appmixer.google.gmail");
+    assert!(mixer["authType"].is_null());
+    assert!(
+        !mixer["triggers"].as_array().unwrap().is_empty()
+            && !mixer["actions"].as_array().unwrap().is_empty()
+    );
+    assert!(
+        !mixer["accounts"].as_array().unwrap().is_empty(),
+        "Alice has a Google account"
+    );
+
+    let category = pie["category"]["id"].as_str().unwrap();
+    let d = g.ok("query($c: ID) { apps(categoryId: $c, first: 100) { edges { node { category { id } } } } }", json!({ "c": category })).await;
+    assert!(edges(&d["apps"])
+        .iter()
+        .all(|a| a["category"]["id"] == category));
+
+    let p1 = g
+        .ok(
+            "{ apps(first: 5) { pageInfo { hasNextPage endCursor } edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let cursor = p1["apps"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p2 = g.ok("query($a: String) { apps(first: 5, after: $a) { pageInfo { hasPreviousPage } edges { node { id } } } }", json!({ "a": cursor })).await;
+    assert_eq!(p2["apps"]["pageInfo"]["hasPreviousPage"], true);
+    let all = g
+        .ok("{ apps(first: 10) { edges { node { id } } } }", json!({}))
+        .await;
+    let ids: Vec<Value> = edges(&all["apps"])
+        .into_iter()
+        .map(|n| n["id"].clone())
+        .collect();
+    let paged: Vec<Value> = edges(&p1["apps"])
+        .into_iter()
+        .chain(edges(&p2["apps"]))
+        .map(|n| n["id"].clone())
+        .collect();
+    assert_eq!(ids, paged);
+}
+
+#[tokio::test]
+async fn categories_of_both_vendors() {
+    let g = Gateway::start().await;
+    let d = g
+        .ok("{ categories { provider name slug } }", json!({}))
+        .await;
+    let cats = d["categories"].as_array().unwrap();
+    assert_eq!(
+        cats.iter().filter(|c| c["provider"] == "APPYPIE").count(),
+        8
+    );
+    assert!(cats
+        .iter()
+        .any(|c| c["provider"] == "APPMIXER" && c["name"] == "crm"));
+}
+
+#[tokio::test]
+async fn accounts_and_what_uses_them() {
+    let g = Gateway::start().await;
+    let d = g.ok("{ accounts { id provider name service status apps { name } automations { __typename name } } }", json!({})).await;
+    let accounts = d["accounts"].as_array().unwrap();
+    let mixer: Vec<_> = accounts
+        .iter()
+        .filter(|a| a["provider"] == "APPMIXER")
+        .collect();
+    assert_eq!(mixer.len(), 25);
+    assert!(mixer
+        .iter()
+        .all(|a| a["service"].as_str().unwrap().starts_with("appmixer:")
+            && !a["apps"].as_array().unwrap().is_empty()));
+    let pie: Vec<_> = accounts
+        .iter()
+        .filter(|a| a["provider"] == "APPYPIE")
+        .collect();
+    assert!(!pie.is_empty());
+    assert!(pie.iter().all(|a| a["automations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["__typename"] == "Connect")));
+    assert!(
+        pie.iter()
+            .all(|a| !a["automations"].as_array().unwrap().is_empty()),
+        "listed because a connect uses it"
+    );
+
+    let app = pie[0]["apps"][0]["name"].as_str().unwrap();
+    let d = g
+        .ok(
+            "query($s: String) { apps(search: $s, provider: APPYPIE) { edges { node { id } } } }",
+            json!({ "s": app }),
+        )
+        .await;
+    let app_id = edges(&d["apps"])[0]["id"].clone();
+    let d = g
+        .ok(
+            "query($a: ID) { accounts(appId: $a) { id } }",
+            json!({ "a": app_id }),
+        )
+        .await;
+    assert!(d["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["id"] == pie[0]["id"]));
+}
+
+#[tokio::test]
+async fn automations_mix_both_vendors() {
+    let g = Gateway::start().await;
+    let d = g.ok("{ automations(first: 100) { totalCount edges { node { __typename id provider name enabled state updatedAt } } } }", json!({})).await;
+    assert_eq!(d["automations"]["totalCount"], 80);
+    let list = edges(&d["automations"]);
+    assert_eq!(list.len(), 80);
+    assert!(list
+        .windows(2)
+        .all(|w| w[0]["updatedAt"].as_str() >= w[1]["updatedAt"].as_str()));
+    assert_eq!(
+        list.iter().filter(|a| a["__typename"] == "Flow").count(),
+        40
+    );
+    let d = g
+        .ok(
+            "{ automations(enabled: true, first: 100) { edges { node { enabled state } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(edges(&d["automations"])
+        .iter()
+        .all(|a| a["enabled"] == true && a["state"] == "RUNNING"));
+}
+
+#[tokio::test]
+async fn flows_filter_pattern_sort_and_details() {
+    let g = Gateway::start().await;
+    let d = g
+        .ok(
+            "{ flows(first: 100) { totalCount edges { node { id name enabled } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["flows"]["totalCount"], 40);
+    let d = g
+        .ok(
+            "{ flows(filter: [\"stage:running\"], first: 100) { edges { node { enabled } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(edges(&d["flows"]).iter().all(|f| f["enabled"] == true));
+    let d = g.ok("{ flows(sort: \"mtime:-1\", first: 3) { pageInfo { hasNextPage } edges { cursor node { updatedAt } } } }", json!({})).await;
+    assert_eq!(d["flows"]["pageInfo"]["hasNextPage"], true);
+    let f = edges(&d["flows"]);
+    assert!(f[0]["updatedAt"].as_str() >= f[1]["updatedAt"].as_str());
+
+    let q = "{ flows(first: 1, filter: [\"stage:running\"]) { edges { node { id nativeId createdAt startedAt customFields descriptor
+        components { id componentType label app { name } trigger { name } action { name } }
+        apps { name } accounts { service } runs(first: 3) { status at componentType } stopStatus { status stepsTotal } } } } }";
+    let d = g.ok(q, json!({})).await;
+    let flow = &edges(&d["flows"])[0];
+    let components = flow["components"].as_array().unwrap();
+    assert!(components.len() >= 2);
+    assert!(components.iter().any(|c| c["trigger"]["name"].is_string()));
+    assert!(components.iter().all(|c| c["app"]["name"].is_string()));
+    assert!(flow["descriptor"].is_object() && flow["customFields"]["category"].is_string());
+    assert_eq!(flow["stopStatus"]["status"], "running");
+    assert_eq!(flow["stopStatus"]["stepsTotal"], components.len());
+    let needs_auth = components.iter().any(|c| {
+        !c["componentType"]
+            .as_str()
+            .unwrap()
+            .starts_with("appmixer.utils.")
+    });
+    assert_eq!(!flow["accounts"].as_array().unwrap().is_empty(), needs_auth);
+
+    let pattern = flow["nativeId"].as_str().unwrap()[..8].to_string();
+    let d = g
+        .ok(
+            "query($p: String) { flows(pattern: $p) { edges { node { id } } } }",
+            json!({ "p": pattern }),
+        )
+        .await;
+    assert_eq!(edges(&d["flows"])[0]["id"], flow["id"]);
+}
+
+#[tokio::test]
+async fn connects_popular_matches_and_details() {
+    let g = Gateway::start().await;
+    let d = g.ok("{ connects(first: 100) { totalCount } on: connects(enabled: true, first: 100) { edges { node { enabled } } } }", json!({})).await;
+    assert_eq!(d["connects"]["totalCount"], 40);
+    assert!(edges(&d["on"]).iter().all(|c| c["enabled"] == true));
+
+    let q = "{ popularMatches(first: 100) { totalCount edges { node { id nativeId title description triggerApp { id name } trigger { name app { name } } actionApp { name } action { name } } } } }";
+    let d = g.ok(q, json!({})).await;
+    assert_eq!(d["popularMatches"]["totalCount"], 30);
+    let pm = &edges(&d["popularMatches"])[0];
+    assert_eq!(pm["trigger"]["app"]["name"], pm["triggerApp"]["name"]);
+    assert!(pm["description"].as_str().unwrap().starts_with("When "));
+    let d = g.ok("query($a: ID) { popularMatches(appId: $a, first: 100) { edges { node { triggerApp { id } actionApp { id } } } } }", json!({ "a": pm["triggerApp"]["id"] })).await;
+    assert!(edges(&d["popularMatches"])
+        .iter()
+        .all(|m| m["triggerApp"]["id"] == pm["triggerApp"]["id"]
+            || m["actionApp"]["id"] == pm["triggerApp"]["id"]));
+
+    let q = "{ connects(first: 40) { edges { node { id triggerOptions actionOptions history(first: 2) { status isTest at message }
+        trigger { fields { key kind dynamic } } } } } }";
+    let d = g.ok(q, json!({})).await;
+    let with_select = edges(&d["connects"])
+        .into_iter()
+        .find(|c| {
+            c["trigger"]["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["kind"] == "select")
+        })
+        .expect("some trigger has a select field");
+    let key = with_select["trigger"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "select")
+        .unwrap()["key"]
+        .clone();
+    let d = g.ok("query($id: ID!, $k: String!) { node(id: $id) { ... on Connect { dropdownOptions(side: TRIGGER, fieldKey: $k) { label value } } } }", json!({ "id": with_select["id"], "k": key })).await;
+    assert_eq!(d["node"]["dropdownOptions"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn node_and_nodes_resolve_every_kind() {
+    let g = Gateway::start().await;
+    let q = "{ connects(first: 1) { edges { node { id trigger { id } action { id } triggerApp { id category { id } } triggerAccount { id } popularMatch { id } } } }
+        flows(first: 1, filter: [\"stage:running\"]) { edges { node { id components { trigger { id } action { id } } } } }
+        accounts(provider: APPMIXER) { id } }";
+    let d = g.ok(q, json!({})).await;
+    let c = &edges(&d["connects"])[0];
+    let f = &edges(&d["flows"])[0];
+    let mixer_trigger = f["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|x| x["trigger"]["id"].as_str())
+        .unwrap();
+    let mixer_action = f["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|x| x["action"]["id"].as_str())
+        .unwrap();
+    let mut ids = vec![
+        c["id"].clone(),
+        c["trigger"]["id"].clone(),
+        c["action"]["id"].clone(),
+        c["triggerApp"]["id"].clone(),
+        c["triggerApp"]["category"]["id"].clone(),
+        c["triggerAccount"]["id"].clone(),
+        f["id"].clone(),
+        json!(mixer_trigger),
+        json!(mixer_action),
+        d["accounts"][0]["id"].clone(),
+    ];
+    if c["popularMatch"]["id"].is_string() {
+        ids.push(c["popularMatch"]["id"].clone());
+    }
+    let d = g
+        .ok(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+            json!({ "ids": ids }),
+        )
+        .await;
+    let found = d["nodes"].as_array().unwrap();
+    for (id, node) in ids.iter().zip(found) {
+        assert_eq!(&node["id"], id, "{node}");
+    }
+    let kinds: Vec<&str> = found
+        .iter()
+        .map(|n| n["__typename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &kinds[..10],
+        [
+            "Connect", "Trigger", "Action", "App", "Category", "Account", "Flow", "Trigger",
+            "Action", "Account"
+        ]
+    );
+
+    let res = g
+        .query(
+            Who::Both(1),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": c["id"] }),
+        )
+        .await;
+    assert!(
+        res["data"]["node"].is_null(),
+        "Bob cannot see Alice's connect"
+    );
+    let res = g
+        .query(
+            Who::Both(0),
+            "{ node(id: \"bm90LWFuLWlk\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(codes(&res), vec!["BAD_USER_INPUT"]);
+    let res = g
+        .query(Who::Both(0), "{ node(id: \"%%%\") { id } }", json!({}))
+        .await;
+    assert_eq!(codes(&res), vec!["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn component_names_and_usable_accounts() {
+    let g = Gateway::start().await;
+    let d = g.ok("{ appmixerComponentNames }", json!({})).await;
+    assert!(d["appmixerComponentNames"].as_array().unwrap().len() > 100);
+    let q = "{ flows(first: 40) { edges { node { components { id componentType trigger { usableAccounts { assigned } } action { usableAccounts { assigned } } } } } } }";
+    let d = g.ok(q, json!({})).await;
+    let component = edges(&d["flows"])
+        .into_iter()
+        .flat_map(|f| f["components"].as_array().unwrap().clone())
+        .find(|c| {
+            !c["componentType"]
+                .as_str()
+                .unwrap()
+                .starts_with("appmixer.utils.")
+        })
+        .unwrap();
+    let q = "query($id: String) { flows(first: 40) { edges { node { components { id action { usableAccounts(componentId: $id) { assigned tokenValid account { service } } }
+        trigger { usableAccounts(componentId: $id) { assigned account { service } } } } } } } }";
+    let d = g.ok(q, json!({ "id": component["id"] })).await;
+    let c = edges(&d["flows"])
+        .into_iter()
+        .flat_map(|f| f["components"].as_array().unwrap().clone())
+        .find(|c| c["id"] == component["id"])
+        .unwrap();
+    let side = if c["trigger"].is_null() {
+        &c["action"]
+    } else {
+        &c["trigger"]
+    };
+    let accounts = side["usableAccounts"].as_array().unwrap();
+    assert_eq!(accounts.iter().filter(|a| a["assigned"] == true).count(), 1);
+}
