@@ -1,0 +1,374 @@
+//! Every mutation against the sandbox, each followed by reads that show the change.
+
+mod common;
+
+use common::{browse, codes, Gateway, Who};
+use flowgate::sandbox::DEMO_USERS;
+use serde_json::{json, Value};
+
+fn edges(v: &Value) -> Vec<Value> {
+    v["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_in_and_token_creation() {
+    let g = Gateway::start().await;
+    let alice = &DEMO_USERS[0];
+    let q = "mutation($u: String!, $p: String!) { appmixerSignIn(input: { username: $u, password: $p }) { token user { email } } }";
+    let d = g
+        .query(
+            Who::Nobody,
+            q,
+            json!({ "u": alice.username, "p": alice.password }),
+        )
+        .await;
+    assert_eq!(d["data"]["appmixerSignIn"]["token"], alice.appmixer_token);
+    let bad = g
+        .query(Who::Nobody, q, json!({ "u": alice.username, "p": "nope" }))
+        .await;
+    assert_eq!(codes(&bad), vec!["UNAUTHENTICATED"]);
+    let q = "mutation($k: String!, $s: String!) { createAppyPieAccessToken(input: { tokenKey: $k, secretKey: $s }) { accessToken } }";
+    let d = g
+        .query(
+            Who::Nobody,
+            q,
+            json!({ "k": alice.token_key, "s": alice.secret_key }),
+        )
+        .await;
+    assert_eq!(
+        d["data"]["createAppyPieAccessToken"]["accessToken"],
+        alice.appypie_token
+    );
+    let bad = g
+        .query(Who::Nobody, q, json!({ "k": alice.token_key, "s": "nope" }))
+        .await;
+    assert_eq!(codes(&bad), vec!["UNAUTHENTICATED"]);
+    assert_eq!(bad["errors"][0]["extensions"]["vendorCode"], 2036);
+}
+
+#[tokio::test]
+async fn connect_lifecycle() {
+    let g = Gateway::start().await;
+    let d = g.ok("{ popularMatches(first: 1) { edges { node { id title triggerApp { id } actionApp { id } trigger { fields { key required } } action { fields { key required } } } } } }", json!({})).await;
+    let pm = edges(&d["popularMatches"])[0].clone();
+
+    let mut accounts = Vec::new();
+    for app in [&pm["triggerApp"]["id"], &pm["actionApp"]["id"]] {
+        let q = "mutation($a: ID!) { connectAppyPieAccount(input: { appId: $a, callbackUrl: \"https://partner.example/cb\" }) { authorizationUrl } }";
+        let d = g.ok(q, json!({ "a": app })).await;
+        let visited = browse(
+            d["connectAppyPieAccount"]["authorizationUrl"]
+                .as_str()
+                .unwrap(),
+        )
+        .await;
+        let t = visited["redirect"]
+            .as_str()
+            .unwrap()
+            .rsplit("t=")
+            .next()
+            .unwrap()
+            .to_string();
+        let d = g
+            .ok(
+                "query($t: String!) { appypieAccountByToken(token: $t) { id apps { id } } }",
+                json!({ "t": t }),
+            )
+            .await;
+        assert_eq!(&d["appypieAccountByToken"]["apps"][0]["id"], app);
+        accounts.push(d["appypieAccountByToken"]["id"].clone());
+    }
+
+    let q = "mutation($i: CreateConnectInput!) { createConnect(input: $i) { connect { id name enabled popularMatch { id } triggerAccount { id } } } }";
+    let input = json!({ "popularMatchId": pm["id"], "triggerAccountId": accounts[0], "actionAccountId": accounts[1], "name": "From GraphQL" });
+    let d = g.ok(q, json!({ "i": input })).await;
+    let connect = d["createConnect"]["connect"].clone();
+    assert_eq!(
+        (connect["name"].as_str(), connect["enabled"].as_bool()),
+        (Some("From GraphQL"), Some(false))
+    );
+    assert_eq!(connect["triggerAccount"]["id"], accounts[0]);
+    let id = connect["id"].clone();
+    let d = g
+        .ok(
+            "{ connects(first: 100) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        edges(&d["connects"]).iter().any(|c| c["id"] == id),
+        "create -> list contains it"
+    );
+
+    for (side, step) in [("TRIGGER", "trigger"), ("ACTION", "action")] {
+        let options: serde_json::Map<String, Value> = pm[step]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["key"].as_str().unwrap().to_string(), json!("Inbox")))
+            .collect();
+        let q = "mutation($i: UpdateConnectOptionsInput!) { updateConnectOptions(input: $i) { connect { triggerOptions actionOptions } } }";
+        let d = g
+            .ok(
+                q,
+                json!({ "i": { "connectId": id, "side": side, "options": options } }),
+            )
+            .await;
+        assert_eq!(
+            d["updateConnectOptions"]["connect"][format!("{step}Options")],
+            Value::Object(options)
+        );
+    }
+
+    let d = g.ok("mutation($id: ID!) { testConnect(input: { connectId: $id }) { success message triggerSample connect { history(first: 1) { isTest status } } } }", json!({ "id": id })).await;
+    assert_eq!(d["testConnect"]["success"], true);
+    assert_eq!(d["testConnect"]["connect"]["history"][0]["isTest"], true);
+
+    let q = "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { enabled state } } }";
+    let d = g.ok(q, json!({ "id": id })).await;
+    assert_eq!(d["enableAutomation"]["automation"]["state"], "RUNNING");
+    let d = g
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on Connect { enabled } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(d["node"]["enabled"], true);
+    let q = "mutation($id: ID!) { renameAutomation(input: { id: $id, name: \"Renamed\" }) { automation { name } } }";
+    assert_eq!(
+        g.ok(q, json!({ "id": id })).await["renameAutomation"]["automation"]["name"],
+        "Renamed"
+    );
+    let q =
+        "mutation($id: ID!) { disableAutomation(input: { id: $id }) { automation { enabled } } }";
+    assert_eq!(
+        g.ok(q, json!({ "id": id })).await["disableAutomation"]["automation"]["enabled"],
+        false
+    );
+    let d = g
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on Connect { name enabled } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(d["node"], json!({ "name": "Renamed", "enabled": false }));
+
+    let q = "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId } }";
+    assert_eq!(
+        g.ok(q, json!({ "id": id })).await["deleteAutomation"]["deletedId"],
+        id
+    );
+    let d = g
+        .ok(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(d["node"].is_null(), "delete -> gone");
+    let again = g.query(Who::Both(0), q, json!({ "id": id })).await;
+    assert_eq!(codes(&again), vec!["NOT_FOUND"]);
+}
+
+#[tokio::test]
+async fn flow_lifecycle() {
+    let g = Gateway::start().await;
+    let descriptor = json!({
+        "00000000-0000-4000-8000-000000000001": { "type": "appmixer.utils.controls.OnStart", "label": "Start", "source": {} },
+    });
+    let q = "mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id name enabled components { componentType } customFields } } }";
+    let d = g.ok(q, json!({ "i": { "name": "GraphQL flow", "descriptor": descriptor, "customFields": { "category": "ops" } } })).await;
+    let flow = d["createFlow"]["flow"].clone();
+    assert_eq!(
+        flow["components"][0]["componentType"],
+        "appmixer.utils.controls.OnStart"
+    );
+    let id = flow["id"].clone();
+    assert_eq!(
+        g.ok("{ flows { totalCount } }", json!({})).await["flows"]["totalCount"],
+        41
+    );
+
+    let start = "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { enabled state } } }";
+    assert_eq!(
+        g.ok(start, json!({ "id": id })).await["enableAutomation"]["automation"]["state"],
+        "RUNNING"
+    );
+    let rename = "mutation($id: ID!, $f: Boolean!) { renameAutomation(input: { id: $id, name: \"New name\", force: $f }) { automation { name } } }";
+    let refused = g
+        .query(Who::Both(0), rename, json!({ "id": id, "f": false }))
+        .await;
+    assert_eq!(codes(&refused), vec!["BAD_USER_INPUT"]);
+    assert!(refused["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("forceUpdate"));
+    assert_eq!(
+        g.ok(rename, json!({ "id": id, "f": true })).await["renameAutomation"]["automation"]
+            ["name"],
+        "New name"
+    );
+    let update = "mutation($id: ID!) { updateFlow(input: { id: $id, customFields: { category: \"sales\" }, force: true }) { flow { customFields } } }";
+    assert_eq!(
+        g.ok(update, json!({ "id": id })).await["updateFlow"]["flow"]["customFields"]["category"],
+        "sales"
+    );
+    let stop = "mutation($id: ID!) { disableAutomation(input: { id: $id }) { automation { enabled ... on Flow { stopStatus { status } } } } }";
+    let d = g.ok(stop, json!({ "id": id })).await;
+    assert_eq!(
+        d["disableAutomation"]["automation"]["stopStatus"]["status"],
+        "completed"
+    );
+
+    let delete = "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId } }";
+    g.ok(delete, json!({ "id": id })).await;
+    assert!(g
+        .ok(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": id })
+        )
+        .await["node"]
+        .is_null());
+    assert_eq!(
+        codes(&g.query(Who::Both(0), delete, json!({ "id": id })).await),
+        vec!["NOT_FOUND"]
+    );
+}
+
+#[tokio::test]
+async fn account_mutations() {
+    let g = Gateway::start().await;
+    let q = "mutation { createAppmixerAccount(input: { service: \"appmixer:github\", token: { accessToken: \"x\" }, name: \"octocat\" }) { account { id name service } } }";
+    let d = g.ok(q, json!({})).await;
+    let account = d["createAppmixerAccount"]["account"].clone();
+    assert_eq!(account["service"], "appmixer:github");
+    let id = account["id"].clone();
+
+    let q = "mutation($id: ID!) { updateAccount(input: { id: $id, displayName: \"Work GitHub\" }) { account { displayName } } }";
+    assert_eq!(
+        g.ok(q, json!({ "id": id })).await["updateAccount"]["account"]["displayName"],
+        "Work GitHub"
+    );
+    let q = "mutation($id: ID!) { testAccount(input: { id: $id }) { tokens { tokenId valid } } }";
+    assert_eq!(
+        g.ok(q, json!({ "id": id })).await["testAccount"]["tokens"][0]["valid"],
+        true
+    );
+    let q = "mutation($id: ID!) { removeAccount(input: { id: $id }) { deletedId } }";
+    g.ok(q, json!({ "id": id })).await;
+    assert!(g
+        .ok(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": id })
+        )
+        .await["node"]
+        .is_null());
+    let again = g.query(Who::Both(0), q, json!({ "id": id })).await;
+    assert_eq!(codes(&again), vec!["NOT_FOUND"]);
+
+    let d = g
+        .ok(
+            "{ connects(first: 1) { edges { node { triggerAccount { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let pie_account = edges(&d["connects"])[0]["triggerAccount"]["id"].clone();
+    let wrong = g
+        .query(
+            Who::Both(0),
+            "mutation($id: ID!) { removeAccount(input: { id: $id }) { deletedId } }",
+            json!({ "id": pie_account }),
+        )
+        .await;
+    assert_eq!(codes(&wrong), vec!["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn auth_session_and_assignment() {
+    let g = Gateway::start().await;
+    let q = "{ flows(first: 40) { edges { node { components { id componentType } } } } }";
+    let d = g.ok(q, json!({})).await;
+    let component = edges(&d["flows"])
+        .into_iter()
+        .flat_map(|f| f["components"].as_array().unwrap().clone())
+        .find(|c| {
+            !c["componentType"]
+                .as_str()
+                .unwrap()
+                .starts_with("appmixer.utils.")
+        })
+        .unwrap();
+    let (cid, ctype) = (component["id"].clone(), component["componentType"].clone());
+
+    let ticket = g
+        .ok("mutation { createAuthTicket { ticket } }", json!({}))
+        .await["createAuthTicket"]["ticket"]
+        .clone();
+    let q = "mutation($t: String!, $c: String!, $id: String) { appmixerAuthUrl(input: { componentType: $c, ticket: $t, componentId: $id }) { authUrl } }";
+    let url = g.ok(q, json!({ "t": ticket, "c": ctype, "id": cid })).await["appmixerAuthUrl"]
+        ["authUrl"]
+        .clone();
+    let q = "mutation($t: String!, $c: String!) { startAuthSession(input: { componentType: $c, ticket: $t }) { service } }";
+    assert!(
+        g.ok(q, json!({ "t": ticket, "c": ctype })).await["startAuthSession"]["service"]
+            .as_str()
+            .unwrap()
+            .starts_with("appmixer:")
+    );
+    let status =
+        "query($t: String!) { appmixerAuthStatus(ticket: $t) { finished account { id service } } }";
+    assert_eq!(
+        g.ok(status, json!({ "t": ticket })).await["appmixerAuthStatus"]["finished"],
+        false
+    );
+    browse(url.as_str().unwrap()).await;
+    let d = g.ok(status, json!({ "t": ticket })).await;
+    assert_eq!(d["appmixerAuthStatus"]["finished"], true);
+    let new_account = d["appmixerAuthStatus"]["account"]["id"].clone();
+    assert!(new_account.is_string());
+
+    let q = "mutation($c: String!) { unassignAccount(input: { componentId: $c }) { componentId account { id } } }";
+    let d = g.ok(q, json!({ "c": cid })).await;
+    assert!(d["unassignAccount"]["account"].is_null());
+    let q = "mutation($c: String!, $a: ID!) { assignAccount(input: { componentId: $c, accountId: $a }) { componentId account { id } } }";
+    let d = g.ok(q, json!({ "c": cid, "a": new_account })).await;
+    assert_eq!(d["assignAccount"]["account"]["id"], new_account);
+}
+
+#[tokio::test]
+async fn mutations_over_get_are_refused() {
+    let g = Gateway::start().await;
+    let url = format!(
+        "{}?query=mutation%20%7BcreateAuthTicket%7Bticket%7D%7D",
+        g.url
+    );
+    let res: Value = reqwest::Client::new()
+        .get(&url)
+        .header("X-Appmixer-Token", DEMO_USERS[0].appmixer_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(codes(&res), vec!["BAD_USER_INPUT"]);
+    assert_eq!(g.calls(), 0);
+    let url = format!("{}?query=%7Bviewer%7Bappmixer%7Bemail%7D%7D%7D", g.url);
+    let res: Value = reqwest::Client::new()
+        .get(&url)
+        .header("X-Appmixer-Token", DEMO_USERS[0].appmixer_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        res["data"]["viewer"]["appmixer"]["email"],
+        "alice@example.com"
+    );
+}
