@@ -65,7 +65,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the GraphQL gateway.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     PrintSchema,
     /// Run both sandbox upstreams (simulators of the vendor APIs) until stopped.
@@ -98,7 +98,7 @@ async fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::PrintSchema => {
             print!("{}", flowgate::schema::sdl());
             Ok(())

@@ -37,11 +37,14 @@ impl<V: Clone + Send + Sync + 'static> Loader<String> for Batch<V> {
     }
 }
 
+/// The one result of one key in one request.
+type Slot<V> = Arc<OnceCell<Result<Option<V>, UpstreamError>>>;
+
 /// A per-request DataLoader over string keys. Keys asked for in one tick are batched; a key
 /// already asked for in this request (even still in flight) is never fetched again.
 pub struct Load<V: Clone + Send + Sync + 'static> {
     loader: DataLoader<Batch<V>>,
-    results: Mutex<HashMap<String, Arc<OnceCell<Result<Option<V>, UpstreamError>>>>>,
+    results: Mutex<HashMap<String, Slot<V>>>,
 }
 
 impl<V: Clone + Send + Sync + 'static> Load<V> {

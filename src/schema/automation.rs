@@ -23,6 +23,8 @@ pub enum AutomationState {
 }
 
 /// Something that runs by itself: an Appmixer flow or an Appy Pie connect.
+// The derive's `field(...)` lists repeat keys by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(Interface, Clone)]
 #[graphql(
     field(name = "id", ty = "ID", desc = "Global id."),

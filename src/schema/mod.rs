@@ -26,12 +26,7 @@ pub type FlowgateSchema = Schema<query::Query, mutation::Mutation, EmptySubscrip
 
 /// The schema, without any request data: used by the server and by `print-schema`.
 pub fn build() -> FlowgateSchema {
-    Schema::build(
-        query::Query,
-        mutation::Mutation::default(),
-        EmptySubscription,
-    )
-    .finish()
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription).finish()
 }
 
 /// The SDL of the schema, as written to `schema.graphql`.

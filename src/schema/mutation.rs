@@ -10,7 +10,6 @@ use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
 use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject, ID};
 
-#[derive(Default)]
 pub struct Mutation;
 
 /// Input of `createAppyPieAccessToken`.

@@ -1,0 +1,147 @@
+//! Each caller's own credentials are forwarded; missing ones fail only their vendor's fields.
+
+mod common;
+
+use common::{codes, Gateway, Who};
+use flowgate::sandbox::DEMO_USERS;
+use serde_json::json;
+
+const BOTH: &str = "{ viewer { appmixer { email } appypie { email } } flows { totalCount } connects { totalCount } automations { totalCount } }";
+
+#[tokio::test]
+async fn one_credential_answers_its_vendor_and_flags_the_other() {
+    let g = Gateway::start().await;
+    let res = g.query(Who::AppyPie(1), BOTH, json!({})).await;
+    assert_eq!(
+        res["data"]["viewer"]["appypie"]["email"],
+        DEMO_USERS[1].email
+    );
+    assert_eq!(res["data"]["connects"]["totalCount"], 40);
+    assert_eq!(
+        res["data"]["automations"]["totalCount"], 40,
+        "the Appy Pie half of the mixed list"
+    );
+    assert!(res["data"]["viewer"]["appmixer"].is_null() && res["data"]["flows"].is_null());
+    assert_eq!(codes(&res), vec!["UNAUTHENTICATED"; 3]);
+    assert!(res["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["extensions"]["provider"] == "APPMIXER"));
+    assert_eq!(
+        g.sandbox.appmixer.hooks.total(),
+        0,
+        "no Appmixer call without its credential"
+    );
+
+    let res = g.query(Who::Appmixer(2), BOTH, json!({})).await;
+    assert_eq!(
+        res["data"]["viewer"]["appmixer"]["email"],
+        DEMO_USERS[2].email
+    );
+    assert_eq!(res["data"]["flows"]["totalCount"], 40);
+    assert!(res["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["extensions"]["provider"] == "APPYPIE"));
+
+    let res = g.query(Who::Nobody, BOTH, json!({})).await;
+    assert_eq!(
+        codes(&res).len(),
+        6,
+        "two viewers, flows, connects, and both halves of automations"
+    );
+    assert!(codes(&res).iter().all(|c| c == "UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn upstream_rejection_of_a_token_is_unauthenticated() {
+    let g = Gateway::start().await;
+    let res: serde_json::Value = reqwest::Client::new()
+        .post(&g.url)
+        .header("X-Appmixer-Token", "Bearer not-a-real-token")
+        .json(&json!({ "query": "{ viewer { appmixer { email } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(codes(&res), vec!["UNAUTHENTICATED"]);
+    assert_eq!(res["errors"][0]["extensions"]["upstreamStatus"], 401);
+    assert!(!res.to_string().contains("not-a-real-token"));
+}
+
+#[tokio::test]
+async fn tokens_are_forwarded_per_caller() {
+    let g = Gateway::start().await;
+    g.query(
+        Who::Both(1),
+        "{ flows { totalCount } connects { totalCount } }",
+        json!({}),
+    )
+    .await;
+    let log = g.sandbox.appmixer.hooks.log();
+    let pie = g.sandbox.appypie.hooks.log();
+    let bob = flowgate::sandbox::support::fingerprint(DEMO_USERS[1].appmixer_token);
+    assert!(log
+        .iter()
+        .all(|r| r.credential.as_deref() == Some(bob.as_str())));
+    let bob_pie = flowgate::sandbox::support::fingerprint(DEMO_USERS[1].appypie_token);
+    assert!(pie
+        .iter()
+        .all(|r| r.credential.as_deref() == Some(bob_pie.as_str())));
+}
+
+#[tokio::test]
+async fn concurrent_callers_see_only_their_own_data() {
+    let g = Gateway::start().await;
+    let q = "{ viewer { appmixer { email } appypie { email } } flows(first: 100) { edges { node { nativeId } } } connects(first: 100) { edges { node { nativeId } } } }";
+    let mut own = Vec::new();
+    for n in 0..3 {
+        own.push(g.query(Who::Both(n), q, json!({})).await["data"].clone());
+    }
+    let runs = (0..30).map(|i| {
+        let g = &g;
+        async move { (i % 3, g.query(Who::Both(i % 3), q, json!({})).await) }
+    });
+    for (n, res) in futures_util::future::join_all(runs).await {
+        assert!(res.get("errors").is_none());
+        assert_eq!(res["data"], own[n], "caller {n} got someone else's data");
+        assert_eq!(
+            res["data"]["viewer"]["appmixer"]["email"],
+            DEMO_USERS[n].email
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_mutation_is_sent_once() {
+    let g = Gateway::start().await;
+    let d = g
+        .ok(
+            "{ connects(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let id = d["connects"]["edges"][0]["node"]["id"].clone();
+    g.sandbox.reset_hooks();
+    g.query(Who::Both(0), "mutation($id: ID!) { renameAutomation(input: { id: $id, name: \"x\" }) { automation { name } } }", json!({ "id": id })).await;
+    assert_eq!(g.sandbox.appypie.hooks.count("PUT /connect/{id}/name"), 1);
+    g.sandbox
+        .appypie
+        .hooks
+        .add_fault(flowgate::sandbox::FaultRule::new(
+            "*/name",
+            flowgate::sandbox::Fault::Status { status: 503 },
+        ));
+    let res = g.query(Who::Both(0), "mutation($id: ID!) { renameAutomation(input: { id: $id, name: \"y\" }) { automation { name } } }", json!({ "id": id })).await;
+    assert_eq!(codes(&res), vec!["UPSTREAM_ERROR"]);
+    assert_eq!(res["errors"][0]["extensions"]["upstreamStatus"], 503);
+    assert_eq!(
+        g.sandbox.appypie.hooks.count("PUT /connect/{id}/name"),
+        2,
+        "a failed write is not retried"
+    );
+}
