@@ -23,6 +23,8 @@ pub struct AppmixerLoaders {
     pub account_flows: Load<Arc<Vec<FlowRef>>>,
     pub logs: Load<Arc<Vec<LogEntry>>>,
     pub stop_status: Load<StopStatus>,
+    /// Keyed by `componentType componentId`.
+    pub component_accounts: Load<ComponentAuth>,
 }
 
 async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Flow>>, UpstreamError> {
@@ -91,8 +93,12 @@ impl AppmixerLoaders {
                 Ok(Arc::new(s.account_flows(&id).await?))
             }),
             logs: logs_loader(s.clone()),
-            stop_status: per_key(s, |s: AppmixerSession, id| async move {
+            stop_status: per_key(s.clone(), |s: AppmixerSession, id| async move {
                 s.stop_status(&id).await
+            }),
+            component_accounts: per_key(s, |s: AppmixerSession, key: String| async move {
+                let (ty, id) = key.split_once(' ').unwrap_or((key.as_str(), ""));
+                s.component_accounts(ty, id).await
             }),
             session,
         }

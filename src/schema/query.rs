@@ -11,9 +11,9 @@ use super::node::{GlobalId, Kind};
 use super::{mixer, note_error, pie, Provider};
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
-use crate::upstream::appmixer::model::FlowQuery;
+use crate::upstream::appmixer::model::{ComponentManifest, FlowQuery};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{Context, Interface, Object, OutputType, Result, SimpleObject, ID};
+use async_graphql::{Context, Interface, Object, OutputType, Result, SimpleObject, Union, ID};
 use std::collections::BTreeSet;
 
 /// Anything with a global id.
@@ -28,6 +28,13 @@ pub enum Node {
     Flow(Flow),
     Connect(Connect),
     PopularMatch(PopularMatch),
+}
+
+/// An Appmixer component: a trigger or an action.
+#[derive(Union, Clone)]
+pub enum Component {
+    Trigger(Trigger),
+    Action(Action),
 }
 
 /// Extra fields of a connection.
@@ -573,6 +580,19 @@ impl Query {
         }
         .await;
         r.map(Some)
+    }
+
+    /// Every Appmixer component, as a trigger or an action (`GET /components?manifest=yes`).
+    async fn appmixer_components(&self, ctx: &Context<'_>) -> Result<Option<Vec<Component>>> {
+        let all = mixer(ctx)?.session.component_manifests().await.gql()?;
+        let component = |c: ComponentManifest| {
+            if c.is_trigger() {
+                Component::Trigger(Trigger(Step::Appmixer(c)))
+            } else {
+                Component::Action(Action(Step::Appmixer(c)))
+            }
+        };
+        Ok(Some(all.into_iter().map(component).collect()))
     }
 
     /// Every Appmixer component name (`GET /components`).

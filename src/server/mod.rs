@@ -98,7 +98,50 @@ async fn execute(
         token(headers, &g.headers.appmixer),
         g.headers.clone(),
     );
-    g.schema.execute(request.data(data)).await.into()
+    let mut response = g.schema.execute(request.data(data)).await;
+    null_failed_fields(&mut response);
+    response.into()
+}
+
+/// Puts `null` where a field failed: async-graphql leaves the key out, the GraphQL spec (and
+/// codegen clients) expect it present.
+fn null_failed_fields(response: &mut async_graphql::Response) {
+    use async_graphql::Value;
+    let paths: Vec<_> = response
+        .errors
+        .iter()
+        .filter(|e| !e.path.is_empty())
+        .map(|e| e.path.clone())
+        .collect();
+    if paths.is_empty() {
+        return;
+    }
+    if response.data == Value::Null {
+        response.data = Value::Object(Default::default());
+    }
+    for path in paths {
+        put_null(&mut response.data, &path);
+    }
+}
+
+fn put_null(value: &mut async_graphql::Value, path: &[async_graphql::PathSegment]) {
+    use async_graphql::{Name, PathSegment, Value};
+    match (path, value) {
+        ([PathSegment::Field(f)], Value::Object(map)) => {
+            map.entry(Name::new(f)).or_insert(Value::Null);
+        }
+        ([PathSegment::Field(f), rest @ ..], Value::Object(map)) => {
+            if let Some(next) = map.get_mut(f.as_str()) {
+                put_null(next, rest);
+            }
+        }
+        ([PathSegment::Index(i), rest @ ..], Value::List(list)) => {
+            if let Some(next) = list.get_mut(*i) {
+                put_null(next, rest);
+            }
+        }
+        _ => {}
+    }
 }
 
 async fn graphql_post(
