@@ -58,7 +58,9 @@ fn code_for(kind: ErrorKind) -> Code {
         ErrorKind::RateLimited => Code::RateLimited,
         ErrorKind::ServerError => Code::UpstreamError,
         ErrorKind::Timeout => Code::UpstreamTimeout,
-        ErrorKind::Connect | ErrorKind::Disconnected => Code::UpstreamUnavailable,
+        ErrorKind::Connect | ErrorKind::Disconnected | ErrorKind::CircuitOpen => {
+            Code::UpstreamUnavailable
+        }
         ErrorKind::TruncatedBody | ErrorKind::InvalidResponse => Code::InvalidUpstreamResponse,
     }
 }
@@ -84,6 +86,9 @@ pub fn upstream(err: &UpstreamError) -> Error {
         }
         if let Some(retry) = err.retry_after {
             e.set("retryAfter", retry.as_secs());
+        }
+        if err.outcome_unknown {
+            e.set("outcomeUnknown", true);
         }
     })
 }

@@ -1,10 +1,11 @@
 use clap::{Parser, Subcommand};
 use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
-use flowgate::server::{router, GatewayConfig};
+use flowgate::server::{router, GatewayConfig, Limits};
 use flowgate::upstream::appmixer::AppmixerConfig;
 use flowgate::upstream::appypie::AppyPieConfig;
 use reqwest::header::HeaderName;
 use std::net::SocketAddr;
+use std::time::Duration;
 use url::Url;
 
 #[derive(clap::Args)]
@@ -49,6 +50,30 @@ struct ServeArgs {
         default_value = "ACCESSTOKEN"
     )]
     appypie_token_header: HeaderName,
+    /// Deepest query accepted.
+    #[arg(long, env = "FLOWGATE_MAX_DEPTH", default_value_t = 15)]
+    max_depth: usize,
+    /// Highest query complexity accepted (one point a field).
+    #[arg(long, env = "FLOWGATE_MAX_COMPLEXITY", default_value_t = 2000)]
+    max_complexity: usize,
+    /// Most aliases in one request.
+    #[arg(long, env = "FLOWGATE_MAX_ALIASES", default_value_t = 30)]
+    max_aliases: usize,
+    /// Most root fields in one operation.
+    #[arg(long, env = "FLOWGATE_MAX_ROOT_FIELDS", default_value_t = 20)]
+    max_root_fields: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "FLOWGATE_MAX_BODY_BYTES", default_value_t = 65536)]
+    max_body_bytes: usize,
+    /// Turn schema introspection off.
+    #[arg(long, env = "FLOWGATE_NO_INTROSPECTION")]
+    no_introspection: bool,
+    /// No response waits longer than this many milliseconds.
+    #[arg(long, env = "FLOWGATE_REQUEST_DEADLINE_MS", default_value_t = 30000)]
+    request_deadline_ms: u64,
+    /// On SIGTERM or Ctrl-C, in-flight requests get this many seconds to finish.
+    #[arg(long, env = "FLOWGATE_GRACE_PERIOD_SECS", default_value_t = 10)]
+    grace_period_secs: u64,
 }
 
 #[derive(Parser)]
@@ -166,7 +191,19 @@ async fn run_sandbox(config: SandboxConfig) -> std::io::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> std::io::Result<()> {
-    let mut config = GatewayConfig::default();
+    let mut config = GatewayConfig {
+        limits: Limits {
+            max_depth: args.max_depth,
+            max_complexity: args.max_complexity,
+            max_aliases: args.max_aliases,
+            max_root_fields: args.max_root_fields,
+            max_body_bytes: args.max_body_bytes,
+            introspection: !args.no_introspection,
+            deadline: Duration::from_millis(args.request_deadline_ms),
+        },
+        ..GatewayConfig::default()
+    };
+
     config.headers.appmixer = args.appmixer_header.to_lowercase();
     config.headers.appypie = args.appypie_header.to_lowercase();
     let mut sandbox = None;
@@ -223,11 +260,47 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             );
         }
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    shutdown_signal().await;
+    eprintln!(
+        "flowgate: shutting down; in-flight requests have {}s",
+        args.grace_period_secs
+    );
+    let _ = stop.send(());
+    match tokio::time::timeout(Duration::from_secs(args.grace_period_secs), server).await {
+        Ok(Ok(result)) => result?,
+        Ok(Err(e)) => return Err(std::io::Error::other(e)),
+        Err(_) => eprintln!("flowgate: grace period over; closing the remaining connections"),
+    }
     drop(sandbox);
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

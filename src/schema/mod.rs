@@ -24,9 +24,25 @@ pub use automation::{Automation, Connect, Flow, PopularMatch};
 
 pub type FlowgateSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
-/// The schema, without any request data: used by the server and by `print-schema`.
+/// The schema, without any request data or limits: used by `print-schema`.
 pub fn build() -> FlowgateSchema {
     Schema::build(query::Query, mutation::Mutation, EmptySubscription).finish()
+}
+
+/// The schema with depth and complexity limits, and introspection on or off.
+pub fn build_limited(
+    max_depth: usize,
+    max_complexity: usize,
+    introspection: bool,
+) -> FlowgateSchema {
+    let builder = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .limit_depth(max_depth)
+        .limit_complexity(max_complexity);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The SDL of the schema, as written to `schema.graphql`.

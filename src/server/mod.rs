@@ -1,14 +1,18 @@
 //! The HTTP server: `POST /graphql`, `GET /graphql` (queries only), GraphiQL at `/`, `/healthz`.
 
+mod limits;
+
+pub use limits::Limits;
+
 use crate::error::Code;
 use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
-use crate::upstream::{HttpConfig, HttpCore, Token};
+use crate::upstream::{HttpConfig, HttpCore, Policy, Token};
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
@@ -23,8 +27,13 @@ pub struct GatewayConfig {
     pub headers: CredentialHeaders,
     /// Upstream calls in flight at once, per vendor.
     pub max_in_flight: usize,
+    /// Timeouts, retries and circuit breaking of Appy Pie calls.
+    pub appypie_policy: Policy,
+    /// Timeouts, retries and circuit breaking of Appmixer calls.
+    pub appmixer_policy: Policy,
     /// Headers GraphiQL opens with (the sandbox's demo credentials).
     pub graphiql_headers: Vec<(String, String)>,
+    pub limits: Limits,
 }
 
 impl Default for GatewayConfig {
@@ -38,7 +47,10 @@ impl Default for GatewayConfig {
                 appypie: "x-appypie-token".into(),
             },
             max_in_flight: 32,
+            appypie_policy: Policy::default(),
+            appmixer_policy: Policy::default(),
             graphiql_headers: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -49,6 +61,7 @@ struct Gateway {
     appmixer: AppmixerClient,
     headers: Arc<CredentialHeaders>,
     graphiql: String,
+    limits: Limits,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -62,17 +75,36 @@ pub fn router(config: GatewayConfig) -> Result<Router, reqwest::Error> {
     for (name, value) in &config.graphiql_headers {
         graphiql = graphiql.header(name, value);
     }
+    let limits = config.limits;
     let gateway = Gateway {
-        schema: schema::build(),
-        appypie: AppyPieClient::new(core.limited(config.max_in_flight), config.appypie),
-        appmixer: AppmixerClient::new(core.limited(config.max_in_flight), config.appmixer),
+        schema: schema::build_limited(
+            limits.max_depth,
+            limits.max_complexity,
+            limits.introspection,
+        ),
+        appypie: AppyPieClient::new(
+            core.for_vendor(config.max_in_flight, config.appypie_policy),
+            config.appypie,
+        ),
+        appmixer: AppmixerClient::new(
+            core.for_vendor(config.max_in_flight, config.appmixer_policy),
+            config.appmixer,
+        ),
         headers: Arc::new(config.headers),
         graphiql: graphiql.finish(),
+        limits: limits.clone(),
     };
     Ok(Router::new()
         .route("/", get(graphiql_page))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            limits.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.max_body_bytes,
+            declared_size,
+        ))
         .with_state(Arc::new(gateway)))
 }
 
@@ -91,6 +123,11 @@ async fn execute(
     headers: &HeaderMap,
     request: async_graphql::Request,
 ) -> GraphQLResponse {
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        if let Some(why) = limits::check_shape(&doc, &g.limits) {
+            return error_response(Code::QueryLimitExceeded, why);
+        }
+    }
     let data = RequestData::new(
         g.appypie.clone(),
         g.appmixer.clone(),
@@ -98,9 +135,95 @@ async fn execute(
         token(headers, &g.headers.appmixer),
         g.headers.clone(),
     );
-    let mut response = g.schema.execute(request.data(data)).await;
+    let run = g.schema.execute(request.data(data));
+    let Ok(mut response) = tokio::time::timeout(g.limits.deadline, run).await else {
+        return error_response(
+            Code::UpstreamTimeout,
+            "the request took longer than the gateway's deadline".into(),
+        );
+    };
+    close_codes(&mut response);
     null_failed_fields(&mut response);
     response.into()
+}
+
+/// Refuses a body whose declared length is over the limit, before reading it.
+async fn declared_size(
+    State(max): State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        let message = format!("the request body is larger than {max} bytes");
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error_response(Code::QueryLimitExceeded, message),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// A request that is not a GraphQL request at all (bad JSON, wrong method, too large).
+pub struct Rejected(async_graphql::ParseRequestError);
+
+impl From<async_graphql::ParseRequestError> for Rejected {
+    fn from(err: async_graphql::ParseRequestError) -> Self {
+        Rejected(err)
+    }
+}
+
+impl IntoResponse for Rejected {
+    fn into_response(self) -> axum::response::Response {
+        let message = self.0.to_string();
+        let too_large = matches!(self.0, async_graphql::ParseRequestError::PayloadTooLarge)
+            || message.contains("length limit");
+        let (status, code) = if too_large {
+            (StatusCode::PAYLOAD_TOO_LARGE, Code::QueryLimitExceeded)
+        } else {
+            (StatusCode::BAD_REQUEST, Code::BadUserInput)
+        };
+        (
+            status,
+            error_response(code, format!("invalid GraphQL request: {message}")),
+        )
+            .into_response()
+    }
+}
+
+fn error_response(code: Code, message: String) -> GraphQLResponse {
+    let mut err = code.error(message).into_server_error(Default::default());
+    err.locations.clear();
+    async_graphql::Response::from_errors(vec![err]).into()
+}
+
+/// Gives every error a code from the closed list: async-graphql's own limit errors become
+/// `QUERY_LIMIT_EXCEEDED`, its parse and validation errors `BAD_USER_INPUT`.
+fn close_codes(response: &mut async_graphql::Response) {
+    for err in &mut response.errors {
+        if err
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some())
+        {
+            continue;
+        }
+        let code = if err.message.starts_with("Query is nested too deep")
+            || err.message.starts_with("Query is too complex")
+        {
+            Code::QueryLimitExceeded
+        } else {
+            Code::BadUserInput
+        };
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code.as_str());
+    }
 }
 
 /// Puts `null` where a field failed: async-graphql leaves the key out, the GraphQL spec (and
@@ -147,7 +270,7 @@ fn put_null(value: &mut async_graphql::Value, path: &[async_graphql::PathSegment
 async fn graphql_post(
     State(g): Shared,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: GraphQLRequest<Rejected>,
 ) -> GraphQLResponse {
     execute(&g, &headers, request.into_inner()).await
 }
@@ -156,14 +279,15 @@ async fn graphql_post(
 async fn graphql_get(
     State(g): Shared,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: GraphQLRequest<Rejected>,
 ) -> axum::response::Response {
     let request = request.into_inner();
     if is_mutation(&request) {
-        let err = Code::BadUserInput.error("mutations must be sent with POST");
-        let response =
-            async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
-        return GraphQLResponse::from(response).into_response();
+        return error_response(
+            Code::BadUserInput,
+            "mutations must be sent with POST".into(),
+        )
+        .into_response();
     }
     execute(&g, &headers, request).await.into_response()
 }

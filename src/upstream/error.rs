@@ -43,6 +43,8 @@ pub enum ErrorKind {
     TruncatedBody,
     /// A complete response that is not what the contract promises (bad JSON, wrong shape).
     InvalidResponse,
+    /// Not sent: the vendor's circuit breaker is open after repeated failures.
+    CircuitOpen,
 }
 
 /// A failed upstream call. It never carries the caller's token nor a raw upstream body:
@@ -61,6 +63,8 @@ pub struct UpstreamError {
     pub retry_after: Option<Duration>,
     /// Which operation failed, e.g. `GET /flows/{id}`.
     pub operation: &'static str,
+    /// A write that may or may not have been applied (it failed after being sent).
+    pub outcome_unknown: bool,
 }
 
 impl UpstreamError {
@@ -73,6 +77,7 @@ impl UpstreamError {
             vendor_message: None,
             retry_after: None,
             operation,
+            outcome_unknown: false,
         }
     }
 
@@ -101,6 +106,12 @@ impl UpstreamError {
             ErrorKind::Disconnected => "connection closed before a response",
             ErrorKind::TruncatedBody => "response body cut off",
             ErrorKind::InvalidResponse => "response does not match the contract",
+            ErrorKind::CircuitOpen => "not attempted: the upstream is failing, retry later",
+        };
+        let what = if self.outcome_unknown {
+            format!("{what}; the write may or may not have been applied")
+        } else {
+            what.to_string()
         };
         match self.status {
             Some(status) => format!("{} {what} (HTTP {status})", self.operation),

@@ -2,6 +2,7 @@
 //! transport failures and error statuses to [`UpstreamError`].
 
 use super::error::{ErrorKind, Provider, UpstreamError};
+use super::policy::{Breaker, Policy, RetryBudget};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -51,7 +52,16 @@ pub struct Reply {
 #[derive(Clone, Debug)]
 pub struct HttpCore {
     client: reqwest::Client,
-    in_flight: Option<Arc<Semaphore>>,
+    vendor: Option<Arc<VendorGuard>>,
+}
+
+/// One vendor's share of the core: its concurrency cap, policy, breaker and retry budget.
+#[derive(Debug)]
+struct VendorGuard {
+    in_flight: Semaphore,
+    policy: Policy,
+    breaker: Breaker,
+    budget: RetryBudget,
 }
 
 impl HttpCore {
@@ -65,16 +75,77 @@ impl HttpCore {
             .build()?;
         Ok(HttpCore {
             client,
-            in_flight: None,
+            vendor: None,
         })
     }
 
-    /// The same connection pool, with at most `max` calls in flight through the copy.
-    pub fn limited(&self, max: usize) -> HttpCore {
+    /// The same connection pool for one vendor: at most `max_in_flight` calls at once, and
+    /// `policy`'s timeout, retries and circuit breaker.
+    pub fn for_vendor(&self, max_in_flight: usize, policy: Policy) -> HttpCore {
+        let guard = VendorGuard {
+            in_flight: Semaphore::new(max_in_flight.max(1)),
+            breaker: Breaker::new(policy.breaker_threshold, policy.breaker_open_for),
+            budget: RetryBudget::new(policy.retry_budget_ratio),
+            policy,
+        };
         HttpCore {
             client: self.client.clone(),
-            in_flight: Some(Arc::new(Semaphore::new(max.max(1)))),
+            vendor: Some(Arc::new(guard)),
         }
+    }
+
+    /// Sends a call under the vendor's policy. Only `idempotent` calls are ever retried; a
+    /// write whose outcome is unknown says so.
+    pub async fn send(
+        &self,
+        provider: Provider,
+        operation: &'static str,
+        request: RequestBuilder,
+        idempotent: bool,
+    ) -> Result<Reply, UpstreamError> {
+        let Some(v) = &self.vendor else {
+            return self.send_once(provider, operation, request).await;
+        };
+        if !v.breaker.admit() {
+            return Err(UpstreamError::new(
+                provider,
+                ErrorKind::CircuitOpen,
+                operation,
+            ));
+        }
+        v.budget.deposit();
+        let mut current = request.timeout(v.policy.timeout);
+        for attempt in 1.. {
+            let next = if idempotent {
+                current.try_clone()
+            } else {
+                None
+            };
+            let result = {
+                let _permit = v.in_flight.acquire().await.ok();
+                self.send_once(provider, operation, current).await
+            };
+            v.breaker.record(healthy(&result));
+            let wait = retry_wait(&v.policy, &result, attempt);
+            match (next, wait) {
+                (Some(next), Some(wait))
+                    if attempt <= v.policy.max_retries
+                        && v.budget.withdraw()
+                        && v.breaker.admit() =>
+                {
+                    tracing::debug!(provider = %provider, operation, attempt, "retrying upstream read");
+                    tokio::time::sleep(wait).await;
+                    current = next;
+                }
+                _ if idempotent => return result,
+                _ => return result.map_err(mark_unknown_outcome),
+            }
+        }
+        Err(UpstreamError::new(
+            provider,
+            ErrorKind::ServerError,
+            operation,
+        ))
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -102,17 +173,13 @@ impl HttpCore {
         request
     }
 
-    /// Sends `request` and reads the whole body; transport failures become typed errors.
-    pub async fn send(
+    /// Sends `request` once and reads the whole body; transport failures become typed errors.
+    async fn send_once(
         &self,
         provider: Provider,
         operation: &'static str,
         request: RequestBuilder,
     ) -> Result<Reply, UpstreamError> {
-        let _permit = match &self.in_flight {
-            Some(limit) => limit.clone().acquire_owned().await.ok(),
-            None => None,
-        };
         let response = request
             .send()
             .await
@@ -130,6 +197,53 @@ impl HttpCore {
             body,
         })
     }
+}
+
+/// Whether a result says the upstream is healthy (for the breaker).
+fn healthy(result: &Result<Reply, UpstreamError>) -> bool {
+    match result {
+        Ok(reply) => !reply.status.is_server_error(),
+        Err(e) => !matches!(
+            e.kind,
+            ErrorKind::Timeout
+                | ErrorKind::Connect
+                | ErrorKind::Disconnected
+                | ErrorKind::TruncatedBody
+        ),
+    }
+}
+
+/// How long to wait before retrying, if the result is worth retrying.
+fn retry_wait(
+    policy: &Policy,
+    result: &Result<Reply, UpstreamError>,
+    attempt: u32,
+) -> Option<Duration> {
+    match result {
+        Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => retry_after(&reply.headers)
+            .filter(|d| *d <= policy.max_retry_after)
+            .or_else(|| {
+                (!reply.headers.contains_key(RETRY_AFTER)).then(|| policy.backoff(attempt))
+            }),
+        Ok(reply) if matches!(reply.status.as_u16(), 500 | 502 | 503 | 504) => {
+            Some(policy.backoff(attempt))
+        }
+        Ok(_) => None,
+        Err(e) => matches!(
+            e.kind,
+            ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Disconnected
+        )
+        .then(|| policy.backoff(attempt)),
+    }
+}
+
+/// A write that failed after it may have reached the upstream.
+fn mark_unknown_outcome(mut err: UpstreamError) -> UpstreamError {
+    err.outcome_unknown = matches!(
+        err.kind,
+        ErrorKind::Timeout | ErrorKind::Disconnected | ErrorKind::TruncatedBody
+    );
+    err
 }
 
 fn transport_error(

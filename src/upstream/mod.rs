@@ -5,9 +5,11 @@ pub mod appmixer;
 pub mod appypie;
 mod error;
 mod http;
+mod policy;
 
 pub use error::{ErrorKind, Provider, UpstreamError};
 pub use http::{HttpConfig, HttpCore};
+pub use policy::Policy;
 
 use std::fmt;
 use std::sync::Arc;

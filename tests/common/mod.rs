@@ -96,6 +96,11 @@ pub enum Who {
 
 impl Gateway {
     pub async fn start() -> Gateway {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A gateway whose config `tune` adjusts (limits, policies...).
+    pub async fn start_with(tune: impl FnOnce(&mut flowgate::server::GatewayConfig)) -> Gateway {
         let sandbox = Sandbox::start(SandboxConfig::default())
             .await
             .expect("sandbox starts");
@@ -110,6 +115,8 @@ impl Gateway {
             },
             ..flowgate::server::GatewayConfig::default()
         };
+        let mut config = config;
+        tune(&mut config);
         let app = flowgate::server::router(config).expect("router");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/graphql", listener.local_addr().unwrap());

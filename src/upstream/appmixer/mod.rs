@@ -98,7 +98,7 @@ impl AppmixerClient {
         let url = url_with(&self.config.base_url, &["user", "auth"]);
         let reply = self
             .http
-            .send(P, OP, self.http.client().post(url).json(&body))
+            .send(P, OP, self.http.client().post(url).json(&body), false)
             .await?;
         check(OP, &reply)?;
         decode(P, OP, &reply)
@@ -118,8 +118,9 @@ impl AppmixerSession {
         let auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
             .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
         let http = &self.client.http;
+        let idempotent = method == Method::GET;
         let request = http.request(method, url, (AUTHORIZATION, auth), query, body);
-        let reply = http.send(P, op, request).await?;
+        let reply = http.send(P, op, request, idempotent).await?;
         check(op, &reply)?;
         Ok(reply)
     }

@@ -170,7 +170,7 @@ impl AppyPieClient {
         let body = json!({ "tokenKey": token_key, "secretKey": secret_key });
         let reply = self
             .http
-            .send(P, OP, self.http.client().post(url).json(&body))
+            .send(P, OP, self.http.client().post(url).json(&body), false)
             .await?;
         if !reply.status.is_success() {
             return Err(failure(OP, &reply));
@@ -202,8 +202,9 @@ impl AppyPieSession {
         let value = HeaderValue::from_str(&raw)
             .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
         let http = &self.client.http;
+        let idempotent = method == Method::GET;
         let request = http.request(method, url, (header.clone(), value), query, body);
-        http.send(P, op, request).await
+        http.send(P, op, request, idempotent).await
     }
 
     async fn data<T: DeserializeOwned>(
