@@ -15,7 +15,12 @@ async fn post_raw(g: &Gateway, body: Vec<u8>) -> (u16, Value) {
         .await
         .unwrap();
     let status = res.status().as_u16();
-    (status, res.json().await.expect("every answer is GraphQL-shaped JSON"))
+    (
+        status,
+        res.json()
+            .await
+            .expect("every answer is GraphQL-shaped JSON"),
+    )
 }
 
 #[tokio::test]
@@ -28,7 +33,10 @@ async fn limits_refuse_before_any_upstream_call() {
     })
     .await;
     let deep = "{ apps { edges { node { category { apps { category { name } } } } } } }";
-    let complex = format!("{{ viewer {{ appmixer {{ {} }} }} }}", vec!["email username plan scope id"; 10].join(" "));
+    let complex = format!(
+        "{{ viewer {{ appmixer {{ {} }} }} }}",
+        vec!["email username plan scope id"; 10].join(" ")
+    );
     let aliases = "{ a: viewer { appmixer { email } } b: viewer { appmixer { email } } c: viewer { appmixer { email } } d: viewer { appmixer { email } } }";
     let roots = "{ viewer { appmixer { email } } flows { totalCount } connects { totalCount } categories { name } automations { totalCount } }";
     for q in [deep, complex.as_str(), aliases, roots] {
@@ -36,14 +44,19 @@ async fn limits_refuse_before_any_upstream_call() {
         assert_eq!(codes(&res), vec!["QUERY_LIMIT_EXCEEDED"], "{q}: {res:#}");
     }
     assert_eq!(g.calls(), 0);
-    let res = g.query(Who::Both(0), "{ flows { totalCount } }", json!({})).await;
+    let res = g
+        .query(Who::Both(0), "{ flows { totalCount } }", json!({}))
+        .await;
     assert!(res.get("errors").is_none());
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let g = Gateway::start_with(|c| c.limits.max_body_bytes = 1024).await;
-    let body = serde_json::to_vec(&json!({ "query": "{ flows { totalCount } }", "pad": "x".repeat(4096) })).unwrap();
+    let body = serde_json::to_vec(
+        &json!({ "query": "{ flows { totalCount } }", "pad": "x".repeat(4096) }),
+    )
+    .unwrap();
     let (status, res) = post_raw(&g, body).await;
     assert_eq!(status, 413);
     assert_eq!(codes(&res), vec!["QUERY_LIMIT_EXCEEDED"]);
@@ -53,11 +66,26 @@ async fn oversized_bodies_are_refused() {
 #[tokio::test]
 async fn introspection_can_be_switched_off() {
     let on = Gateway::start().await;
-    let res = on.query(Who::Nobody, "{ __schema { queryType { name } } }", json!({})).await;
+    let res = on
+        .query(
+            Who::Nobody,
+            "{ __schema { queryType { name } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(res["data"]["__schema"]["queryType"]["name"], "Query");
     let off = Gateway::start_with(|c| c.limits.introspection = false).await;
-    let res = off.query(Who::Nobody, "{ __schema { queryType { name } } }", json!({})).await;
-    assert!(res["data"]["__schema"].is_null() || res.get("errors").is_some(), "{res:#}");
+    let res = off
+        .query(
+            Who::Nobody,
+            "{ __schema { queryType { name } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        res["data"]["__schema"].is_null() || res.get("errors").is_some(),
+        "{res:#}"
+    );
 }
 
 #[tokio::test]
@@ -77,15 +105,46 @@ async fn bad_input_gets_a_clear_error_and_no_upstream_call() {
     for body in cases {
         let (status, res) = post_raw(&g, body.clone()).await;
         let c = codes(&res);
-        assert!(!c.is_empty() && c.iter().all(|c| c == "BAD_USER_INPUT"), "{}: {status} {res:#}", String::from_utf8_lossy(&body));
-        assert!(res["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            !c.is_empty() && c.iter().all(|c| c == "BAD_USER_INPUT"),
+            "{}: {status} {res:#}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(res["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
     }
     assert_eq!(g.calls(), 0);
 
-    let d = g.ok("{ connects(first: 1) { edges { node { id } } } }", json!({})).await;
+    let d = g
+        .ok(
+            "{ connects(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
     let connect = d["connects"]["edges"][0]["node"]["id"].clone();
-    let res = g.query(Who::Both(0), "mutation($id: ID!) { updateFlow(input: { id: $id, name: \"x\" }) { flow { id } } }", json!({ "id": connect })).await;
-    assert_eq!(codes(&res), vec!["BAD_USER_INPUT"], "a connect id where a flow id belongs");
-    let res = g.query(Who::Both(0), "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId } }", json!({ "id": "QXBwOmFwcHlwaWU6eA" })).await;
-    assert_eq!(codes(&res), vec!["BAD_USER_INPUT"], "an App id where an automation belongs");
+    let res = g
+        .query(
+            Who::Both(0),
+            "mutation($id: ID!) { updateFlow(input: { id: $id, name: \"x\" }) { flow { id } } }",
+            json!({ "id": connect }),
+        )
+        .await;
+    assert_eq!(
+        codes(&res),
+        vec!["BAD_USER_INPUT"],
+        "a connect id where a flow id belongs"
+    );
+    let res = g
+        .query(
+            Who::Both(0),
+            "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId } }",
+            json!({ "id": "QXBwOmFwcHlwaWU6eA" }),
+        )
+        .await;
+    assert_eq!(
+        codes(&res),
+        vec!["BAD_USER_INPUT"],
+        "an App id where an automation belongs"
+    );
 }

@@ -135,14 +135,31 @@ async fn execute(
         token(headers, &g.headers.appmixer),
         g.headers.clone(),
     );
+    let started = std::time::Instant::now();
+    let operation = request.operation_name.clone().unwrap_or_default();
     let run = g.schema.execute(request.data(data));
     let Ok(mut response) = tokio::time::timeout(g.limits.deadline, run).await else {
+        tracing::warn!(%operation, "request deadline exceeded");
         return error_response(
             Code::UpstreamTimeout,
             "the request took longer than the gateway's deadline".into(),
         );
     };
     close_codes(&mut response);
+    tracing::info!(
+        %operation,
+        errors = response.errors.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "graphql request"
+    );
+    for err in &response.errors {
+        let code = err
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map(|c| c.to_string());
+        tracing::debug!(message = %err.message, code = ?code, "graphql error");
+    }
     null_failed_fields(&mut response);
     response.into()
 }
