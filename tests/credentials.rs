@@ -150,3 +150,26 @@ async fn each_mutation_is_sent_once() {
         "a failed write is not retried"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_concurrent_requests_from_three_tenants_stay_isolated() {
+    let g = std::sync::Arc::new(Gateway::start().await);
+    let q = "{ viewer { appmixer { email } appypie { email } } accounts(provider: APPMIXER) { nativeId }
+        automations(first: 100) { edges { node { nativeId } } } }";
+    let mut own = Vec::new();
+    for n in 0..3 {
+        own.push(g.query(Who::Both(n), q, json!({})).await["data"].clone());
+    }
+    assert_ne!(own[0], own[1]);
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let g = g.clone();
+            tokio::spawn(async move { (i % 3, g.query(Who::Both(i % 3), q, json!({})).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (n, res) = task.await.unwrap();
+        assert!(res.get("errors").is_none(), "{res:#}");
+        assert_eq!(res["data"], own[n], "caller {n} got data that is not theirs");
+    }
+}
