@@ -3,6 +3,7 @@ use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
 use flowgate::server::{router, GatewayConfig, Limits};
 use flowgate::upstream::appmixer::AppmixerConfig;
 use flowgate::upstream::appypie::AppyPieConfig;
+use flowgate::upstream::Policy;
 use reqwest::header::HeaderName;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -71,6 +72,24 @@ struct ServeArgs {
     /// No response waits longer than this many milliseconds.
     #[arg(long, env = "FLOWGATE_REQUEST_DEADLINE_MS", default_value_t = 30000)]
     request_deadline_ms: u64,
+    /// Timeout of one Appy Pie call, in milliseconds.
+    #[arg(long, env = "FLOWGATE_APPYPIE_TIMEOUT_MS", default_value_t = 10000)]
+    appypie_timeout_ms: u64,
+    /// Timeout of one Appmixer call, in milliseconds.
+    #[arg(long, env = "FLOWGATE_APPMIXER_TIMEOUT_MS", default_value_t = 10000)]
+    appmixer_timeout_ms: u64,
+    /// Retries of an idempotent upstream read (writes are never retried).
+    #[arg(long, env = "FLOWGATE_MAX_RETRIES", default_value_t = 2)]
+    max_retries: u32,
+    /// Consecutive upstream failures that open a vendor's circuit breaker.
+    #[arg(long, env = "FLOWGATE_BREAKER_THRESHOLD", default_value_t = 5)]
+    breaker_threshold: u32,
+    /// Seconds an open breaker fails fast before probing.
+    #[arg(long, env = "FLOWGATE_BREAKER_OPEN_SECS", default_value_t = 10)]
+    breaker_open_secs: u64,
+    /// Upstream calls in flight at once, per vendor.
+    #[arg(long, env = "FLOWGATE_MAX_IN_FLIGHT", default_value_t = 32)]
+    max_in_flight: usize,
     /// On SIGTERM or Ctrl-C, in-flight requests get this many seconds to finish.
     #[arg(long, env = "FLOWGATE_GRACE_PERIOD_SECS", default_value_t = 10)]
     grace_period_secs: u64,
@@ -201,6 +220,9 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             introspection: !args.no_introspection,
             deadline: Duration::from_millis(args.request_deadline_ms),
         },
+        max_in_flight: args.max_in_flight,
+        appypie_policy: policy(&args, args.appypie_timeout_ms),
+        appmixer_policy: policy(&args, args.appmixer_timeout_ms),
         ..GatewayConfig::default()
     };
 
@@ -281,6 +303,16 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     }
     drop(sandbox);
     Ok(())
+}
+
+fn policy(args: &ServeArgs, timeout_ms: u64) -> Policy {
+    Policy {
+        timeout: Duration::from_millis(timeout_ms),
+        max_retries: args.max_retries,
+        breaker_threshold: args.breaker_threshold,
+        breaker_open_for: Duration::from_secs(args.breaker_open_secs),
+        ..Policy::default()
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -170,6 +170,9 @@ async fn hundreds_of_concurrent_requests_from_three_tenants_stay_isolated() {
     for task in tasks {
         let (n, res) = task.await.unwrap();
         assert!(res.get("errors").is_none(), "{res:#}");
-        assert_eq!(res["data"], own[n], "caller {n} got data that is not theirs");
+        assert_eq!(
+            res["data"], own[n],
+            "caller {n} got data that is not theirs"
+        );
     }
 }

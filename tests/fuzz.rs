@@ -9,8 +9,17 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
 
 const CODES: [&str; 11] = [
-    "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "RATE_LIMITED", "UPSTREAM_ERROR",
-    "UPSTREAM_TIMEOUT", "UPSTREAM_UNAVAILABLE", "INVALID_UPSTREAM_RESPONSE", "QUERY_LIMIT_EXCEEDED", "INTERNAL",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "BAD_USER_INPUT",
+    "RATE_LIMITED",
+    "UPSTREAM_ERROR",
+    "UPSTREAM_TIMEOUT",
+    "UPSTREAM_UNAVAILABLE",
+    "INVALID_UPSTREAM_RESPONSE",
+    "QUERY_LIMIT_EXCEEDED",
+    "INTERNAL",
 ];
 
 const SEEDS: [&str; 4] = [
@@ -21,22 +30,29 @@ const SEEDS: [&str; 4] = [
 ];
 
 fn mutated() -> impl Strategy<Value = Vec<u8>> {
-    (0..SEEDS.len(), prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..6)).prop_map(|(seed, edits)| {
-        let mut q: Vec<u8> = SEEDS[seed].as_bytes().to_vec();
-        for (at, byte, op) in edits {
-            let i = at.index(q.len() + 1);
-            match op {
-                0 if i < q.len() => {
-                    q.remove(i);
+    (
+        0..SEEDS.len(),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..6),
+    )
+        .prop_map(|(seed, edits)| {
+            let mut q: Vec<u8> = SEEDS[seed].as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                let i = at.index(q.len() + 1);
+                match op {
+                    0 if i < q.len() => {
+                        q.remove(i);
+                    }
+                    1 => q.insert(i.min(q.len()), byte),
+                    _ if i < q.len() => q[i] = byte,
+                    _ => {}
                 }
-                1 => q.insert(i.min(q.len()), byte),
-                _ if i < q.len() => q[i] = byte,
-                _ => {}
             }
-        }
-        let query = String::from_utf8_lossy(&q).into_owned();
-        serde_json::to_vec(&json!({ "query": query, "variables": { "id": "RmxvdzphcHBtaXhlcjp4" } })).unwrap()
-    })
+            let query = String::from_utf8_lossy(&q).into_owned();
+            serde_json::to_vec(
+                &json!({ "query": query, "variables": { "id": "RmxvdzphcHBtaXhlcjp4" } }),
+            )
+            .unwrap()
+        })
 }
 
 fn bodies() -> impl Strategy<Value = Vec<u8>> {
@@ -69,7 +85,11 @@ fn random_and_mutated_requests_get_well_formed_answers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let g = rt.block_on(Gateway::start());
     let http = reqwest::Client::new();
-    let mut runner = TestRunner::new(Config { cases: 128, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 128,
+        failure_persistence: None,
+        ..Config::default()
+    });
     runner
         .run(&bodies(), |body| {
             let (status, text) = rt.block_on(async {
@@ -84,10 +104,16 @@ fn random_and_mutated_requests_get_well_formed_answers() {
                     .expect("the gateway is still up");
                 (res.status().as_u16(), res.text().await.unwrap())
             });
-            let parsed: Value = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {text}")))?;
+            let parsed: Value = serde_json::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {text}")))?;
             well_formed(status, &parsed).map_err(TestCaseError::fail)
         })
         .unwrap();
-    let alive = rt.block_on(async { reqwest::get(g.url.replace("/graphql", "/healthz")).await.unwrap().status() });
+    let alive = rt.block_on(async {
+        reqwest::get(g.url.replace("/graphql", "/healthz"))
+            .await
+            .unwrap()
+            .status()
+    });
     assert_eq!(alive, 200);
 }

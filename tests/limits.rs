@@ -35,7 +35,7 @@ async fn limits_refuse_before_any_upstream_call() {
     let deep = "{ apps { edges { node { category { apps { category { name } } } } } } }";
     let complex = format!(
         "{{ viewer {{ appmixer {{ {} }} }} }}",
-        vec!["email username plan scope id"; 10].join(" ")
+        ["email username plan scope id"; 10].join(" ")
     );
     let aliases = "{ a: viewer { appmixer { email } } b: viewer { appmixer { email } } c: viewer { appmixer { email } } d: viewer { appmixer { email } } }";
     let roots = "{ viewer { appmixer { email } } flows { totalCount } connects { totalCount } categories { name } automations { totalCount } }";
@@ -101,6 +101,7 @@ async fn bad_input_gets_a_clear_error_and_no_upstream_call() {
         b"{\"query\": \"{ flows(after: \\\"x\\\") { totalCount } }\"}".to_vec(),
         b"{\"query\": \"{ viewer { appmixer { email } } }\xff\xfe\"}".to_vec(),
         vec![0xff, 0x00, 0x7b],
+        b"[{\"query\": \"{ flows { totalCount } }\"}, {\"query\": \"{ flows { totalCount } }\"}]".to_vec(),
     ];
     for body in cases {
         let (status, res) = post_raw(&g, body.clone()).await;

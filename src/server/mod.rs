@@ -105,6 +105,9 @@ pub fn router(config: GatewayConfig) -> Result<Router, reqwest::Error> {
             limits.max_body_bytes,
             declared_size,
         ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(Arc::new(gateway)))
 }
 
@@ -220,7 +223,8 @@ fn error_response(code: Code, message: String) -> GraphQLResponse {
 }
 
 /// Gives every error a code from the closed list: async-graphql's own limit errors become
-/// `QUERY_LIMIT_EXCEEDED`, its parse and validation errors `BAD_USER_INPUT`.
+/// `QUERY_LIMIT_EXCEEDED`, its parse and validation errors `BAD_USER_INPUT`, and a resolver
+/// error that carries no code (a bug of ours) `INTERNAL`.
 fn close_codes(response: &mut async_graphql::Response) {
     for err in &mut response.errors {
         if err
@@ -234,8 +238,12 @@ fn close_codes(response: &mut async_graphql::Response) {
             || err.message.starts_with("Query is too complex")
         {
             Code::QueryLimitExceeded
-        } else {
+        } else if err.path.is_empty() {
             Code::BadUserInput
+        } else {
+            tracing::error!(message = %err.message, "resolver error without a code");
+            err.message = "internal error".into();
+            Code::Internal
         };
         err.extensions
             .get_or_insert_with(Default::default)
@@ -319,4 +327,50 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         let selected = wanted.is_none() || name.map(|n| n.as_str()) == wanted;
         selected && op.node.ty == OperationType::Mutation
     })
+}
+
+/// A panic in a handler becomes an `INTERNAL` error, never a dropped connection.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        error_response(Code::Internal, "internal error".into()),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{PathSegment, ServerError};
+
+    fn code_of(err: ServerError) -> String {
+        let mut response = async_graphql::Response::from_errors(vec![err]);
+        close_codes(&mut response);
+        let ext = response.errors[0].extensions.as_ref().unwrap();
+        ext.get("code")
+            .unwrap()
+            .to_string()
+            .trim_matches('"')
+            .to_string()
+    }
+
+    #[test]
+    fn every_error_gets_a_closed_list_code() {
+        assert_eq!(
+            code_of(ServerError::new("Query is nested too deep.", None)),
+            "QUERY_LIMIT_EXCEEDED"
+        );
+        assert_eq!(
+            code_of(ServerError::new("Query is too complex.", None)),
+            "QUERY_LIMIT_EXCEEDED"
+        );
+        assert_eq!(
+            code_of(ServerError::new("Unknown field", None)),
+            "BAD_USER_INPUT"
+        );
+        let mut resolver = ServerError::new("Data `RequestData` does not exist.", None);
+        resolver.path = vec![PathSegment::Field("viewer".into())];
+        assert_eq!(code_of(resolver), "INTERNAL");
+    }
 }
