@@ -161,3 +161,36 @@ async fn app_catalogue_with_triggers_costs_one_call_per_app_page() {
     assert_eq!(hooks.count("GET /app/trigger/list/{app_id}"), 10);
     assert_eq!(g.calls(), 12);
 }
+
+#[tokio::test]
+async fn appypie_accounts_cost_one_call_per_app() {
+    let g = Gateway::start().await;
+    let (pie, _) = clients(&g).await;
+    let connects = pie
+        .connects(None, PageRequest::new(1, 100))
+        .await
+        .unwrap()
+        .items;
+    let apps: BTreeSet<_> = connects
+        .iter()
+        .flat_map(|c| [c.trigger_app_id.clone(), c.action_app_id.clone()])
+        .collect();
+    g.sandbox.reset_hooks();
+    let data = g
+        .ok(
+            "{ accounts(provider: APPYPIE) { name apps { name } } }",
+            json!({}),
+        )
+        .await;
+    assert!(!data["accounts"].as_array().unwrap().is_empty());
+    let hooks = &g.sandbox.appypie.hooks;
+    assert_eq!(
+        hooks.count("GET /user-connected-accounts"),
+        apps.len() as u64
+    );
+    assert_eq!(
+        g.calls(),
+        2 + apps.len() as u64,
+        "connect list, app catalogue, one accounts call per app"
+    );
+}

@@ -234,11 +234,8 @@ impl Query {
         if ids.len() > MAX_PAGE {
             return Err(Code::BadUserInput.error(format!("at most {MAX_PAGE} ids at once")));
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for id in &ids {
-            out.push(node(ctx, id).await?);
-        }
-        Ok(out)
+        let found = futures_util::future::join_all(ids.iter().map(|id| node(ctx, id))).await;
+        found.into_iter().collect()
     }
 
     /// Who the caller is on each vendor.
@@ -397,16 +394,25 @@ impl Query {
                 let loaded = async {
                     let connects = load_once(&pie(ctx)?.connects).await.gql()?;
                     let mut seen = BTreeSet::new();
+                    let wanted: Vec<(&String, &String)> = connects
+                        .iter()
+                        .flat_map(|c| {
+                            [
+                                (&c.trigger_app_id, &c.trigger_account_id),
+                                (&c.action_app_id, &c.action_account_id),
+                            ]
+                        })
+                        .filter(|(_, id)| seen.insert(id.to_string()))
+                        .collect();
+                    let found = futures_util::future::join_all(
+                        wanted
+                            .into_iter()
+                            .map(|(app, id)| pie_account(ctx, Some(app), id)),
+                    )
+                    .await;
                     let mut accounts = Vec::new();
-                    for c in connects.iter() {
-                        for (app, id) in [
-                            (&c.trigger_app_id, &c.trigger_account_id),
-                            (&c.action_app_id, &c.action_account_id),
-                        ] {
-                            if seen.insert(id.clone()) {
-                                accounts.extend(pie_account(ctx, Some(app), id).await?);
-                            }
-                        }
+                    for account in found {
+                        accounts.extend(account?);
                     }
                     Ok(accounts)
                 };
