@@ -267,7 +267,12 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     println!("flowgate: GraphiQL at http://{addr}/   GraphQL at http://{addr}/graphql");
-    if sandbox.is_some() {
+    if let Some(sb) = &sandbox {
+        println!(
+            "Appy Pie sandbox: {}   Appmixer sandbox: {}",
+            sb.appypie_base_url(),
+            sb.appmixer_base_url()
+        );
         println!(
             "Sandbox upstreams in-process; GraphiQL opens with Alice's demo tokens. Demo tenants:"
         );

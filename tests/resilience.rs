@@ -235,3 +235,31 @@ async fn a_slow_upstream_times_out_per_call() {
     assert_eq!(codes(&res), vec!["UPSTREAM_TIMEOUT"]);
     assert_eq!(res["data"]["connects"]["totalCount"], 40);
 }
+
+#[tokio::test]
+async fn the_retry_budget_keeps_an_outage_from_multiplying_load() {
+    let g = Gateway::start_with(|c| {
+        c.appmixer_policy = Policy {
+            breaker_threshold: u32::MAX,
+            retry_budget_ratio: 0.2,
+            ..quick()
+        }
+    })
+    .await;
+    let hooks = &g.sandbox.appmixer.hooks;
+    hooks.add_fault(FaultRule::new("/user", Fault::Status { status: 503 }));
+    let requests = 40;
+    for _ in 0..requests {
+        let res = g
+            .query(Who::Both(0), "{ viewer { appmixer { email } } }", json!({}))
+            .await;
+        assert_eq!(codes(&res), vec!["UPSTREAM_ERROR"]);
+    }
+    let sent = hooks.count("GET /user");
+    assert!(sent >= requests, "every request tried once");
+    assert!(
+        sent <= requests + 10 + requests / 5 + 1,
+        "{sent} calls: retries stayed within the budget (2 retries each would be {})",
+        requests * 3
+    );
+}

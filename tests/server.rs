@@ -103,8 +103,21 @@ fn sigterm_stops_the_server_gracefully() {
         .next()
         .unwrap()
         .to_string();
+    let second = lines.next().unwrap().unwrap();
+    let appmixer = second.rsplit(' ').next().unwrap().to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let res: serde_json::Value = rt.block_on(async {
+    let fault = json!({ "path": "/user", "fault": { "kind": "latency", "ms": 800 } });
+    let added = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{appmixer}/__sandbox/faults"))
+            .json(&fault)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(added, 201);
+    let in_flight = rt.spawn(async move {
         reqwest::Client::new()
             .post(format!("http://{addr}/graphql"))
             .header("X-Appmixer-Token", "appmixer-demo-alice")
@@ -112,14 +125,11 @@ fn sigterm_stops_the_server_gracefully() {
             .send()
             .await
             .unwrap()
-            .json()
+            .json::<serde_json::Value>()
             .await
             .unwrap()
     });
-    assert_eq!(
-        res["data"]["viewer"]["appmixer"]["email"], "alice@example.com",
-        "the demo run works"
-    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -137,6 +147,11 @@ fn sigterm_stops_the_server_gracefully() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert!(status.success());
+    let res = rt.block_on(in_flight).unwrap();
+    assert_eq!(
+        res["data"]["viewer"]["appmixer"]["email"], "alice@example.com",
+        "the in-flight request finished"
+    );
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(err.contains("shutting down"), "{err}");
