@@ -3,7 +3,7 @@ use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
 use flowgate::server::{router, GatewayConfig, Limits};
 use flowgate::upstream::appmixer::AppmixerConfig;
 use flowgate::upstream::appypie::AppyPieConfig;
-use flowgate::upstream::Policy;
+use flowgate::upstream::{HttpConfig, Policy};
 use reqwest::header::HeaderName;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -87,6 +87,9 @@ struct ServeArgs {
     /// Seconds an open breaker fails fast before probing.
     #[arg(long, env = "FLOWGATE_BREAKER_OPEN_SECS", default_value_t = 10)]
     breaker_open_secs: u64,
+    /// Timeout of opening an upstream connection (both vendors), in milliseconds.
+    #[arg(long, env = "FLOWGATE_CONNECT_TIMEOUT_MS", default_value_t = 3000)]
+    connect_timeout_ms: u64,
     /// Upstream calls in flight at once, per vendor.
     #[arg(long, env = "FLOWGATE_MAX_IN_FLIGHT", default_value_t = 32)]
     max_in_flight: usize,
@@ -221,6 +224,10 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             deadline: Duration::from_millis(args.request_deadline_ms),
         },
         max_in_flight: args.max_in_flight,
+        http: HttpConfig {
+            connect_timeout: Duration::from_millis(args.connect_timeout_ms),
+            ..HttpConfig::default()
+        },
         appypie_policy: policy(&args, args.appypie_timeout_ms),
         appmixer_policy: policy(&args, args.appmixer_timeout_ms),
         ..GatewayConfig::default()
