@@ -4,39 +4,10 @@
 mod common;
 
 use common::{Gateway, Who};
-use flowgate::sandbox::DEMO_USERS;
 use flowgate::upstream::appmixer::model::FlowQuery;
 use flowgate::upstream::appypie::model::PageRequest;
-use flowgate::upstream::{HttpConfig, HttpCore, Token};
 use serde_json::json;
 use std::collections::BTreeSet;
-
-async fn clients(
-    g: &Gateway,
-) -> (
-    flowgate::upstream::appypie::AppyPieSession,
-    flowgate::upstream::appmixer::AppmixerSession,
-) {
-    let core = HttpCore::new(&HttpConfig::default()).unwrap();
-    let pie = flowgate::upstream::appypie::AppyPieClient::new(
-        core.clone(),
-        flowgate::upstream::appypie::AppyPieConfig {
-            base_url: url::Url::parse(&g.sandbox.appypie_base_url()).unwrap(),
-            auth_base_url: url::Url::parse(&g.sandbox.appypie_auth_url()).unwrap(),
-            ..Default::default()
-        },
-    );
-    let mixer = flowgate::upstream::appmixer::AppmixerClient::new(
-        core,
-        flowgate::upstream::appmixer::AppmixerConfig {
-            base_url: url::Url::parse(&g.sandbox.appmixer_base_url()).unwrap(),
-        },
-    );
-    (
-        pie.session(Token::new(DEMO_USERS[0].appypie_token)),
-        mixer.session(Token::new(DEMO_USERS[0].appmixer_token)),
-    )
-}
 
 const CONNECTS: &str = "{ connects(first: 100) { edges { node { name
     triggerApp { name } actionApp { name } trigger { name } action { name }
@@ -45,7 +16,7 @@ const CONNECTS: &str = "{ connects(first: 100) { edges { node { name
 #[tokio::test]
 async fn connects_with_apps_triggers_actions_and_accounts() {
     let g = Gateway::start().await;
-    let (pie, _) = clients(&g).await;
+    let (pie, _) = g.alice_sessions();
     let connects = pie
         .connects(None, PageRequest::new(1, 100))
         .await
@@ -109,7 +80,7 @@ async fn repeated_references_are_fetched_once() {
 #[tokio::test]
 async fn flows_with_apps_components_and_runs() {
     let g = Gateway::start().await;
-    let (_, mixer) = clients(&g).await;
+    let (_, mixer) = g.alice_sessions();
     let flows = mixer.flows(&FlowQuery::default()).await.unwrap();
     let apps: BTreeSet<String> = flows
         .iter()
@@ -165,7 +136,7 @@ async fn app_catalogue_with_triggers_costs_one_call_per_app_page() {
 #[tokio::test]
 async fn appypie_accounts_cost_one_call_per_app() {
     let g = Gateway::start().await;
-    let (pie, _) = clients(&g).await;
+    let (pie, _) = g.alice_sessions();
     let connects = pie
         .connects(None, PageRequest::new(1, 100))
         .await

@@ -2,18 +2,9 @@
 
 mod common;
 
-use common::{browse, codes, Gateway, Who};
+use common::{browse, codes, edges, Gateway, Who};
 use flowgate::sandbox::DEMO_USERS;
 use serde_json::{json, Value};
-
-fn edges(v: &Value) -> Vec<Value> {
-    v["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect()
-}
 
 #[tokio::test]
 async fn sign_in_and_token_creation() {

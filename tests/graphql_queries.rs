@@ -2,17 +2,8 @@
 
 mod common;
 
-use common::{codes, Gateway, Who};
+use common::{codes, edges, Gateway, Who};
 use serde_json::{json, Value};
-
-fn edges(v: &Value) -> Vec<Value> {
-    v["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect()
-}
 
 #[tokio::test]
 async fn viewer_per_vendor() {

@@ -186,3 +186,36 @@ pub fn codes(res: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The nodes of a Relay connection.
+pub fn edges(connection: &serde_json::Value) -> Vec<serde_json::Value> {
+    connection["edges"]
+        .as_array()
+        .map(|e| e.iter().map(|e| e["node"].clone()).collect())
+        .unwrap_or_default()
+}
+
+impl Gateway {
+    /// Alice's sessions on the gateway's own sandbox, for reading what the tests expect.
+    pub fn alice_sessions(&self) -> (AppyPieSession, AppmixerSession) {
+        let core = HttpCore::new(&HttpConfig::default()).unwrap();
+        let pie = AppyPieClient::new(
+            core.clone(),
+            AppyPieConfig {
+                base_url: Url::parse(&self.sandbox.appypie_base_url()).unwrap(),
+                auth_base_url: Url::parse(&self.sandbox.appypie_auth_url()).unwrap(),
+                ..AppyPieConfig::default()
+            },
+        );
+        let mixer = AppmixerClient::new(
+            core,
+            AppmixerConfig {
+                base_url: Url::parse(&self.sandbox.appmixer_base_url()).unwrap(),
+            },
+        );
+        (
+            pie.session(Token::new(DEMO_USERS[0].appypie_token)),
+            mixer.session(Token::new(DEMO_USERS[0].appmixer_token)),
+        )
+    }
+}
