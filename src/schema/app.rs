@@ -180,60 +180,24 @@ impl App {
 
     /// The app's triggers.
     pub async fn triggers(&self, ctx: &Context<'_>) -> Result<Option<Vec<Trigger>>> {
-        let r: Result<Vec<Trigger>> = async move {
-            match self {
-                App::AppyPie(a) => {
-                    let list = pie(ctx)?
-                        .triggers_by_app
-                        .load_one(a.app_id.clone())
-                        .await
-                        .gql()?;
-                    Ok(list.map_or_else(Vec::new, |l| {
-                        l.iter()
-                            .cloned()
-                            .map(|t| Trigger(Step::AppyPieTrigger(t)))
-                            .collect()
-                    }))
-                }
-                App::Appmixer(a) => Ok(self
-                    .components(ctx, &a.name, true)
-                    .await?
-                    .into_iter()
-                    .map(Trigger)
-                    .collect()),
-            }
-        }
-        .await;
-        r.map(Some)
+        Ok(Some(
+            self.steps(ctx, true)
+                .await?
+                .into_iter()
+                .map(Trigger)
+                .collect(),
+        ))
     }
 
     /// The app's actions.
     pub async fn actions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Action>>> {
-        let r: Result<Vec<Action>> = async move {
-            match self {
-                App::AppyPie(a) => {
-                    let list = pie(ctx)?
-                        .actions_by_app
-                        .load_one(a.app_id.clone())
-                        .await
-                        .gql()?;
-                    Ok(list.map_or_else(Vec::new, |l| {
-                        l.iter()
-                            .cloned()
-                            .map(|t| Action(Step::AppyPieAction(t)))
-                            .collect()
-                    }))
-                }
-                App::Appmixer(a) => Ok(self
-                    .components(ctx, &a.name, false)
-                    .await?
-                    .into_iter()
-                    .map(Action)
-                    .collect()),
-            }
-        }
-        .await;
-        r.map(Some)
+        Ok(Some(
+            self.steps(ctx, false)
+                .await?
+                .into_iter()
+                .map(Action)
+                .collect(),
+        ))
     }
 
     /// The caller's accounts for this app.
@@ -297,24 +261,44 @@ impl App {
         }
     }
 
-    pub async fn components(
-        &self,
-        ctx: &Context<'_>,
-        app: &str,
-        triggers: bool,
-    ) -> Result<Vec<Step>> {
-        let list = mixer(ctx)?
-            .components_by_app
-            .load_one(app.to_string())
-            .await
-            .gql()?;
-        Ok(list.map_or_else(Vec::new, |l| {
-            l.iter()
-                .filter(|c| c.is_trigger() == triggers)
-                .cloned()
-                .map(Step::Appmixer)
-                .collect()
-        }))
+    /// The app's triggers (or actions) as steps, from its vendor's per-app list.
+    async fn steps(&self, ctx: &Context<'_>, triggers: bool) -> Result<Vec<Step>> {
+        match self {
+            App::AppyPie(a) if triggers => {
+                let list = pie(ctx)?
+                    .triggers_by_app
+                    .load_one(a.app_id.clone())
+                    .await
+                    .gql()?;
+                Ok(list.map_or_else(Vec::new, |l| {
+                    l.iter().cloned().map(Step::AppyPieTrigger).collect()
+                }))
+            }
+            App::AppyPie(a) => {
+                let list = pie(ctx)?
+                    .actions_by_app
+                    .load_one(a.app_id.clone())
+                    .await
+                    .gql()?;
+                Ok(list.map_or_else(Vec::new, |l| {
+                    l.iter().cloned().map(Step::AppyPieAction).collect()
+                }))
+            }
+            App::Appmixer(a) => {
+                let list = mixer(ctx)?
+                    .components_by_app
+                    .load_one(a.name.clone())
+                    .await
+                    .gql()?;
+                Ok(list.map_or_else(Vec::new, |l| {
+                    l.iter()
+                        .filter(|c| c.is_trigger() == triggers)
+                        .cloned()
+                        .map(Step::Appmixer)
+                        .collect()
+                }))
+            }
+        }
     }
 }
 
