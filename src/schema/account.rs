@@ -3,7 +3,7 @@
 use super::app::{account_matches_app, pie_app, App};
 use super::automation::{Automation, Connect, Flow};
 use super::node::{GlobalId, Kind};
-use super::{mixer, pie, Provider};
+use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model as mm;
@@ -118,7 +118,7 @@ impl Account {
 
     /// The apps this account serves (one for Appy Pie; every module of the service for Appmixer).
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
-        let r: Result<Vec<App>> = async move {
+        nullable(async move {
             match self {
                 Account::AppyPie(a) => Ok(pie_app(ctx, &a.app_id).await?.into_iter().collect()),
                 Account::Appmixer(a) => {
@@ -131,14 +131,13 @@ impl Account {
                         .collect())
                 }
             }
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Automations that use this account.
     pub async fn automations(&self, ctx: &Context<'_>) -> Result<Option<Vec<Automation>>> {
-        let r: Result<Vec<Automation>> = async move {
+        nullable(async move {
             match self {
                 Account::AppyPie(a) => {
                     let connects = load_once(&pie(ctx)?.connects).await.gql()?;
@@ -166,9 +165,8 @@ impl Account {
                         .collect())
                 }
             }
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::account::Account;
 use super::node::{GlobalId, Kind};
-use super::{mixer, pie, Provider};
+use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model::{AppInfo, ComponentManifest};
@@ -202,7 +202,7 @@ impl App {
 
     /// The caller's accounts for this app.
     pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
-        let r: Result<Vec<Account>> = async move {
+        nullable(async move {
             match self {
                 App::AppyPie(a) => {
                     let list = pie(ctx)?
@@ -224,9 +224,8 @@ impl App {
                         .collect())
                 }
             }
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 }
 
@@ -340,7 +339,7 @@ impl Category {
 
     /// Apps in this category.
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
-        let r: Result<Vec<App>> = async move {
+        nullable(async move {
             match self {
                 Category::AppyPie(c) => {
                     let apps = load_once(&pie(ctx)?.apps).await.gql()?;
@@ -363,9 +362,8 @@ impl Category {
                         .collect())
                 }
             }
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 }
 

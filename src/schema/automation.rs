@@ -5,7 +5,7 @@ use super::app::{
     component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
 };
 use super::node::{GlobalId, Kind};
-use super::{mixer, pie, Provider};
+use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model as mm;
@@ -253,7 +253,7 @@ impl Flow {
 
     /// The apps the flow uses, each once.
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
-        let r: Result<Vec<App>> = async move {
+        nullable(async move {
             let names: BTreeSet<&str> = self
                 .0
                 .flow
@@ -266,14 +266,13 @@ impl Flow {
                 apps.extend(mixer_app(ctx, name).await?);
             }
             Ok(apps)
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Accounts assigned to the flow's components.
     pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
-        let r: Result<Vec<Account>> = async move {
+        nullable(async move {
             let l = mixer(ctx)?;
             let all = load_once(&l.accounts).await.gql()?;
             let ids: Vec<String> = all.iter().map(|a| a.account_id.clone()).collect();
@@ -287,14 +286,13 @@ impl Flow {
                 .cloned()
                 .map(Account::Appmixer)
                 .collect())
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Recent runs (log entries), newest first; at most `first` (default 20, up to 50).
     pub async fn runs(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Option<Vec<Run>>> {
-        let r: Result<Vec<Run>> = async move {
+        nullable(async move {
             let logs = mixer(ctx)?
                 .logs
                 .load_one(self.0.flow_id.clone())
@@ -306,9 +304,8 @@ impl Flow {
                 .take(limit(first, 20, 50))
                 .map(Run::from)
                 .collect())
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Progress of the last stop.
@@ -465,7 +462,7 @@ impl Connect {
 
     /// Recent runs, newest first; at most `first` (default 20, up to 100).
     pub async fn history(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Option<Vec<Run>>> {
-        let r: Result<Vec<Run>> = async move {
+        nullable(async move {
             let page = pie(ctx)?.history.load_one(self.0.id.clone()).await.gql()?;
             Ok(page.map_or_else(Vec::new, |p| {
                 p.items
@@ -474,9 +471,8 @@ impl Connect {
                     .map(Run::from)
                     .collect()
             }))
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Choices of a select field on one side, fetched with that side's account.
@@ -486,7 +482,7 @@ impl Connect {
         side: ConnectSide,
         field_key: String,
     ) -> Result<Option<Vec<DropdownOption>>> {
-        let r: Result<Vec<DropdownOption>> = async move {
+        nullable(async move {
             let options = pie(ctx)?
                 .session
                 .dropdown_options(&self.0.id, side.into(), &field_key)
@@ -499,9 +495,8 @@ impl Connect {
                     value: o.value,
                 })
                 .collect())
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 }
 

@@ -137,3 +137,10 @@ pub(crate) fn note_error(ctx: &Context<'_>, err: async_graphql::Error) {
         .unwrap_or_default();
     ctx.add_error(server_error);
 }
+
+/// Runs a nullable field's resolver: on error the field is `null` and the error is reported.
+pub(crate) async fn nullable<T>(
+    resolve: impl std::future::Future<Output = Result<T>>,
+) -> Result<Option<T>> {
+    resolve.await.map(Some)
+}

@@ -8,7 +8,7 @@ use super::automation::{
     account_node, limit, popular_match, Automation, Connect, Flow, PopularMatch,
 };
 use super::node::{GlobalId, Kind};
-use super::{mixer, note_error, pie, Provider};
+use super::{mixer, note_error, nullable, pie, Provider};
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model::{ComponentManifest, FlowQuery};
@@ -126,7 +126,7 @@ pub struct AppyPieProfile {
 impl Viewer {
     /// The Appmixer user behind the `X-Appmixer-Token` credential.
     async fn appmixer(&self, ctx: &Context<'_>) -> Result<Option<AppmixerUser>> {
-        let r: Result<AppmixerUser> = async move {
+        nullable(async move {
             let u = load_once(&mixer(ctx)?.user).await.gql()?;
             Ok(AppmixerUser {
                 id: u.id,
@@ -135,14 +135,13 @@ impl Viewer {
                 plan: u.plan,
                 scope: u.scope,
             })
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// The Appy Pie profile behind the `X-Appypie-Token` credential.
     async fn appypie(&self, ctx: &Context<'_>) -> Result<Option<AppyPieProfile>> {
-        let r: Result<AppyPieProfile> = async move {
+        nullable(async move {
             let p = load_once(&pie(ctx)?.profile).await.gql()?;
             Ok(AppyPieProfile {
                 id: p.id,
@@ -150,9 +149,8 @@ impl Viewer {
                 name: p.name,
                 created_at: p.created_at,
             })
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 }
 
@@ -253,7 +251,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<usize, App, Total, EmptyFields>>> {
-        let r: Result<Connection<usize, App, Total, EmptyFields>> = async move {
+        nullable(async move {
             let category = category_id
                 .map(|id| GlobalId::expect(&id, Kind::Category))
                 .transpose()?;
@@ -307,9 +305,8 @@ impl Query {
                     .then(a.native().cmp(b.native()))
             });
             page(apps, first, after)
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// App categories of both vendors (or one).
@@ -318,7 +315,7 @@ impl Query {
         ctx: &Context<'_>,
         provider: Option<Provider>,
     ) -> Result<Option<Vec<Category>>> {
-        let r: Result<Vec<Category>> = async move {
+        nullable(async move {
             let mut out = Vec::new();
             if wants(provider, Provider::Appypie) {
                 let loaded = async {
@@ -342,9 +339,8 @@ impl Query {
                 out.extend(half(ctx, loaded.await));
             }
             Ok(out)
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// The caller's accounts. Appy Pie lists accounts per app only, so without `appId` its half
@@ -355,7 +351,7 @@ impl Query {
         provider: Option<Provider>,
         app_id: Option<ID>,
     ) -> Result<Option<Vec<Account>>> {
-        let r: Result<Vec<Account>> = async move {
+        nullable(async move {
             if let Some(id) = app_id {
                 let g = GlobalId::expect(&id, Kind::App)?;
                 return match app_by_id(ctx, &g).await? {
@@ -419,9 +415,8 @@ impl Query {
                 out.extend(half(ctx, loaded.await));
             }
             Ok(out)
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Appmixer flows and Appy Pie connects in one list, most recently changed first.
@@ -433,7 +428,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Automation, Total, EmptyFields>>> {
-        let r: Result<Connection<usize, Automation, Total, EmptyFields>> = async move {
+        nullable(async move {
             let mut all: Vec<Automation> = Vec::new();
             if wants(provider, Provider::Appmixer) {
                 let loaded = async {
@@ -472,9 +467,8 @@ impl Query {
             }
             all.sort_by(|a, b| b.updated().cmp(a.updated()));
             page(all, first, after)
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Appmixer flows, with Appmixer's own filters (`prop:value`, e.g. `stage:running`), name
@@ -488,7 +482,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Flow, Total, EmptyFields>>> {
-        let r: Result<Connection<usize, Flow, Total, EmptyFields>> = async move {
+        nullable(async move {
             let l = mixer(ctx)?;
             let start = match after {
                 Some(c) => {
@@ -529,9 +523,8 @@ impl Query {
                     .map(|(i, f)| Edge::new(start + i, Flow(f))),
             );
             Ok(conn)
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Appy Pie connects, optionally only those on (`enabled: true`) or off.
@@ -542,7 +535,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Connect, Total, EmptyFields>>> {
-        let r: Result<Connection<usize, Connect, Total, EmptyFields>> = async move {
+        nullable(async move {
             let all = load_once(&pie(ctx)?.connects).await.gql()?;
             let list: Vec<Connect> = all
                 .iter()
@@ -555,9 +548,8 @@ impl Query {
                 .map(Connect)
                 .collect();
             page(list, first, after)
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Appy Pie popular matches (ready-made connects), optionally those involving one app.
@@ -568,7 +560,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<Connection<usize, PopularMatch, Total, EmptyFields>>> {
-        let r: Result<Connection<usize, PopularMatch, Total, EmptyFields>> = async move {
+        nullable(async move {
             let app = app_id
                 .map(|id| GlobalId::expect(&id, Kind::App))
                 .transpose()?;
@@ -583,9 +575,8 @@ impl Query {
                 .map(PopularMatch)
                 .collect();
             page(list, first, after)
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Every Appmixer component, as a trigger or an action (`GET /components?manifest=yes`).
@@ -603,9 +594,7 @@ impl Query {
 
     /// Every Appmixer component name (`GET /components`).
     async fn appmixer_component_names(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
-        let r: Result<Vec<String>> =
-            async move { mixer(ctx)?.session.component_names().await.gql() }.await;
-        r.map(Some)
+        Ok(Some(mixer(ctx)?.session.component_names().await.gql()?))
     }
 
     /// The Appy Pie account connected with the one-time token `t` from the partner callback.
@@ -614,16 +603,15 @@ impl Query {
         ctx: &Context<'_>,
         token: String,
     ) -> Result<Option<Account>> {
-        let r: Result<Account> = async move {
+        nullable(async move {
             let a = pie(ctx)?
                 .session
                 .connected_account_by_token(&token)
                 .await
                 .gql()?;
             Ok(Account::AppyPie(a))
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 
     /// Status of an Appmixer authentication session.
@@ -632,7 +620,7 @@ impl Query {
         ctx: &Context<'_>,
         ticket: String,
     ) -> Result<Option<AuthStatus>> {
-        let r: Result<AuthStatus> = async move {
+        nullable(async move {
             let s = mixer(ctx)?.session.auth_status(&ticket).await.gql()?;
             let account = match &s.account_id {
                 Some(id) => s_account(ctx, id).await?,
@@ -644,9 +632,8 @@ impl Query {
                 updated_at: s.updated_at,
                 error: s.error,
             })
-        }
-        .await;
-        r.map(Some)
+        })
+        .await
     }
 }
 
