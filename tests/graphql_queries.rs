@@ -194,11 +194,16 @@ async fn flows_filter_pattern_sort_and_details() {
     assert_eq!(d["flows"]["totalCount"], 40);
     let d = g
         .ok(
-            "{ flows(filter: [\"stage:running\"], first: 100) { edges { node { enabled } } } }",
+            "{ flows(filter: [\"stage:running\"], first: 3) { totalCount edges { node { enabled } } } all: flows(filter: [\"stage:running\"], first: 100) { edges { node { id } } } }",
             json!({}),
         )
         .await;
     assert!(edges(&d["flows"]).iter().all(|f| f["enabled"] == true));
+    assert_eq!(
+        d["flows"]["totalCount"],
+        edges(&d["all"]).len(),
+        "a filtered total counts every match"
+    );
     let d = g.ok("{ flows(sort: \"mtime:-1\", first: 3) { pageInfo { hasNextPage } edges { cursor node { updatedAt } } } }", json!({})).await;
     assert_eq!(d["flows"]["pageInfo"]["hasNextPage"], true);
     let f = edges(&d["flows"]);

@@ -507,7 +507,13 @@ impl Query {
             let has_next = flows.len() > take;
             flows.truncate(take);
             let total = if filtered {
-                start + flows.len() + usize::from(has_next)
+                let ids_only = FlowQuery {
+                    offset: None,
+                    limit: Some(u32::MAX),
+                    projection: Some("flowId".into()),
+                    ..q.clone()
+                };
+                l.session.flows(&ids_only).await.gql()?.len()
             } else {
                 l.session.flow_count().await.gql()? as usize
             };
