@@ -1,6 +1,7 @@
 //! flowgate: a GraphQL gateway over the Appy Pie Connect API and the Appmixer API.
 
 pub mod error;
+mod inflight;
 pub mod loaders;
 pub mod sandbox;
 pub mod schema;

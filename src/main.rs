@@ -3,7 +3,7 @@ use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
 use flowgate::server::{router, GatewayConfig, Limits};
 use flowgate::upstream::appmixer::AppmixerConfig;
 use flowgate::upstream::appypie::AppyPieConfig;
-use flowgate::upstream::{HttpConfig, Policy};
+use flowgate::upstream::{HttpConfig, Policy, SharingConfig};
 use reqwest::header::HeaderName;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -93,6 +93,19 @@ struct ServeArgs {
     /// Upstream calls in flight at once, per vendor.
     #[arg(long, env = "FLOWGATE_MAX_IN_FLIGHT", default_value_t = 32)]
     max_in_flight: usize,
+    /// Do not share identical in-flight upstream reads between requests.
+    #[arg(long, env = "FLOWGATE_NO_DEDUPE")]
+    no_dedupe: bool,
+    /// Do not share one execution between identical concurrent queries of the same caller.
+    #[arg(long, env = "FLOWGATE_NO_COALESCE")]
+    no_coalesce: bool,
+    /// Seconds catalogue replies (apps, categories, triggers, actions, components, popular
+    /// matches) are cached per credential; 0 turns the cache off.
+    #[arg(long, env = "FLOWGATE_CATALOGUE_TTL_SECS", default_value_t = 60)]
+    catalogue_ttl_secs: u64,
+    /// Most MiB of reply bodies the catalogue cache holds, per vendor.
+    #[arg(long, env = "FLOWGATE_CATALOGUE_CACHE_MIB", default_value_t = 64)]
+    catalogue_cache_mib: u64,
     /// On SIGTERM or Ctrl-C, in-flight requests get this many seconds to finish.
     #[arg(long, env = "FLOWGATE_GRACE_PERIOD_SECS", default_value_t = 10)]
     grace_period_secs: u64,
@@ -230,6 +243,12 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
         },
         appypie_policy: policy(&args, args.appypie_timeout_ms),
         appmixer_policy: policy(&args, args.appmixer_timeout_ms),
+        sharing: SharingConfig {
+            dedupe: !args.no_dedupe,
+            catalogue_ttl: Duration::from_secs(args.catalogue_ttl_secs),
+            catalogue_max_bytes: args.catalogue_cache_mib << 20,
+        },
+        coalesce: !args.no_coalesce,
         ..GatewayConfig::default()
     };
 

@@ -7,7 +7,8 @@ use common::{Gateway, Who};
 use flowgate::upstream::appmixer::model::FlowQuery;
 use flowgate::upstream::appypie::model::PageRequest;
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 const CONNECTS: &str = "{ connects(first: 100) { edges { node { name
     triggerApp { name } actionApp { name } trigger { name } action { name }
@@ -56,9 +57,17 @@ async fn connects_with_apps_triggers_actions_and_accounts() {
     assert_eq!(g.sandbox.appmixer.hooks.total(), 0);
 }
 
+/// Per-route counts of the Appy Pie sandbox, with only the user-data routes kept.
+fn user_data(g: &Gateway) -> BTreeMap<String, u64> {
+    let mut counts = g.sandbox.appypie.hooks.counts();
+    counts
+        .retain(|route, _| route == "GET /connect/list" || route == "GET /user-connected-accounts");
+    counts
+}
+
 #[tokio::test]
 async fn repeated_references_are_fetched_once() {
-    let g = Gateway::start().await;
+    let g = Gateway::start_with(|c| c.sharing.catalogue_ttl = Duration::ZERO).await;
     g.ok(CONNECTS, json!({})).await;
     let once = g.calls();
     g.sandbox.reset_hooks();
@@ -74,7 +83,38 @@ async fn repeated_references_are_fetched_once() {
         "the same look-ups in one request cost nothing more"
     );
     g.ok(CONNECTS, json!({})).await;
-    assert_eq!(g.calls(), 2 * once, "nothing outlives a request");
+    assert_eq!(
+        g.calls(),
+        2 * once,
+        "with the cache off, nothing outlives a request"
+    );
+}
+
+#[tokio::test]
+async fn the_catalogue_is_cached_and_user_data_is_not() {
+    let g = Gateway::start().await;
+    g.ok(CONNECTS, json!({})).await;
+    let cold = g.sandbox.appypie.hooks.counts();
+    let user = user_data(&g);
+    assert!(
+        cold.len() > user.len(),
+        "the cold query reads the catalogue: {cold:?}"
+    );
+    g.sandbox.reset_hooks();
+
+    g.ok(CONNECTS, json!({})).await;
+    assert_eq!(
+        g.sandbox.appypie.hooks.counts(),
+        user,
+        "warm: only the connect list and accounts again, no catalogue call"
+    );
+    g.sandbox.reset_hooks();
+    g.query(Who::Both(1), CONNECTS, json!({})).await;
+    let bob = g.sandbox.appypie.hooks.counts();
+    assert!(
+        bob.contains_key("GET /apps") && bob.contains_key("GET /app/trigger/list/{app_id}"),
+        "another caller's catalogue is fetched with its own credential: {bob:?}"
+    );
 }
 
 #[tokio::test]

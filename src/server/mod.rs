@@ -5,12 +5,14 @@ mod limits;
 pub use limits::Limits;
 
 use crate::error::Code;
+use crate::inflight::InFlight;
 use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
-use crate::upstream::{HttpConfig, HttpCore, Policy, Token};
+use crate::upstream::{fingerprint, HttpConfig, HttpCore, Policy, SharingConfig, Token};
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql_axum::GraphQLRequest;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse};
@@ -34,6 +36,10 @@ pub struct GatewayConfig {
     /// Headers GraphiQL opens with (the sandbox's demo credentials).
     pub graphiql_headers: Vec<(String, String)>,
     pub limits: Limits,
+    /// How upstream reads are shared between requests (in-flight dedupe, catalogue cache).
+    pub sharing: SharingConfig,
+    /// Identical concurrent queries of the same caller share one execution.
+    pub coalesce: bool,
 }
 
 impl Default for GatewayConfig {
@@ -51,6 +57,8 @@ impl Default for GatewayConfig {
             appmixer_policy: Policy::default(),
             graphiql_headers: Vec::new(),
             limits: Limits::default(),
+            sharing: SharingConfig::default(),
+            coalesce: true,
         }
     }
 }
@@ -62,6 +70,8 @@ struct Gateway {
     headers: Arc<CredentialHeaders>,
     graphiql: String,
     limits: Limits,
+    coalesce: bool,
+    executions: InFlight<Answer>,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -83,16 +93,22 @@ pub fn router(config: GatewayConfig) -> Result<Router, reqwest::Error> {
             limits.introspection,
         ),
         appypie: AppyPieClient::new(
-            core.for_vendor(config.max_in_flight, config.appypie_policy),
+            core.for_vendor(config.max_in_flight, config.appypie_policy, &config.sharing),
             config.appypie,
         ),
         appmixer: AppmixerClient::new(
-            core.for_vendor(config.max_in_flight, config.appmixer_policy),
+            core.for_vendor(
+                config.max_in_flight,
+                config.appmixer_policy,
+                &config.sharing,
+            ),
             config.appmixer,
         ),
         headers: Arc::new(config.headers),
         graphiql: graphiql.finish(),
         limits: limits.clone(),
+        coalesce: config.coalesce,
+        executions: InFlight::default(),
     };
     Ok(Router::new()
         .route("/", get(graphiql_page))
@@ -121,21 +137,109 @@ fn token(headers: &HeaderMap, name: &str) -> Option<Token> {
     (!value.is_empty()).then(|| Token::new(value))
 }
 
+/// A serialized GraphQL response.
+#[derive(Clone)]
+pub struct Answer(bytes::Bytes);
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> axum::response::Response {
+        let content_type = "application/graphql-response+json";
+        ([(axum::http::header::CONTENT_TYPE, content_type)], self.0).into_response()
+    }
+}
+
+impl From<async_graphql::Response> for Answer {
+    fn from(response: async_graphql::Response) -> Self {
+        let body = serde_json::to_vec(&response).unwrap_or_else(|_| {
+            br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#
+                .to_vec()
+        });
+        Answer(body.into())
+    }
+}
+
+/// Checks a request's shape, then runs it; identical concurrent queries of the same caller
+/// share one execution.
 async fn execute(
-    g: &Gateway,
+    g: Arc<Gateway>,
     headers: &HeaderMap,
-    request: async_graphql::Request,
-) -> GraphQLResponse {
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        if let Some(why) = limits::check_shape(&doc, &g.limits) {
-            return error_response(Code::QueryLimitExceeded, why);
+    mut request: async_graphql::Request,
+    over_get: bool,
+) -> axum::response::Response {
+    let mut shared_key = None;
+    let name = request.operation_name.clone();
+    if let Ok(doc) = request.parsed_query() {
+        if let Some(why) = limits::check_shape(doc, &g.limits) {
+            return error_response(Code::QueryLimitExceeded, why).into_response();
+        }
+        let kind = operation_type(doc, name.as_deref());
+        if over_get && kind == Some(OperationType::Mutation) {
+            let message = "mutations must be sent with POST".into();
+            return error_response(Code::BadUserInput, message).into_response();
+        }
+        if g.coalesce && kind == Some(OperationType::Query) {
+            shared_key = Some(operation_key(&request, headers, &g.headers));
         }
     }
+    let pie = token(headers, &g.headers.appypie);
+    let mixer = token(headers, &g.headers.appmixer);
+    let run = run(g.clone(), request, pie, mixer);
+    let answer = match shared_key {
+        Some(key) => g
+            .executions
+            .join(key, run)
+            .await
+            .0
+            .unwrap_or_else(|| error_response(Code::Internal, "internal error".into())),
+        None => run.await,
+    };
+    answer.into_response()
+}
+
+/// The key under which identical operations of the same caller share one execution: the
+/// document, operation name, variables and extensions, and fingerprints of both credentials.
+fn operation_key(
+    request: &async_graphql::Request,
+    headers: &HeaderMap,
+    names: &CredentialHeaders,
+) -> u128 {
+    let variables = serde_json::to_vec(&request.variables).unwrap_or_default();
+    let extensions = serde_json::to_vec(&request.extensions).unwrap_or_default();
+    let credential = |name: &str| headers.get(name).map(|v| v.as_bytes()).unwrap_or(b"");
+    fingerprint(&[
+        request.query.as_bytes(),
+        request.operation_name.as_deref().unwrap_or("").as_bytes(),
+        &variables,
+        &extensions,
+        credential(&names.appypie),
+        credential(&names.appmixer),
+    ])
+}
+
+/// The type of the operation a request selects, if it selects one.
+fn operation_type(doc: &ExecutableDocument, wanted: Option<&str>) -> Option<OperationType> {
+    match (&doc.operations, wanted) {
+        (DocumentOperations::Single(op), None) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    }
+}
+
+/// Executes one request with fresh loaders for its credentials, under the deadline.
+async fn run(
+    g: Arc<Gateway>,
+    request: async_graphql::Request,
+    pie: Option<Token>,
+    mixer: Option<Token>,
+) -> Answer {
     let data = RequestData::new(
         g.appypie.clone(),
         g.appmixer.clone(),
-        token(headers, &g.headers.appypie),
-        token(headers, &g.headers.appmixer),
+        pie,
+        mixer,
         g.headers.clone(),
     );
     let started = std::time::Instant::now();
@@ -216,7 +320,7 @@ impl IntoResponse for Rejected {
     }
 }
 
-fn error_response(code: Code, message: String) -> GraphQLResponse {
+fn error_response(code: Code, message: String) -> Answer {
     let mut err = code.error(message).into_server_error(Default::default());
     err.locations.clear();
     async_graphql::Response::from_errors(vec![err]).into()
@@ -296,8 +400,8 @@ async fn graphql_post(
     State(g): Shared,
     headers: HeaderMap,
     request: GraphQLRequest<Rejected>,
-) -> GraphQLResponse {
-    execute(&g, &headers, request.into_inner()).await
+) -> axum::response::Response {
+    execute(g, &headers, request.into_inner(), false).await
 }
 
 /// GET carries queries only: a mutation over GET could be triggered by a link.
@@ -306,27 +410,7 @@ async fn graphql_get(
     headers: HeaderMap,
     request: GraphQLRequest<Rejected>,
 ) -> axum::response::Response {
-    let request = request.into_inner();
-    if is_mutation(&request) {
-        return error_response(
-            Code::BadUserInput,
-            "mutations must be sent with POST".into(),
-        )
-        .into_response();
-    }
-    execute(&g, &headers, request).await.into_response()
-}
-
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::OperationType;
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let wanted = request.operation_name.as_deref();
-    doc.operations.iter().any(|(name, op)| {
-        let selected = wanted.is_none() || name.map(|n| n.as_str()) == wanted;
-        selected && op.node.ty == OperationType::Mutation
-    })
+    execute(g, &headers, request.into_inner(), true).await
 }
 
 /// A panic in a handler becomes an `INTERNAL` error, never a dropped connection.

@@ -3,6 +3,7 @@
 
 use super::error::{ErrorKind, Provider, UpstreamError};
 use super::policy::{Breaker, Policy, RetryBudget};
+use super::share::{self, Catalogue, SharedReads, SharingConfig};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -41,7 +42,28 @@ impl Default for HttpConfig {
     }
 }
 
+/// What kind of upstream call: writes are sent once and never shared; reads may be retried
+/// and shared with concurrent identical reads; catalogue reads may also be cached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    Write,
+    Read,
+    Catalogue,
+}
+
+impl Call {
+    /// A read for GET, a write for anything else.
+    pub fn of(method: &Method) -> Call {
+        if method == Method::GET {
+            Call::Read
+        } else {
+            Call::Write
+        }
+    }
+}
+
 /// A complete upstream response.
+#[derive(Clone, Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -62,6 +84,9 @@ struct VendorGuard {
     policy: Policy,
     breaker: Breaker,
     budget: RetryBudget,
+    dedupe: bool,
+    in_flight_calls: SharedReads,
+    catalogue: Option<Catalogue>,
 }
 
 impl HttpCore {
@@ -79,10 +104,18 @@ impl HttpCore {
         })
     }
 
-    /// The same connection pool for one vendor: at most `max_in_flight` calls at once, and
-    /// `policy`'s timeout, retries and circuit breaker.
-    pub fn for_vendor(&self, max_in_flight: usize, policy: Policy) -> HttpCore {
+    /// The same connection pool for one vendor: at most `max_in_flight` calls at once,
+    /// `policy`'s timeout, retries and circuit breaker, and reads shared as `sharing` says.
+    pub fn for_vendor(
+        &self,
+        max_in_flight: usize,
+        policy: Policy,
+        sharing: &SharingConfig,
+    ) -> HttpCore {
         let guard = VendorGuard {
+            dedupe: sharing.dedupe,
+            in_flight_calls: SharedReads::default(),
+            catalogue: Catalogue::new(sharing.catalogue_ttl, sharing.catalogue_max_bytes),
             in_flight: Semaphore::new(max_in_flight.max(1)),
             breaker: Breaker::new(policy.breaker_threshold, policy.breaker_open_for),
             budget: RetryBudget::new(policy.retry_budget_ratio),
@@ -94,18 +127,54 @@ impl HttpCore {
         }
     }
 
-    /// Sends a call under the vendor's policy. Only `idempotent` calls are ever retried; a
-    /// write whose outcome is unknown says so.
+    /// Sends a call under the vendor's policy. Only reads are ever retried, shared between
+    /// callers or cached; a write whose outcome is unknown says so.
     pub async fn send(
         &self,
         provider: Provider,
         operation: &'static str,
         request: RequestBuilder,
-        idempotent: bool,
+        call: Call,
     ) -> Result<Reply, UpstreamError> {
+        let request = request
+            .build()
+            .map_err(|e| transport_error(provider, operation, &e, false))?;
         let Some(v) = &self.vendor else {
             return self.send_once(provider, operation, request).await;
         };
+        if call == Call::Write {
+            return self.guarded(v, provider, operation, request, false).await;
+        }
+        let key = share::request_key(&request);
+        let cache = v.catalogue.as_ref().filter(|_| call == Call::Catalogue);
+        if let Some(hit) = cache.and_then(|c| c.get(key)) {
+            return Ok(hit);
+        }
+        let outcome = if v.dedupe {
+            let (core, guard) = (self.clone(), v.clone());
+            let call = async move {
+                core.guarded(&guard, provider, operation, request, true)
+                    .await
+            };
+            v.in_flight_calls.join(key, provider, call).await
+        } else {
+            self.guarded(v, provider, operation, request, true).await
+        };
+        if let (Some(cache), Ok(reply)) = (cache, &outcome) {
+            cache.put(key, reply);
+        }
+        outcome
+    }
+
+    /// One call under the breaker, the in-flight cap, and (for reads) the retry policy.
+    async fn guarded(
+        &self,
+        v: &VendorGuard,
+        provider: Provider,
+        operation: &'static str,
+        mut current: reqwest::Request,
+        idempotent: bool,
+    ) -> Result<Reply, UpstreamError> {
         if !v.breaker.admit() {
             return Err(UpstreamError::new(
                 provider,
@@ -114,7 +183,7 @@ impl HttpCore {
             ));
         }
         v.budget.deposit();
-        let mut current = request.timeout(v.policy.timeout);
+        *current.timeout_mut() = Some(v.policy.timeout);
         for attempt in 1.. {
             let next = if idempotent {
                 current.try_clone()
@@ -178,10 +247,11 @@ impl HttpCore {
         &self,
         provider: Provider,
         operation: &'static str,
-        request: RequestBuilder,
+        request: reqwest::Request,
     ) -> Result<Reply, UpstreamError> {
-        let response = request
-            .send()
+        let response = self
+            .client
+            .execute(request)
             .await
             .map_err(|e| transport_error(provider, operation, &e, false))?;
         let status = response.status();

@@ -6,10 +6,12 @@ pub mod appypie;
 mod error;
 mod http;
 mod policy;
+mod share;
 
 pub use error::{ErrorKind, Provider, UpstreamError};
-pub use http::{HttpConfig, HttpCore};
+pub use http::{Call, HttpConfig, HttpCore};
 pub use policy::Policy;
+pub use share::{fingerprint, SharingConfig};
 
 use std::fmt;
 use std::sync::Arc;

@@ -198,6 +198,11 @@ pub fn edges(connection: &serde_json::Value) -> Vec<serde_json::Value> {
 impl Gateway {
     /// Alice's sessions on the gateway's own sandbox, for reading what the tests expect.
     pub fn alice_sessions(&self) -> (AppyPieSession, AppmixerSession) {
+        self.sessions(0)
+    }
+
+    /// Demo user `n`'s sessions on the gateway's own sandbox, straight to the upstream.
+    pub fn sessions(&self, n: usize) -> (AppyPieSession, AppmixerSession) {
         let core = HttpCore::new(&HttpConfig::default()).unwrap();
         let pie = AppyPieClient::new(
             core.clone(),
@@ -214,8 +219,8 @@ impl Gateway {
             },
         );
         (
-            pie.session(Token::new(DEMO_USERS[0].appypie_token)),
-            mixer.session(Token::new(DEMO_USERS[0].appmixer_token)),
+            pie.session(Token::new(DEMO_USERS[n].appypie_token)),
+            mixer.session(Token::new(DEMO_USERS[n].appmixer_token)),
         )
     }
 }

@@ -3,7 +3,7 @@
 
 pub mod model;
 
-use super::http::{decode, status_error, url_with, HttpCore, Reply};
+use super::http::{decode, status_error, url_with, Call, HttpCore, Reply};
 use super::{ErrorKind, Provider, Token, UpstreamError};
 use model::*;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
@@ -16,6 +16,10 @@ use std::sync::Arc;
 use url::Url;
 
 const P: Provider = Provider::Appmixer;
+
+/// Reads of catalogue data (apps and component manifests): the only replies that may be
+/// cached across requests.
+const CATALOGUE: &[&str] = &["GET /apps", "GET /apps/components", "GET /components"];
 
 /// Where the Appmixer API lives.
 #[derive(Clone, Debug)]
@@ -98,7 +102,7 @@ impl AppmixerClient {
         let url = url_with(&self.config.base_url, &["user", "auth"]);
         let reply = self
             .http
-            .send(P, OP, self.http.client().post(url).json(&body), false)
+            .send(P, OP, self.http.client().post(url).json(&body), Call::Write)
             .await?;
         check(OP, &reply)?;
         decode(P, OP, &reply)
@@ -118,9 +122,13 @@ impl AppmixerSession {
         let auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
             .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
         let http = &self.client.http;
-        let idempotent = method == Method::GET;
+        let call = if CATALOGUE.contains(&op) {
+            Call::Catalogue
+        } else {
+            Call::of(&method)
+        };
         let request = http.request(method, url, (AUTHORIZATION, auth), query, body);
-        let reply = http.send(P, op, request, idempotent).await?;
+        let reply = http.send(P, op, request, call).await?;
         check(op, &reply)?;
         Ok(reply)
     }

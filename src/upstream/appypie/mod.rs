@@ -2,7 +2,7 @@
 
 pub mod model;
 
-use super::http::{decode, status_error, url_with, HttpCore, Reply};
+use super::http::{decode, status_error, url_with, Call, HttpCore, Reply};
 use super::{ErrorKind, Page, Provider, Token, UpstreamError};
 use model::*;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
@@ -14,6 +14,20 @@ use std::sync::Arc;
 use url::Url;
 
 const P: Provider = Provider::AppyPie;
+
+/// Reads of catalogue data (the same for every user of a tenant, changed only on publish):
+/// the only replies that may be cached across requests.
+const CATALOGUE: &[&str] = &[
+    "GET /categories",
+    "GET /apps",
+    "GET /app/{appId}",
+    "GET /popular-matches",
+    "GET /popular-match/{id}",
+    "GET /app/trigger/list/{appId}",
+    "GET /app/trigger/detail/{id}",
+    "GET /app/action/list/{appId}",
+    "GET /app/action/detail/{id}",
+];
 
 /// Where the Appy Pie API lives and how it wants the token.
 #[derive(Clone, Debug)]
@@ -170,7 +184,7 @@ impl AppyPieClient {
         let body = json!({ "tokenKey": token_key, "secretKey": secret_key });
         let reply = self
             .http
-            .send(P, OP, self.http.client().post(url).json(&body), false)
+            .send(P, OP, self.http.client().post(url).json(&body), Call::Write)
             .await?;
         if !reply.status.is_success() {
             return Err(failure(OP, &reply));
@@ -202,9 +216,13 @@ impl AppyPieSession {
         let value = HeaderValue::from_str(&raw)
             .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
         let http = &self.client.http;
-        let idempotent = method == Method::GET;
+        let call = if CATALOGUE.contains(&op) {
+            Call::Catalogue
+        } else {
+            Call::of(&method)
+        };
         let request = http.request(method, url, (header.clone(), value), query, body);
-        http.send(P, op, request, idempotent).await
+        http.send(P, op, request, call).await
     }
 
     async fn data<T: DeserializeOwned>(

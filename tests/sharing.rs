@@ -1,0 +1,199 @@
+//! Work shared between requests: identical in-flight upstream reads, identical concurrent query
+//! executions, and the catalogue cache. Each is shown by its effect on the sandbox's counters,
+//! each can be switched off, and none lets one caller see another's data.
+
+mod common;
+
+use common::{edges, Gateway, Who};
+use flowgate::sandbox::{Fault, FaultRule};
+use flowgate::server::GatewayConfig;
+use flowgate::upstream::appypie::model::PageRequest;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CONNECTS: &str = "{ connects(first: 100) { edges { node { nativeId name } } } }";
+
+/// Sharing switched on or off one mechanism at a time.
+fn only(dedupe: bool, coalesce: bool, cache: bool) -> impl FnOnce(&mut GatewayConfig) {
+    move |c| {
+        c.sharing.dedupe = dedupe;
+        c.coalesce = coalesce;
+        if !cache {
+            c.sharing.catalogue_ttl = Duration::ZERO;
+        }
+    }
+}
+
+/// Sends `queries` at once as caller `who`; answers in order.
+async fn all_at_once(g: &Arc<Gateway>, who: Who, queries: Vec<String>) -> Vec<Value> {
+    let tasks: Vec<_> = queries
+        .into_iter()
+        .map(|q| {
+            let g = g.clone();
+            tokio::spawn(async move { g.query(who, &q, json!({})).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// Holds the connect list for a while, so concurrent requests overlap.
+fn slow_connect_list(g: &Gateway) {
+    g.sandbox
+        .appypie
+        .hooks
+        .add_fault(FaultRule::new("*/connect/list", Fault::Latency { ms: 300 }));
+}
+
+/// The same connect list under a different alias each time: no two documents are equal.
+fn varied(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!("{{ connects(first: 100) {{ edges {{ node {{ nativeId n{i}: name }} }} }} }}")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_reads_in_flight_share_one_upstream_call() {
+    for (dedupe, calls) in [(true, 1), (false, 8)] {
+        let g = Arc::new(Gateway::start_with(only(dedupe, false, false)).await);
+        slow_connect_list(&g);
+        let answers = all_at_once(&g, Who::Both(0), varied(8)).await;
+        assert!(answers.iter().all(|a| a.get("errors").is_none()));
+        assert_eq!(edges(&answers[7]["data"]["connects"]).len(), 40);
+        assert_eq!(
+            g.sandbox.appypie.hooks.counts(),
+            BTreeMap::from([("GET /connect/list".to_string(), calls)]),
+            "dedupe {dedupe}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_queries_in_flight_share_one_execution() {
+    for (coalesce, calls) in [(true, 1), (false, 8)] {
+        let g = Arc::new(Gateway::start_with(only(false, coalesce, false)).await);
+        slow_connect_list(&g);
+        let answers = all_at_once(&g, Who::Both(0), vec![CONNECTS.to_string(); 8]).await;
+        assert!(answers.iter().all(|a| a == &answers[0]));
+        assert_eq!(edges(&answers[0]["data"]["connects"]).len(), 40);
+        assert_eq!(
+            g.sandbox.appypie.hooks.counts(),
+            BTreeMap::from([("GET /connect/list".to_string(), calls)]),
+            "coalesce {coalesce}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutations_are_never_shared() {
+    let g = Arc::new(Gateway::start().await);
+    let d = g
+        .ok(
+            "{ connects(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let id = d["connects"]["edges"][0]["node"]["id"].to_string();
+    g.sandbox.reset_hooks();
+    g.sandbox
+        .appypie
+        .hooks
+        .add_fault(FaultRule::new("*/name", Fault::Latency { ms: 200 }));
+    let rename = format!(
+        "mutation {{ renameAutomation(input: {{ id: {id}, name: \"same\" }}) {{ automation {{ name }} }} }}"
+    );
+    all_at_once(&g, Who::Both(0), vec![rename; 4]).await;
+    assert_eq!(g.sandbox.appypie.hooks.count("PUT /connect/{id}/name"), 4);
+}
+
+#[tokio::test]
+async fn the_catalogue_cache_can_be_switched_off() {
+    let q = "{ apps(provider: APPYPIE, first: 5) { edges { node { name } } } }";
+    for (cache, calls) in [(true, 1), (false, 2)] {
+        let g = Gateway::start_with(only(true, true, cache)).await;
+        g.ok(q, json!({})).await;
+        g.ok(q, json!({})).await;
+        assert_eq!(
+            g.sandbox.appypie.hooks.counts(),
+            BTreeMap::from([("GET /apps".to_string(), calls)]),
+            "cache {cache}"
+        );
+    }
+}
+
+/// The names of the connects and flows demo user `n` owns, read straight from the sandbox.
+async fn own_names(g: &Gateway, n: usize) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (pie, mixer) = g.sessions(n);
+    let connects = pie.connects(None, PageRequest::new(1, 100)).await.unwrap();
+    let accounts = mixer.accounts(&[]).await.unwrap();
+    (
+        connects.items.into_iter().map(|c| c.id).collect(),
+        accounts.into_iter().map(|a| a.account_id).collect(),
+    )
+}
+
+fn ids(list: &Value, field: &str) -> BTreeSet<String> {
+    let items = match list.get("edges") {
+        Some(_) => edges(list),
+        None => list.as_array().cloned().unwrap_or_default(),
+    };
+    items
+        .iter()
+        .map(|n| n[field].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_tenants_under_load_see_only_their_own_data_with_all_sharing_on() {
+    let g = Arc::new(Gateway::start().await);
+    let mut own = Vec::new();
+    for n in 0..3 {
+        own.push(own_names(&g, n).await);
+    }
+    assert!(own[0].0.is_disjoint(&own[1].0) && own[1].0.is_disjoint(&own[2].0));
+    assert!(own[0].1.is_disjoint(&own[1].1) && own[0].1.is_disjoint(&own[2].1));
+    g.sandbox
+        .appypie
+        .hooks
+        .add_fault(FaultRule::new("*/connect/list", Fault::Latency { ms: 20 }));
+    g.sandbox
+        .appmixer
+        .hooks
+        .add_fault(FaultRule::new("/accounts", Fault::Latency { ms: 20 }));
+    let q = |i: usize| {
+        format!(
+            "{{ connects(first: 100) {{ edges {{ node {{ nativeId n{}: name triggerApp {{ name }} }} }} }}
+               accounts(provider: APPMIXER) {{ nativeId }} }}",
+            i % 2
+        )
+    };
+    let tasks: Vec<_> = (0..240)
+        .map(|i| {
+            let (g, q) = (g.clone(), q(i / 3));
+            tokio::spawn(async move { (i % 3, g.query(Who::Both(i % 3), &q, json!({})).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (n, res) = task.await.unwrap();
+        assert!(res.get("errors").is_none(), "{res:#}");
+        assert_eq!(
+            ids(&res["data"]["connects"], "nativeId"),
+            own[n].0,
+            "caller {n}'s connects"
+        );
+        assert_eq!(
+            ids(&res["data"]["accounts"], "nativeId"),
+            own[n].1,
+            "caller {n}'s accounts"
+        );
+    }
+    let calls = g.sandbox.appypie.hooks.count("GET /connect/list");
+    assert!(calls < 240, "the requests shared work: {calls} list calls");
+}
