@@ -1,4 +1,7 @@
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
 use flowgate::server::{router, GatewayConfig, Limits};
 use flowgate::upstream::appmixer::AppmixerConfig;
