@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-type Flight<T> = Shared<BoxFuture<'static, Option<T>>>;
+/// Work in flight; it resolves to `None` if the work panicked.
+pub type Flight<T> = Shared<BoxFuture<'static, Option<T>>>;
 
 /// Work in flight, by key.
 #[derive(Debug)]
@@ -42,6 +43,12 @@ impl<T: Clone + Send + Sync + 'static> InFlight<T> {
             }
         };
         (flight.await, joined)
+    }
+
+    /// The work in flight under `key`, to wait for, if there is any.
+    pub fn running(&self, key: u128) -> Option<Flight<T>> {
+        let flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        flights.get(&key).cloned()
     }
 
     /// How many keys have work in flight.

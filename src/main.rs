@@ -109,6 +109,9 @@ struct ServeArgs {
     /// Most MiB of reply bodies the catalogue cache holds, per vendor.
     #[arg(long, env = "FLOWGATE_CATALOGUE_CACHE_MIB", default_value_t = 64)]
     catalogue_cache_mib: u64,
+    /// Parsed GraphQL documents kept for reuse; 0 parses every request.
+    #[arg(long, env = "FLOWGATE_DOCUMENT_CACHE", default_value_t = 1024)]
+    document_cache: u64,
     /// On SIGTERM or Ctrl-C, in-flight requests get this many seconds to finish.
     #[arg(long, env = "FLOWGATE_GRACE_PERIOD_SECS", default_value_t = 10)]
     grace_period_secs: u64,
@@ -252,6 +255,7 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             catalogue_max_bytes: args.catalogue_cache_mib << 20,
         },
         coalesce: !args.no_coalesce,
+        parsed_documents: args.document_cache,
         ..GatewayConfig::default()
     };
 

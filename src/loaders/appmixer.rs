@@ -16,10 +16,10 @@ pub const LOGS_PER_FLOW: u32 = 50;
 pub struct AppmixerLoaders {
     pub session: AppmixerSession,
     pub user: Load<User>,
-    pub apps: Load<Arc<BTreeMap<String, AppInfo>>>,
+    pub apps: Load<Arc<BTreeMap<String, Arc<AppInfo>>>>,
     pub components_by_app: Load<Arc<Vec<ComponentManifest>>>,
-    pub accounts: Load<Arc<Vec<Account>>>,
-    pub flows: Load<Arc<Vec<Flow>>>,
+    pub accounts: Load<Arc<Vec<Arc<Account>>>>,
+    pub flows: Load<Arc<Vec<Arc<Flow>>>>,
     pub account_flows: Load<Arc<Vec<FlowRef>>>,
     pub logs: Load<Arc<Vec<LogEntry>>>,
     pub stop_status: Load<StopStatus>,
@@ -27,7 +27,7 @@ pub struct AppmixerLoaders {
     pub component_accounts: Load<ComponentAuth>,
 }
 
-async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Flow>>, UpstreamError> {
+async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Arc<Flow>>>, UpstreamError> {
     let mut flows = Vec::new();
     loop {
         let q = FlowQuery {
@@ -38,7 +38,7 @@ async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Flow>>, UpstreamError> 
         };
         let page = s.flows(&q).await?;
         let last = (page.len() as u32) < FLOW_PAGE;
-        flows.extend(page);
+        flows.extend(page.into_iter().map(Arc::new));
         if last {
             return Ok(Arc::new(flows));
         }
@@ -80,13 +80,17 @@ impl AppmixerLoaders {
                 s.current_user().await
             }),
             apps: once(s.clone(), |s: AppmixerSession| async move {
-                Ok(Arc::new(s.apps(false).await?))
+                let apps = s.apps(false).await?;
+                Ok(Arc::new(
+                    apps.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+                ))
             }),
             components_by_app: per_key(s.clone(), |s: AppmixerSession, app| async move {
                 Ok(Arc::new(s.app_components(&app).await?))
             }),
             accounts: once(s.clone(), |s: AppmixerSession| async move {
-                Ok(Arc::new(s.accounts(&[]).await?))
+                let all = s.accounts(&[]).await?;
+                Ok(Arc::new(all.into_iter().map(Arc::new).collect()))
             }),
             flows: once(s.clone(), all_flows),
             account_flows: per_key(s.clone(), |s: AppmixerSession, id| async move {

@@ -15,7 +15,7 @@ pub struct AppyPieLoaders {
     pub session: AppyPieSession,
     pub profile: Load<Profile>,
     pub categories: Load<Arc<Vec<Category>>>,
-    pub apps: Load<Arc<HashMap<String, App>>>,
+    pub apps: Load<Arc<HashMap<String, Arc<App>>>>,
     pub app_detail: Load<AppDetail>,
     pub triggers_by_app: Load<Arc<Vec<Trigger>>>,
     pub actions_by_app: Load<Arc<Vec<Action>>>,
@@ -23,7 +23,7 @@ pub struct AppyPieLoaders {
     pub action: Load<Action>,
     pub accounts_by_app: Load<Arc<Vec<ConnectedAccount>>>,
     pub account: Load<ConnectedAccount>,
-    pub connects: Load<Arc<Vec<Connect>>>,
+    pub connects: Load<Arc<Vec<Arc<Connect>>>>,
     pub popular_matches: Load<Arc<Vec<PopularMatch>>>,
     pub popular_match: Load<PopularMatchDetail>,
     pub history: Load<Page<HistoryEntry>>,
@@ -48,7 +48,9 @@ impl AppyPieLoaders {
                 let filter = AppFilter::default();
                 let apps = all_pages(PAGE, |p| s.apps(&filter, p)).await?;
                 Ok(Arc::new(
-                    apps.into_iter().map(|a| (a.app_id.clone(), a)).collect(),
+                    apps.into_iter()
+                        .map(|a| (a.app_id.clone(), Arc::new(a)))
+                        .collect(),
                 ))
             }),
             app_detail: per_key(s.clone(), |s: AppyPieSession, id| async move {
@@ -77,7 +79,8 @@ impl AppyPieLoaders {
                     .ok_or_else(|| not_found("GET /user-connected-accounts"))
             }),
             connects: once(s.clone(), |s: AppyPieSession| async move {
-                Ok(Arc::new(all_pages(PAGE, |p| s.connects(None, p)).await?))
+                let all = all_pages(PAGE, |p| s.connects(None, p)).await?;
+                Ok(Arc::new(all.into_iter().map(Arc::new).collect()))
             }),
             popular_matches: once(s.clone(), |s: AppyPieSession| async move {
                 Ok(Arc::new(

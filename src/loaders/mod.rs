@@ -3,18 +3,17 @@
 
 mod appmixer;
 mod appypie;
+pub mod tick;
 
 pub use appmixer::AppmixerLoaders;
 pub use appypie::AppyPieLoaders;
 
 use crate::upstream::{ErrorKind, UpstreamError};
-use async_graphql::dataloader::{DataLoader, Loader};
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use tokio::sync::OnceCell;
 
 pub(crate) type BatchFn<V> = Box<
     dyn Fn(Vec<String>) -> BoxFuture<'static, Result<HashMap<String, V>, UpstreamError>>
@@ -22,45 +21,78 @@ pub(crate) type BatchFn<V> = Box<
         + Sync,
 >;
 
-/// A loader made of one batch function over string keys.
-pub struct Batch<V>(BatchFn<V>);
+type Found<V> = Result<Arc<HashMap<String, V>>, UpstreamError>;
+type BatchRun<V> = Shared<BoxFuture<'static, Found<V>>>;
 
-impl<V: Clone + Send + Sync + 'static> Loader<String> for Batch<V> {
-    type Value = V;
-    type Error = UpstreamError;
-
-    fn load(
-        &self,
-        keys: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, V>, UpstreamError>> + Send {
-        (self.0)(keys.to_vec())
-    }
+/// The batch still taking keys: `keys` is `None` once its fetch has started.
+struct Open<V> {
+    keys: Arc<Mutex<Option<Vec<String>>>>,
+    run: BatchRun<V>,
 }
 
-/// The one result of one key in one request.
-type Slot<V> = Arc<OnceCell<Result<Option<V>, UpstreamError>>>;
+struct State<V> {
+    /// The batch that answers each key asked for in this request.
+    slots: HashMap<String, BatchRun<V>>,
+    open: Option<Open<V>>,
+}
 
-/// A per-request DataLoader over string keys. Keys asked for in one tick are batched; a key
-/// already asked for in this request (even still in flight) is never fetched again.
+/// A per-request loader over string keys. Keys asked for in one tick (see [`tick`]) make one
+/// batch; a key already asked for in this request (even still in flight) is never fetched again.
 pub struct Load<V: Clone + Send + Sync + 'static> {
-    loader: DataLoader<Batch<V>>,
-    results: Mutex<HashMap<String, Slot<V>>>,
+    fetch: Arc<BatchFn<V>>,
+    state: Mutex<State<V>>,
 }
 
 impl<V: Clone + Send + Sync + 'static> Load<V> {
     pub(crate) fn new(f: BatchFn<V>) -> Self {
         Load {
-            loader: DataLoader::new(Batch(f), tokio::spawn),
-            results: Mutex::default(),
+            fetch: Arc::new(f),
+            state: Mutex::new(State {
+                slots: HashMap::new(),
+                open: None,
+            }),
         }
     }
 
     pub async fn load_one(&self, key: String) -> Result<Option<V>, UpstreamError> {
-        let cell = {
-            let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
-            results.entry(key.clone()).or_default().clone()
+        let run = self.batch_for(&key);
+        Ok(run.await?.get(&key).cloned())
+    }
+
+    /// The batch that answers `key`: its earlier one, the open one, or a new one.
+    fn batch_for(&self, key: &str) -> BatchRun<V> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(run) = state.slots.get(key) {
+            return run.clone();
+        }
+        let joined = state.open.as_ref().and_then(|open| {
+            let mut keys = open.keys.lock().unwrap_or_else(|e| e.into_inner());
+            let keys = keys.as_mut()?;
+            keys.push(key.to_string());
+            Some(open.run.clone())
+        });
+        let run = joined.unwrap_or_else(|| {
+            let open = self.open_batch(key);
+            let run = open.run.clone();
+            state.open = Some(open);
+            run
+        });
+        state.slots.insert(key.to_string(), run.clone());
+        run
+    }
+
+    fn open_batch(&self, first: &str) -> Open<V> {
+        let keys = Arc::new(Mutex::new(Some(vec![first.to_string()])));
+        let (taken, fetch, gate) = (keys.clone(), self.fetch.clone(), tick::Gate::queue());
+        let run = async move {
+            gate.await;
+            let keys = taken.lock().unwrap_or_else(|e| e.into_inner()).take();
+            fetch(keys.unwrap_or_default()).await.map(Arc::new)
         };
-        cell.get_or_init(|| self.loader.load_one(key)).await.clone()
+        Open {
+            keys,
+            run: run.boxed().shared(),
+        }
     }
 
     pub async fn load_many(&self, keys: Vec<String>) -> Result<HashMap<String, V>, UpstreamError> {

@@ -9,12 +9,13 @@ use crate::loaders::load_once;
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
 use async_graphql::{Context, Json, Object, Result, ID};
+use std::sync::Arc;
 
 /// An account the caller connected: an Appy Pie connected account or an Appmixer account.
 #[derive(Clone)]
 pub enum Account {
     AppyPie(pm::ConnectedAccount),
-    Appmixer(mm::Account),
+    Appmixer(Arc<mm::Account>),
 }
 
 /// An Appmixer account by id, from the caller's account list (one call per request).

@@ -8,12 +8,13 @@ use crate::loaders::load_once;
 use crate::upstream::appmixer::model::{AppInfo, ComponentManifest};
 use crate::upstream::appypie::model as pm;
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use std::sync::Arc;
 
 /// An app: an Appy Pie app, or an Appmixer app (a module or a service without modules).
 #[derive(Clone)]
 pub enum App {
-    AppyPie(pm::App),
-    Appmixer(AppInfo),
+    AppyPie(Arc<pm::App>),
+    Appmixer(Arc<AppInfo>),
 }
 
 /// Loads an Appy Pie app from the catalogue (one call per request).

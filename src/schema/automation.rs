@@ -12,6 +12,7 @@ use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
 use async_graphql::{Context, Enum, Interface, Json, Object, Result, SimpleObject, ID};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Whether an automation is live.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -120,7 +121,7 @@ impl From<&mm::LogEntry> for Run {
 
 /// An Appmixer flow.
 #[derive(Clone)]
-pub struct Flow(pub mm::Flow);
+pub struct Flow(pub Arc<mm::Flow>);
 
 /// One component placed in a flow.
 #[derive(Clone)]
@@ -331,7 +332,7 @@ pub fn limit(first: Option<i32>, default: usize, max: usize) -> usize {
 
 /// An Appy Pie connect: one trigger app feeding one action app.
 #[derive(Clone)]
-pub struct Connect(pub pm::Connect);
+pub struct Connect(pub Arc<pm::Connect>);
 
 /// Which half of a connect.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use crate::error::{Code, Gql};
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
 use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject, ID};
+use std::sync::Arc;
 
 pub struct Mutation;
 
@@ -310,7 +311,7 @@ fn expect_provider(g: &GlobalId, p: Provider) -> Result<()> {
 }
 
 async fn fresh_flow(ctx: &Context<'_>, id: &str) -> Result<Flow> {
-    Ok(Flow(mixer(ctx)?.session.flow(id).await.gql()?))
+    Ok(Flow(Arc::new(mixer(ctx)?.session.flow(id).await.gql()?)))
 }
 
 /// The connect as cached for this request, or NOT_FOUND.
@@ -350,7 +351,7 @@ async fn set_enabled(ctx: &Context<'_>, id: &ID, on: bool) -> Result<AutomationP
             .await
             .gql()?;
         let mut c = cached_connect(ctx, &g.native).await?;
-        c.0.status = changed.status;
+        Arc::make_mut(&mut c.0).status = changed.status;
         Automation::Connect(c)
     };
     Ok(AutomationPayload { automation })
@@ -449,7 +450,7 @@ impl Mutation {
         };
         let connect = pie(ctx)?.session.create_connect(&new).await.gql()?;
         Ok(ConnectPayload {
-            connect: Connect(connect),
+            connect: Connect(Arc::new(connect)),
         })
     }
 
@@ -474,7 +475,7 @@ impl Mutation {
             .await
             .gql()?;
         Ok(ConnectPayload {
-            connect: Connect(connect),
+            connect: Connect(Arc::new(connect)),
         })
     }
 
@@ -538,7 +539,7 @@ impl Mutation {
                 .await
                 .gql()?;
             let mut c = cached_connect(ctx, &g.native).await?;
-            c.0.name = changed.name;
+            Arc::make_mut(&mut c.0).name = changed.name;
             Automation::Connect(c)
         };
         Ok(AutomationPayload { automation })
@@ -613,7 +614,7 @@ impl Mutation {
             .await
             .gql()?;
         Ok(AccountPayload {
-            account: Some(Account::Appmixer(created.account)),
+            account: Some(Account::Appmixer(Arc::new(created.account))),
         })
     }
 
@@ -634,7 +635,10 @@ impl Mutation {
             .await
             .gql()?;
         Ok(AccountPayload {
-            account: fresh.into_iter().next().map(Account::Appmixer),
+            account: fresh
+                .into_iter()
+                .next()
+                .map(|a| Account::Appmixer(Arc::new(a))),
         })
     }
 

@@ -15,6 +15,7 @@ use crate::upstream::appmixer::model::{ComponentManifest, FlowQuery};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Interface, Object, OutputType, Result, SimpleObject, Union, ID};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Anything with a global id.
 #[derive(Interface, Clone)]
@@ -526,7 +527,7 @@ impl Query {
                 flows
                     .into_iter()
                     .enumerate()
-                    .map(|(i, f)| Edge::new(start + i, Flow(f))),
+                    .map(|(i, f)| Edge::new(start + i, Flow(Arc::new(f)))),
             );
             Ok(conn)
         })
@@ -650,5 +651,8 @@ async fn s_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
         .accounts(&[format!("accountId:{id}")])
         .await
         .gql()?;
-    Ok(all.into_iter().next().map(Account::Appmixer))
+    Ok(all
+        .into_iter()
+        .next()
+        .map(|a| Account::Appmixer(Arc::new(a))))
 }

@@ -1,11 +1,13 @@
 //! The HTTP server: `POST /graphql`, `GET /graphql` (queries only), GraphiQL at `/`, `/healthz`.
 
+mod documents;
 mod limits;
 
 pub use limits::Limits;
 
 use crate::error::Code;
 use crate::inflight::InFlight;
+use crate::loaders::tick;
 use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
@@ -40,6 +42,8 @@ pub struct GatewayConfig {
     pub sharing: SharingConfig,
     /// Identical concurrent queries of the same caller share one execution.
     pub coalesce: bool,
+    /// Parsed documents kept for reuse (0: parse every request).
+    pub parsed_documents: u64,
 }
 
 impl Default for GatewayConfig {
@@ -59,6 +63,7 @@ impl Default for GatewayConfig {
             limits: Limits::default(),
             sharing: SharingConfig::default(),
             coalesce: true,
+            parsed_documents: 1024,
         }
     }
 }
@@ -72,6 +77,7 @@ struct Gateway {
     limits: Limits,
     coalesce: bool,
     executions: InFlight<Answer>,
+    documents: documents::Documents,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -109,6 +115,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, reqwest::Error> {
         limits: limits.clone(),
         coalesce: config.coalesce,
         executions: InFlight::default(),
+        documents: documents::Documents::new(config.parsed_documents),
     };
     Ok(Router::new()
         .route("/", get(graphiql_page))
@@ -166,34 +173,40 @@ async fn execute(
     mut request: async_graphql::Request,
     over_get: bool,
 ) -> axum::response::Response {
+    let key = g
+        .coalesce
+        .then(|| operation_key(&request, headers, &g.headers));
+    if let Some(running) = key.and_then(|k| g.executions.running(k)) {
+        // Only queries that passed every check run shared, so the same request needs none.
+        return finished(running.await);
+    }
     let mut shared_key = None;
-    let name = request.operation_name.clone();
-    if let Ok(doc) = request.parsed_query() {
-        if let Some(why) = limits::check_shape(doc, &g.limits) {
+    if let Some(doc) = g.documents.parse(&request.query) {
+        if let Some(why) = limits::check_shape(&doc, &g.limits) {
             return error_response(Code::QueryLimitExceeded, why).into_response();
         }
-        let kind = operation_type(doc, name.as_deref());
+        let kind = operation_type(&doc, request.operation_name.as_deref());
         if over_get && kind == Some(OperationType::Mutation) {
             let message = "mutations must be sent with POST".into();
             return error_response(Code::BadUserInput, message).into_response();
         }
-        if g.coalesce && kind == Some(OperationType::Query) {
-            shared_key = Some(operation_key(&request, headers, &g.headers));
-        }
+        shared_key = key.filter(|_| kind == Some(OperationType::Query));
+        request.set_parsed_query(ExecutableDocument::clone(&doc));
     }
     let pie = token(headers, &g.headers.appypie);
     let mixer = token(headers, &g.headers.appmixer);
     let run = run(g.clone(), request, pie, mixer);
-    let answer = match shared_key {
-        Some(key) => g
-            .executions
-            .join(key, run)
-            .await
-            .0
-            .unwrap_or_else(|| error_response(Code::Internal, "internal error".into())),
-        None => run.await,
-    };
-    answer.into_response()
+    match shared_key {
+        Some(key) => finished(g.executions.join(key, run).await.0),
+        None => run.await.into_response(),
+    }
+}
+
+/// The answer of a shared execution; `None` if it panicked.
+fn finished(answer: Option<Answer>) -> axum::response::Response {
+    answer
+        .unwrap_or_else(|| error_response(Code::Internal, "internal error".into()))
+        .into_response()
 }
 
 /// The key under which identical operations of the same caller share one execution: the
@@ -244,7 +257,7 @@ async fn run(
     );
     let started = std::time::Instant::now();
     let operation = request.operation_name.clone().unwrap_or_default();
-    let run = g.schema.execute(request.data(data));
+    let run = tick::drive(g.schema.execute(request.data(data)));
     let Ok(mut response) = tokio::time::timeout(g.limits.deadline, run).await else {
         tracing::warn!(%operation, "request deadline exceeded");
         return error_response(
