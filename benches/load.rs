@@ -16,10 +16,11 @@ const WARM_UP: Duration = Duration::from_secs(1);
 const RUN: Duration = Duration::from_secs(5);
 
 struct Load {
-    name: &'static str,
+    name: String,
     url: String,
     body: Option<String>,
-    headers: Vec<(&'static str, String)>,
+    /// One header set per caller; request i of a connection is sent by caller i mod n.
+    callers: Vec<Vec<(&'static str, String)>>,
 }
 
 struct Result {
@@ -31,12 +32,12 @@ struct Result {
 async fn drive(load: Arc<Load>) -> Result {
     let start = Instant::now();
     let tasks: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
+        .map(|connection| {
             let load = load.clone();
             tokio::spawn(async move {
                 let client = reqwest::Client::new();
                 let mut latencies = Vec::new();
-                loop {
+                for sent in connection.. {
                     let t = Instant::now();
                     if t - start > WARM_UP + RUN {
                         return latencies;
@@ -48,7 +49,7 @@ async fn drive(load: Arc<Load>) -> Result {
                             .body(b.clone()),
                         None => client.get(&load.url),
                     };
-                    for (k, v) in &load.headers {
+                    for (k, v) in &load.callers[sent % load.callers.len()] {
                         req = req.header(*k, v);
                     }
                     let ok = match req.send().await {
@@ -59,6 +60,7 @@ async fn drive(load: Arc<Load>) -> Result {
                         latencies.push(t.elapsed());
                     }
                 }
+                latencies
             })
         })
         .collect();
@@ -84,7 +86,7 @@ async fn send_once(load: &Load) {
         .post(&load.url)
         .header("content-type", "application/json")
         .body(load.body.clone().unwrap_or_default());
-    for (k, v) in &load.headers {
+    for (k, v) in &load.callers[0] {
         req = req.header(*k, v);
     }
     let res = req.send().await.expect("gateway answers");
@@ -130,45 +132,45 @@ fn main() {
         let app = router(config).unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
 
-        let alice = &DEMO_USERS[0];
-        let both = vec![("x-appmixer-token", alice.appmixer_token.to_string()), ("x-appypie-token", alice.appypie_token.to_string())];
-        let loads = vec![
-            Load { name: "flat: 40 connects", url: gateway.clone(), body: gql("{ connects(first: 40) { edges { node { name enabled } } } }"), headers: both.clone() },
-            Load {
-                name: "nested: connects with apps, triggers, actions, accounts",
-                url: gateway.clone(),
-                body: gql("{ connects(first: 40) { edges { node { name triggerApp { name } actionApp { name } trigger { name } action { name } triggerAccount { name } actionAccount { name } } } } }"),
-                headers: both.clone(),
-            },
-            Load {
-                name: "nested: accounts with their flows",
-                url: gateway.clone(),
-                body: gql("{ accounts(provider: APPMIXER) { name automations { name } } }"),
-                headers: both.clone(),
-            },
-            Load {
-                name: "mixed: both vendors",
-                url: gateway.clone(),
-                body: gql("{ viewer { appmixer { email } appypie { email } } automations(first: 20) { totalCount edges { node { name state } } } apps(first: 10) { edges { node { name } } } }"),
-                headers: both.clone(),
-            },
-            Load {
-                name: "ceiling: sandbox GET /connect/list",
-                url: format!("{}/connect/list?limit=40", sandbox.appypie_base_url()),
-                body: None,
-                headers: vec![("ACCESSTOKEN", alice.appypie_token.to_string())],
-            },
-            Load {
-                name: "ceiling: sandbox GET /accounts",
-                url: format!("{}/accounts", sandbox.appmixer_base_url()),
-                body: None,
-                headers: vec![("Authorization", format!("Bearer {}", alice.appmixer_token))],
-            },
+        let both = |n: usize| {
+            let u = &DEMO_USERS[n];
+            vec![("x-appmixer-token", u.appmixer_token.to_string()), ("x-appypie-token", u.appypie_token.to_string())]
+        };
+        let queries = [
+            ("flat: 40 connects", "{ connects(first: 40) { edges { node { name enabled } } } }"),
+            (
+                "nested: connects with apps, triggers, actions, accounts",
+                "{ connects(first: 40) { edges { node { name triggerApp { name } actionApp { name } trigger { name } action { name } triggerAccount { name } actionAccount { name } } } } }",
+            ),
+            ("nested: accounts with their flows", "{ accounts(provider: APPMIXER) { name automations { name } } }"),
+            (
+                "mixed: both vendors",
+                "{ viewer { appmixer { email } appypie { email } } automations(first: 20) { totalCount edges { node { name state } } } apps(first: 10) { edges { node { name } } } }",
+            ),
         ];
+        let mut loads = Vec::new();
+        for (callers, label) in [(vec![both(0)], "1 caller"), ((0..3).map(both).collect(), "3 callers")] {
+            for (name, query) in queries {
+                loads.push(Load { name: format!("{name} ({label})"), url: gateway.clone(), body: gql(query), callers: callers.clone() });
+            }
+        }
+        let alice = &DEMO_USERS[0];
+        loads.push(Load {
+            name: "ceiling: sandbox GET /connect/list".into(),
+            url: format!("{}/connect/list?limit=40", sandbox.appypie_base_url()),
+            body: None,
+            callers: vec![vec![("ACCESSTOKEN", alice.appypie_token.to_string())]],
+        });
+        loads.push(Load {
+            name: "ceiling: sandbox GET /accounts".into(),
+            url: format!("{}/accounts", sandbox.appmixer_base_url()),
+            body: None,
+            callers: vec![vec![("Authorization", format!("Bearer {}", alice.appmixer_token))]],
+        });
         println!("{CONNECTIONS} connections, {}s warm-up, {}s run, {} cores", WARM_UP.as_secs(), RUN.as_secs(), std::thread::available_parallelism().map_or(0, |n| n.get()));
-        println!("{:<58} {:>9} {:>9} {:>9} {:>14}", "workload", "req/s", "p50 ms", "p99 ms", "upstream/query");
+        println!("{:<70} {:>9} {:>9} {:>9} {:>14}", "workload", "req/s", "p50 ms", "p99 ms", "upstream/query");
         for load in loads {
-            let name = load.name;
+            let name = load.name.clone();
             let per_query = if load.body.is_some() {
                 sandbox.reset_hooks();
                 send_once(&load).await;
@@ -177,7 +179,7 @@ fn main() {
                 "-".into()
             };
             let r = drive(Arc::new(load)).await;
-            println!("{name:<58} {:>9.0} {:>9.2} {:>9.2} {per_query:>14}", r.per_sec, r.p50.as_secs_f64() * 1e3, r.p99.as_secs_f64() * 1e3);
+            println!("{name:<70} {:>9.0} {:>9.2} {:>9.2} {per_query:>14}", r.per_sec, r.p50.as_secs_f64() * 1e3, r.p99.as_secs_f64() * 1e3);
         }
         println!("peak RSS: {:.0} MiB", peak_rss_mib());
     });

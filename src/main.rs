@@ -94,7 +94,7 @@ struct ServeArgs {
     #[arg(long, env = "FLOWGATE_CONNECT_TIMEOUT_MS", default_value_t = 3000)]
     connect_timeout_ms: u64,
     /// Upstream calls in flight at once, per vendor.
-    #[arg(long, env = "FLOWGATE_MAX_IN_FLIGHT", default_value_t = 32)]
+    #[arg(long, env = "FLOWGATE_MAX_IN_FLIGHT", default_value_t = 128)]
     max_in_flight: usize,
     /// Do not share identical in-flight upstream reads between requests.
     #[arg(long, env = "FLOWGATE_NO_DEDUPE")]

@@ -109,7 +109,7 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
 }
 
 /// Upstream calls a fan-out loader makes at once for one batch.
-const FAN_OUT: usize = 8;
+const FAN_OUT: usize = 64;
 
 /// A loader that fetches a whole list once per batch and indexes it.
 pub fn whole_list<S, V, F, Fut>(session: S, fetch: F) -> Load<V>

@@ -157,6 +157,9 @@ impl Account {
                         .await
                         .gql()?
                         .unwrap_or_default();
+                    if wants_only(ctx, FLOW_REF_FIELDS) {
+                        return Ok(refs.iter().map(flow_from_ref).collect());
+                    }
                     let flows = load_once(&l.flows).await.gql()?;
                     Ok(refs
                         .iter()
@@ -169,6 +172,24 @@ impl Account {
         })
         .await
     }
+}
+
+/// Fields of a flow that `GET /accounts/{id}/flows` already answers.
+const FLOW_REF_FIELDS: &[&str] = &["__typename", "id", "nativeId", "name", "provider"];
+
+/// Whether the current field's selection (fragments included) asks only for `fields`.
+fn wants_only(ctx: &Context<'_>, fields: &[&str]) -> bool {
+    ctx.field()
+        .selection_set()
+        .all(|f| fields.contains(&f.name()))
+}
+
+fn flow_from_ref(r: &mm::FlowRef) -> Automation {
+    Automation::Flow(Flow(Arc::new(mm::Flow {
+        flow_id: r.flow_id.clone(),
+        name: Some(r.name.clone()),
+        ..mm::Flow::default()
+    })))
 }
 
 impl Account {

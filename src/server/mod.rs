@@ -56,7 +56,7 @@ impl Default for GatewayConfig {
                 appmixer: "x-appmixer-token".into(),
                 appypie: "x-appypie-token".into(),
             },
-            max_in_flight: 32,
+            max_in_flight: 128,
             appypie_policy: Policy::default(),
             appmixer_policy: Policy::default(),
             graphiql_headers: Vec::new(),

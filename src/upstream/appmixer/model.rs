@@ -71,7 +71,7 @@ pub struct FlowComponent {
 pub type FlowDescriptor = BTreeMap<String, FlowComponent>;
 
 /// A flow; fields other than `flowId` may be left out by a projection.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Flow {
     pub flow_id: String,
