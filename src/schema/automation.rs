@@ -483,7 +483,7 @@ impl Connect {
         side: ConnectSide,
         field_key: String,
     ) -> Result<Option<Vec<DropdownOption>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let options = pie(ctx)?
                 .session
                 .dropdown_options(&self.0.id, side.into(), &field_key)
@@ -496,7 +496,7 @@ impl Connect {
                     value: o.value,
                 })
                 .collect())
-        })
+        }))
         .await
     }
 }

@@ -37,7 +37,7 @@ impl Default for HttpConfig {
         HttpConfig {
             connect_timeout: Duration::from_secs(3),
             timeout: Duration::from_secs(15),
-            pool_idle_per_host: 64,
+            pool_idle_per_host: 256,
         }
     }
 }
