@@ -59,35 +59,41 @@ fn varied(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Sends `queries` at once through a gateway tuned by `tune`, with a slow connect list; answers
+/// them with the sandbox's whole per-route count map.
+async fn at_once_on_a_slow_list(
+    tune: impl FnOnce(&mut GatewayConfig),
+    queries: Vec<String>,
+) -> (Vec<Value>, BTreeMap<String, u64>) {
+    let g = Arc::new(Gateway::start_with(tune).await);
+    slow_connect_list(&g);
+    let answers = all_at_once(&g, Who::Both(0), queries).await;
+    assert!(answers.iter().all(|a| a.get("errors").is_none()));
+    assert!(answers
+        .iter()
+        .all(|a| edges(&a["data"]["connects"]).len() == 40));
+    (answers, g.sandbox.appypie.hooks.counts())
+}
+
+fn list_calls(n: u64) -> BTreeMap<String, u64> {
+    BTreeMap::from([("GET /connect/list".to_string(), n)])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_reads_in_flight_share_one_upstream_call() {
     for (dedupe, calls) in [(true, 1), (false, 8)] {
-        let g = Arc::new(Gateway::start_with(only(dedupe, false, false)).await);
-        slow_connect_list(&g);
-        let answers = all_at_once(&g, Who::Both(0), varied(8)).await;
-        assert!(answers.iter().all(|a| a.get("errors").is_none()));
-        assert_eq!(edges(&answers[7]["data"]["connects"]).len(), 40);
-        assert_eq!(
-            g.sandbox.appypie.hooks.counts(),
-            BTreeMap::from([("GET /connect/list".to_string(), calls)]),
-            "dedupe {dedupe}"
-        );
+        let (_, counts) = at_once_on_a_slow_list(only(dedupe, false, false), varied(8)).await;
+        assert_eq!(counts, list_calls(calls), "dedupe {dedupe}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_queries_in_flight_share_one_execution() {
     for (coalesce, calls) in [(true, 1), (false, 8)] {
-        let g = Arc::new(Gateway::start_with(only(false, coalesce, false)).await);
-        slow_connect_list(&g);
-        let answers = all_at_once(&g, Who::Both(0), vec![CONNECTS.to_string(); 8]).await;
+        let same = vec![CONNECTS.to_string(); 8];
+        let (answers, counts) = at_once_on_a_slow_list(only(false, coalesce, false), same).await;
         assert!(answers.iter().all(|a| a == &answers[0]));
-        assert_eq!(edges(&answers[0]["data"]["connects"]).len(), 40);
-        assert_eq!(
-            g.sandbox.appypie.hooks.counts(),
-            BTreeMap::from([("GET /connect/list".to_string(), calls)]),
-            "coalesce {coalesce}"
-        );
+        assert_eq!(counts, list_calls(calls), "coalesce {coalesce}");
     }
 }
 
