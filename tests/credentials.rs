@@ -124,13 +124,7 @@ async fn concurrent_callers_see_only_their_own_data() {
 #[tokio::test]
 async fn each_mutation_is_sent_once() {
     let g = Gateway::start().await;
-    let d = g
-        .ok(
-            "{ connects(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    let id = d["connects"]["edges"][0]["node"]["id"].clone();
+    let id = g.first_connect_id().await;
     g.sandbox.reset_hooks();
     g.query(Who::Both(0), "mutation($id: ID!) { renameAutomation(input: { id: $id, name: \"x\" }) { automation { name } } }", json!({ "id": id })).await;
     assert_eq!(g.sandbox.appypie.hooks.count("PUT /connect/{id}/name"), 1);

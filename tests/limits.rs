@@ -117,13 +117,7 @@ async fn bad_input_gets_a_clear_error_and_no_upstream_call() {
     }
     assert_eq!(g.calls(), 0);
 
-    let d = g
-        .ok(
-            "{ connects(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    let connect = d["connects"]["edges"][0]["node"]["id"].clone();
+    let connect = g.first_connect_id().await;
     let res = g
         .query(
             Who::Both(0),

@@ -81,13 +81,7 @@ async fn writes_are_sent_once_even_when_they_time_out() {
         }
     })
     .await;
-    let d = g
-        .ok(
-            "{ connects(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    let id = d["connects"]["edges"][0]["node"]["id"].clone();
+    let id = g.first_connect_id().await;
     let hooks = &g.sandbox.appypie.hooks;
     hooks.add_fault(FaultRule::new("*/name", Fault::Latency { ms: 1_000 }).times(1));
     let q = "mutation($id: ID!) { renameAutomation(input: { id: $id, name: \"slow\" }) { automation { name } } }";

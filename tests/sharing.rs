@@ -100,13 +100,7 @@ async fn identical_queries_in_flight_share_one_execution() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutations_are_never_shared() {
     let g = Arc::new(Gateway::start().await);
-    let d = g
-        .ok(
-            "{ connects(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    let id = d["connects"]["edges"][0]["node"]["id"].to_string();
+    let id = g.first_connect_id().await.to_string();
     g.sandbox.reset_hooks();
     g.sandbox
         .appypie

@@ -169,6 +169,17 @@ impl Gateway {
         res["data"].clone()
     }
 
+    /// The global id of Alice's first connect.
+    pub async fn first_connect_id(&self) -> serde_json::Value {
+        let d = self
+            .ok(
+                "{ connects(first: 1) { edges { node { id } } } }",
+                serde_json::json!({}),
+            )
+            .await;
+        d["connects"]["edges"][0]["node"]["id"].clone()
+    }
+
     /// Upstream calls both sandboxes have seen since the last reset.
     pub fn calls(&self) -> u64 {
         self.sandbox.appypie.hooks.total() + self.sandbox.appmixer.hooks.total()
