@@ -16,8 +16,28 @@ pub enum Code {
     UpstreamUnavailable,
     InvalidUpstreamResponse,
     QueryLimitExceeded,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
+    DocumentNotTrusted,
     Internal,
 }
+
+const ALL: [Code; 14] = [
+    Code::Unauthenticated,
+    Code::Forbidden,
+    Code::NotFound,
+    Code::BadUserInput,
+    Code::RateLimited,
+    Code::UpstreamError,
+    Code::UpstreamTimeout,
+    Code::UpstreamUnavailable,
+    Code::InvalidUpstreamResponse,
+    Code::QueryLimitExceeded,
+    Code::PersistedQueryNotFound,
+    Code::PersistedQueryNotSupported,
+    Code::DocumentNotTrusted,
+    Code::Internal,
+];
 
 impl Code {
     pub fn as_str(self) -> &'static str {
@@ -32,8 +52,16 @@ impl Code {
             Code::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             Code::InvalidUpstreamResponse => "INVALID_UPSTREAM_RESPONSE",
             Code::QueryLimitExceeded => "QUERY_LIMIT_EXCEEDED",
+            Code::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Code::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            Code::DocumentNotTrusted => "DOCUMENT_NOT_TRUSTED",
             Code::Internal => "INTERNAL",
         }
+    }
+
+    /// The code spelled `name`, if it is one of ours.
+    pub fn parse(name: &str) -> Option<Code> {
+        ALL.into_iter().find(|c| c.as_str() == name)
     }
 
     /// An error with this code and a message of ours.

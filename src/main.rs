@@ -3,7 +3,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
-use flowgate::server::{router, GatewayConfig, Limits};
+use flowgate::server::{router, CorsConfig, GatewayConfig, Limits, PersistedConfig};
 use flowgate::upstream::appmixer::AppmixerConfig;
 use flowgate::upstream::appypie::AppyPieConfig;
 use flowgate::upstream::{HttpConfig, Policy, SharingConfig};
@@ -112,6 +112,28 @@ struct ServeArgs {
     /// Parsed GraphQL documents kept for reuse; 0 parses every request.
     #[arg(long, env = "FLOWGATE_DOCUMENT_CACHE", default_value_t = 1024)]
     document_cache: u64,
+    /// An origin browsers may call from (`https://app.example.com`, `http://localhost:*` for any
+    /// port, or `*` for any origin); repeat the flag or separate with commas. `--sandbox` allows
+    /// `http://localhost:*` and `http://127.0.0.1:*` unless origins are given.
+    #[arg(
+        long = "cors-origin",
+        env = "FLOWGATE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+    /// Seconds a browser may keep a CORS preflight's answer.
+    #[arg(long, env = "FLOWGATE_CORS_MAX_AGE_SECS", default_value_t = 600)]
+    cors_max_age_secs: u64,
+    /// Turn automatic persisted queries off.
+    #[arg(long, env = "FLOWGATE_NO_APQ")]
+    no_apq: bool,
+    /// Most MiB of documents the automatic persisted query store holds.
+    #[arg(long, env = "FLOWGATE_APQ_CACHE_MIB", default_value_t = 16)]
+    apq_cache_mib: u64,
+    /// A manifest of trusted documents (Apollo's persisted query manifest, or Relay's map of id
+    /// to document); with one, only those documents run.
+    #[arg(long, env = "FLOWGATE_TRUSTED_DOCUMENTS")]
+    trusted_documents: Option<std::path::PathBuf>,
     /// On SIGTERM or Ctrl-C, in-flight requests get this many seconds to finish.
     #[arg(long, env = "FLOWGATE_GRACE_PERIOD_SECS", default_value_t = 10)]
     grace_period_secs: u64,
@@ -256,6 +278,15 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
         },
         coalesce: !args.no_coalesce,
         parsed_documents: args.document_cache,
+        persisted: PersistedConfig {
+            apq: !args.no_apq,
+            apq_cache_mib: args.apq_cache_mib,
+            trusted_documents: args.trusted_documents.clone(),
+        },
+        cors: CorsConfig {
+            origins: args.cors_origins.clone(),
+            max_age: Duration::from_secs(args.cors_max_age_secs),
+        },
         ..GatewayConfig::default()
     };
 
@@ -281,6 +312,9 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             ),
             (args.appypie_header.clone(), alice.appypie_token.to_string()),
         ];
+        if config.cors.origins.is_empty() {
+            config.cors.origins = CorsConfig::local();
+        }
         sandbox = Some(sb);
     } else {
         let (Some(appypie), Some(appmixer)) = (args.appypie_url, args.appmixer_url) else {
@@ -296,7 +330,7 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
         };
         config.appmixer = AppmixerConfig { base_url: appmixer };
     }
-    let app = router(config).map_err(std::io::Error::other)?;
+    let app = router(config)?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     println!("flowgate: GraphiQL at http://{addr}/   GraphQL at http://{addr}/graphql");

@@ -2,6 +2,8 @@
 //! and over, and parsing is a quarter of the cost of a small query. Only documents that parse
 //! are kept; a document holds no caller data.
 
+use super::http::Answer;
+use crate::error::Code;
 use crate::upstream::fingerprint;
 use async_graphql::parser::types::ExecutableDocument;
 use std::sync::Arc;
@@ -18,17 +20,37 @@ impl Documents {
         }
     }
 
-    /// The parsed document, or `None` if it does not parse (execution then reports why).
-    pub fn parse(&self, text: &str) -> Option<Arc<ExecutableDocument>> {
+    /// The parsed document, or the request error saying why it does not parse.
+    pub fn parse(&self, text: &str) -> Result<Arc<ExecutableDocument>, Answer> {
         let Some(cache) = &self.parsed else {
-            return async_graphql::parser::parse_query(text).ok().map(Arc::new);
+            return parse(text);
         };
         let key = fingerprint(&[text.as_bytes()]);
         if let Some(doc) = cache.get(&key) {
-            return Some(doc);
+            return Ok(doc);
         }
-        let doc = Arc::new(async_graphql::parser::parse_query(text).ok()?);
+        let doc = parse(text)?;
         cache.insert(key, doc.clone());
-        Some(doc)
+        Ok(doc)
+    }
+}
+
+/// Parses a document. The parser's own nesting limit is a query limit like ours.
+fn parse(text: &str) -> Result<Arc<ExecutableDocument>, Answer> {
+    use async_graphql::parser::Error;
+    match async_graphql::parser::parse_query(text) {
+        Ok(doc) => Ok(Arc::new(doc)),
+        Err(Error::RecursionLimitExceeded) => Err(Answer::request_error(
+            Code::QueryLimitExceeded,
+            "the query is nested deeper than the parser allows",
+        )),
+        Err(e) => {
+            let mut error = async_graphql::ServerError::from(e);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", Code::BadUserInput.as_str());
+            Err(async_graphql::Response::from_errors(vec![error]).into())
+        }
     }
 }

@@ -1,9 +1,16 @@
-//! The HTTP server: `POST /graphql`, `GET /graphql` (queries only), GraphiQL at `/`, `/healthz`.
+//! The HTTP server: GraphQL over HTTP at `/graphql` (GET for queries, POST), GraphiQL at `/`,
+//! the SDL at `/schema.graphql`, `/healthz`.
 
+mod cors;
 mod documents;
+mod graphiql;
+mod http;
 mod limits;
+mod persisted;
 
+pub use cors::CorsConfig;
 pub use limits::Limits;
+pub use persisted::{sha256_hex, PersistedConfig};
 
 use crate::error::Code;
 use crate::inflight::InFlight;
@@ -12,14 +19,13 @@ use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
 use crate::upstream::{fingerprint, HttpConfig, HttpCore, Policy, SharingConfig, Token};
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql_axum::GraphQLRequest;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get};
 use axum::Router;
+use http::{Answer, Media, Params};
 use std::sync::Arc;
 
 /// Everything the gateway needs to start.
@@ -44,6 +50,10 @@ pub struct GatewayConfig {
     pub coalesce: bool,
     /// Parsed documents kept for reuse (0: parse every request).
     pub parsed_documents: u64,
+    /// Automatic persisted queries and trusted documents.
+    pub persisted: PersistedConfig,
+    /// Origins browsers may call from.
+    pub cors: CorsConfig,
 }
 
 impl Default for GatewayConfig {
@@ -64,6 +74,8 @@ impl Default for GatewayConfig {
             sharing: SharingConfig::default(),
             coalesce: true,
             parsed_documents: 1024,
+            persisted: PersistedConfig::default(),
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -73,24 +85,32 @@ struct Gateway {
     appypie: AppyPieClient,
     appmixer: AppmixerClient,
     headers: Arc<CredentialHeaders>,
-    graphiql: String,
+    graphiql: Html<String>,
     limits: Limits,
     coalesce: bool,
     executions: InFlight<Answer>,
     documents: documents::Documents,
+    persisted: persisted::Persisted,
+    sdl: String,
 }
 
 type Shared = State<Arc<Gateway>>;
 
-/// The gateway's router.
-pub fn router(config: GatewayConfig) -> Result<Router, reqwest::Error> {
-    let core = HttpCore::new(&config.http)?;
-    let mut graphiql = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .title("flowgate");
-    for (name, value) in &config.graphiql_headers {
-        graphiql = graphiql.header(name, value);
+/// The gateway's router, or why the configuration cannot start one.
+pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
+    let mut problems = config.cors.problems();
+    let persisted = persisted::Persisted::new(&config.persisted).unwrap_or_else(|why| {
+        problems.push(why);
+        persisted::Persisted::new(&PersistedConfig::default()).expect("no manifest to read")
+    });
+    if !problems.is_empty() {
+        return Err(std::io::Error::other(problems.join("; ")));
     }
+    let core = HttpCore::new(&config.http).map_err(std::io::Error::other)?;
+    let cors = config.cors.layer([
+        config.headers.appmixer.as_str(),
+        config.headers.appypie.as_str(),
+    ]);
     let limits = config.limits;
     let gateway = Gateway {
         schema: schema::build_limited(
@@ -111,15 +131,19 @@ pub fn router(config: GatewayConfig) -> Result<Router, reqwest::Error> {
             config.appmixer,
         ),
         headers: Arc::new(config.headers),
-        graphiql: graphiql.finish(),
+        graphiql: graphiql::page(&config.graphiql_headers),
         limits: limits.clone(),
         coalesce: config.coalesce,
         executions: InFlight::default(),
         documents: documents::Documents::new(config.parsed_documents),
+        persisted,
+        sdl: schema::sdl(),
     };
-    Ok(Router::new()
+    let router = Router::new()
         .route("/", get(graphiql_page))
-        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql", any(graphql))
+        .route("/schema.graphql", get(schema_file))
+        .route("/graphiql/{version}/{name}", get(graphiql::asset))
         .route("/healthz", get(|| async { "ok" }))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             limits.max_body_bytes,
@@ -131,11 +155,25 @@ pub fn router(config: GatewayConfig) -> Result<Router, reqwest::Error> {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
-        .with_state(Arc::new(gateway)))
+        .with_state(Arc::new(gateway));
+    Ok(match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    })
+}
+
+/// The SDL, as `schema.graphql` holds it.
+async fn schema_file(State(g): Shared) -> Response {
+    let content_type = "text/plain; charset=utf-8";
+    (
+        [(axum::http::header::CONTENT_TYPE, content_type)],
+        g.sdl.clone(),
+    )
+        .into_response()
 }
 
 async fn graphiql_page(State(g): Shared) -> Html<String> {
-    Html(g.graphiql.clone())
+    g.graphiql.clone()
 }
 
 fn token(headers: &HeaderMap, name: &str) -> Option<Token> {
@@ -144,88 +182,98 @@ fn token(headers: &HeaderMap, name: &str) -> Option<Token> {
     (!value.is_empty()).then(|| Token::new(value))
 }
 
-/// A serialized GraphQL response.
-#[derive(Clone)]
-pub struct Answer(bytes::Bytes);
-
-impl IntoResponse for Answer {
-    fn into_response(self) -> axum::response::Response {
-        let content_type = "application/graphql-response+json";
-        ([(axum::http::header::CONTENT_TYPE, content_type)], self.0).into_response()
-    }
+/// Answers `/graphql`: reads the request (GET or POST), runs it, and replies in the media type
+/// the caller accepts.
+async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(media) = Media::negotiate(&parts.headers) else {
+        let message = "accept application/graphql-response+json or application/json";
+        return Answer::refused(StatusCode::NOT_ACCEPTABLE, Code::BadUserInput, message)
+            .send(Media::Json);
+    };
+    let body = match axum::body::to_bytes(body, g.limits.max_body_bytes).await {
+        Ok(body) => body,
+        Err(_) => return too_large(g.limits.max_body_bytes).send(media),
+    };
+    let answer = match http::params(&parts.method, &parts.headers, parts.uri.query(), &body) {
+        Ok(params) => execute(g, &parts.headers, params, parts.method == Method::GET).await,
+        Err(refused) => refused,
+    };
+    answer.send(media)
 }
 
-impl From<async_graphql::Response> for Answer {
-    fn from(response: async_graphql::Response) -> Self {
-        let body = serde_json::to_vec(&response).unwrap_or_else(|_| {
-            br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#
-                .to_vec()
-        });
-        Answer(body.into())
-    }
+fn too_large(max: usize) -> Answer {
+    let message = format!("the request body is larger than {max} bytes");
+    Answer::refused(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Code::QueryLimitExceeded,
+        message,
+    )
 }
 
-/// Checks a request's shape, then runs it; identical concurrent queries of the same caller
-/// share one execution.
+/// Finds the document (sent, or persisted), checks its shape, then runs it; identical
+/// concurrent queries of the same caller share one execution.
 async fn execute(
     g: Arc<Gateway>,
     headers: &HeaderMap,
-    mut request: async_graphql::Request,
+    mut params: Params,
     over_get: bool,
-) -> axum::response::Response {
-    let key = g
-        .coalesce
-        .then(|| operation_key(&request, headers, &g.headers));
+) -> Answer {
+    let caller = caller_key(headers, &g.headers);
+    let text = match g.persisted.document(&mut params, caller) {
+        Ok(text) => text,
+        Err(refused) => return refused,
+    };
+    let mut request = params.into_request(text);
+    let key = g.coalesce.then(|| operation_key(&request, caller));
     if let Some(running) = key.and_then(|k| g.executions.running(k)) {
         // Only queries that passed every check run shared, so the same request needs none.
         return finished(running.await);
     }
-    let mut shared_key = None;
-    if let Some(doc) = g.documents.parse(&request.query) {
-        if let Some(why) = limits::check_shape(&doc, &g.limits) {
-            return error_response(Code::QueryLimitExceeded, why).into_response();
-        }
-        let kind = operation_type(&doc, request.operation_name.as_deref());
-        if over_get && kind == Some(OperationType::Mutation) {
-            let message = "mutations must be sent with POST".into();
-            return error_response(Code::BadUserInput, message).into_response();
-        }
-        shared_key = key.filter(|_| kind == Some(OperationType::Query));
-        request.set_parsed_query(ExecutableDocument::clone(&doc));
+    let doc = match g.documents.parse(&request.query) {
+        Ok(doc) => doc,
+        Err(refused) => return refused,
+    };
+    if let Some(why) = limits::check_shape(&doc, &g.limits) {
+        return Answer::request_error(Code::QueryLimitExceeded, why);
     }
+    let kind = operation_type(&doc, request.operation_name.as_deref());
+    if over_get && kind == Some(OperationType::Mutation) {
+        return Answer::post_only();
+    }
+    let shared_key = key.filter(|_| kind == Some(OperationType::Query));
+    request.set_parsed_query(ExecutableDocument::clone(&doc));
     let pie = token(headers, &g.headers.appypie);
     let mixer = token(headers, &g.headers.appmixer);
     let run = run(g.clone(), request, pie, mixer);
     match shared_key {
         Some(key) => finished(g.executions.join(key, run).await.0),
-        None => run.await.into_response(),
+        None => run.await,
     }
 }
 
 /// The answer of a shared execution; `None` if it panicked.
-fn finished(answer: Option<Answer>) -> axum::response::Response {
-    answer
-        .unwrap_or_else(|| error_response(Code::Internal, "internal error".into()))
-        .into_response()
+fn finished(answer: Option<Answer>) -> Answer {
+    answer.unwrap_or_else(|| Answer::request_error(Code::Internal, "internal error"))
+}
+
+/// A fingerprint of the caller's credentials (both headers, as sent).
+fn caller_key(headers: &HeaderMap, names: &CredentialHeaders) -> u128 {
+    let credential = |name: &str| headers.get(name).map(|v| v.as_bytes()).unwrap_or(b"");
+    fingerprint(&[credential(&names.appypie), credential(&names.appmixer)])
 }
 
 /// The key under which identical operations of the same caller share one execution: the
-/// document, operation name, variables and extensions, and fingerprints of both credentials.
-fn operation_key(
-    request: &async_graphql::Request,
-    headers: &HeaderMap,
-    names: &CredentialHeaders,
-) -> u128 {
+/// document, operation name, variables and extensions, and the caller's fingerprint.
+fn operation_key(request: &async_graphql::Request, caller: u128) -> u128 {
     let variables = serde_json::to_vec(&request.variables).unwrap_or_default();
     let extensions = serde_json::to_vec(&request.extensions).unwrap_or_default();
-    let credential = |name: &str| headers.get(name).map(|v| v.as_bytes()).unwrap_or(b"");
     fingerprint(&[
         request.query.as_bytes(),
         request.operation_name.as_deref().unwrap_or("").as_bytes(),
         &variables,
         &extensions,
-        credential(&names.appypie),
-        credential(&names.appmixer),
+        &caller.to_le_bytes(),
     ])
 }
 
@@ -260,9 +308,9 @@ async fn run(
     let run = tick::drive(g.schema.execute(request.data(data)));
     let Ok(mut response) = tokio::time::timeout(g.limits.deadline, run).await else {
         tracing::warn!(%operation, "request deadline exceeded");
-        return error_response(
+        return Answer::request_error(
             Code::UpstreamTimeout,
-            "the request took longer than the gateway's deadline".into(),
+            "the request took longer than the gateway's deadline",
         );
     };
     close_codes(&mut response);
@@ -296,47 +344,9 @@ async fn declared_size(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
-        let message = format!("the request body is larger than {max} bytes");
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            error_response(Code::QueryLimitExceeded, message),
-        )
-            .into_response();
+        return too_large(max).send(Media::negotiate(request.headers()).unwrap_or(Media::Json));
     }
     next.run(request).await
-}
-
-/// A request that is not a GraphQL request at all (bad JSON, wrong method, too large).
-pub struct Rejected(async_graphql::ParseRequestError);
-
-impl From<async_graphql::ParseRequestError> for Rejected {
-    fn from(err: async_graphql::ParseRequestError) -> Self {
-        Rejected(err)
-    }
-}
-
-impl IntoResponse for Rejected {
-    fn into_response(self) -> axum::response::Response {
-        let message = self.0.to_string();
-        let too_large = matches!(self.0, async_graphql::ParseRequestError::PayloadTooLarge)
-            || message.contains("length limit");
-        let (status, code) = if too_large {
-            (StatusCode::PAYLOAD_TOO_LARGE, Code::QueryLimitExceeded)
-        } else {
-            (StatusCode::BAD_REQUEST, Code::BadUserInput)
-        };
-        (
-            status,
-            error_response(code, format!("invalid GraphQL request: {message}")),
-        )
-            .into_response()
-    }
-}
-
-fn error_response(code: Code, message: String) -> Answer {
-    let mut err = code.error(message).into_server_error(Default::default());
-    err.locations.clear();
-    async_graphql::Response::from_errors(vec![err]).into()
 }
 
 /// Gives every error a code from the closed list: async-graphql's own limit errors become
@@ -409,31 +419,15 @@ fn put_null(value: &mut async_graphql::Value, path: &[async_graphql::PathSegment
     }
 }
 
-async fn graphql_post(
-    State(g): Shared,
-    headers: HeaderMap,
-    request: GraphQLRequest<Rejected>,
-) -> axum::response::Response {
-    execute(g, &headers, request.into_inner(), false).await
-}
-
-/// GET carries queries only: a mutation over GET could be triggered by a link.
-async fn graphql_get(
-    State(g): Shared,
-    headers: HeaderMap,
-    request: GraphQLRequest<Rejected>,
-) -> axum::response::Response {
-    execute(g, &headers, request.into_inner(), true).await
-}
-
 /// A panic in a handler becomes an `INTERNAL` error, never a dropped connection.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     tracing::error!("a request handler panicked");
-    (
+    let error = Answer::refused(
         StatusCode::INTERNAL_SERVER_ERROR,
-        error_response(Code::Internal, "internal error".into()),
-    )
-        .into_response()
+        Code::Internal,
+        "internal error",
+    );
+    error.send(Media::Json)
 }
 
 #[cfg(test)]

@@ -496,6 +496,8 @@ async fn coordinator(
             let flow = &mut t.flows[i];
             flow.stage = "running";
             flow.started = Some(iso(now_ms()));
+            let entry = start_log(flow, rng.object_id(), t.user.id.clone());
+            t.logs.push(entry);
         } else {
             t.flows[i].stage = "stopped";
         }
@@ -506,6 +508,32 @@ async fn coordinator(
         };
         ok(json!({ "flowId": id, "ticket": ticket }))
     })
+}
+
+/// The log line a flow's first component writes when the flow starts.
+fn start_log(flow: &data::Flow, id: String, user_id: String) -> data::LogEntry {
+    let ts = now_ms();
+    let (component_id, component) = flow
+        .flow
+        .iter()
+        .next()
+        .map(|(id, c)| (id.clone(), c.clone()))
+        .unwrap_or_default();
+    data::LogEntry {
+        flow_id: flow.flow_id.clone(),
+        ts,
+        body: json!({
+            "id": id,
+            "@timestamp": iso(ts),
+            "gridTimestamp": iso(ts),
+            "severity": "info",
+            "componentType": component["type"],
+            "componentId": component_id,
+            "flowId": flow.flow_id,
+            "userId": user_id,
+            "msg": "Flow started",
+        }),
+    }
 }
 
 async fn stop_status(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) -> Reply {
