@@ -64,6 +64,13 @@ impl Code {
         ALL.into_iter().find(|c| c.as_str() == name)
     }
 
+    /// A request error (no path, no location) with this code and a message of ours.
+    pub fn request_error(self, message: impl Into<String>) -> async_graphql::ServerError {
+        let mut error = self.error(message).into_server_error(Default::default());
+        error.locations.clear();
+        error
+    }
+
     /// An error with this code and a message of ours.
     pub fn error(self, message: impl Into<String>) -> Error {
         Error::new(message).extend_with(|_, e| e.set("code", self.as_str()))

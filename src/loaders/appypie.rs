@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Largest page the contract allows.
-const PAGE: u32 = 100;
+pub(super) const PAGE: u32 = 100;
 
 pub struct AppyPieLoaders {
     pub session: AppyPieSession,

@@ -4,6 +4,7 @@
 mod appmixer;
 mod appypie;
 pub mod tick;
+pub mod watch;
 
 pub use appmixer::AppmixerLoaders;
 pub use appypie::AppyPieLoaders;

@@ -611,6 +611,7 @@ macro_rules! step_object {
             pub async fn usable_accounts(
                 &self,
                 ctx: &Context<'_>,
+                #[graphql(desc = "The Appmixer component instance (in a flow).")]
                 component_id: Option<String>,
             ) -> Result<Vec<ComponentAccount>> {
                 self.0.usable_accounts(ctx, component_id).await

@@ -292,7 +292,11 @@ impl Flow {
     }
 
     /// Recent runs (log entries), newest first; at most `first` (default 20, up to 50).
-    pub async fn runs(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Option<Vec<Run>>> {
+    pub async fn runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Most runs to return (default 20, at most 50).")] first: Option<i32>,
+    ) -> Result<Option<Vec<Run>>> {
         nullable(async move {
             let logs = mixer(ctx)?
                 .logs
@@ -462,7 +466,11 @@ impl Connect {
     }
 
     /// Recent runs, newest first; at most `first` (default 20, up to 100).
-    pub async fn history(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Option<Vec<Run>>> {
+    pub async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Most runs to return (default 20, at most 100).")] first: Option<i32>,
+    ) -> Result<Option<Vec<Run>>> {
         nullable(async move {
             let page = pie(ctx)?.history.load_one(self.0.id.clone()).await.gql()?;
             Ok(page.map_or_else(Vec::new, |p| {
@@ -480,8 +488,8 @@ impl Connect {
     pub async fn dropdown_options(
         &self,
         ctx: &Context<'_>,
-        side: ConnectSide,
-        field_key: String,
+        #[graphql(desc = "Which half of the connect.")] side: ConnectSide,
+        #[graphql(desc = "The key of the select field.")] field_key: String,
     ) -> Result<Option<Vec<DropdownOption>>> {
         nullable(Box::pin(async move {
             let options = pie(ctx)?

@@ -7,35 +7,55 @@ mod automation;
 mod mutation;
 mod node;
 mod query;
+mod subscription;
 
 pub use node::{GlobalId, Kind};
 
 use crate::error::missing_credential;
+use crate::loaders::watch::Watches;
 use crate::loaders::{AppmixerLoaders, AppyPieLoaders};
 use crate::upstream::appmixer::AppmixerClient;
 use crate::upstream::appypie::AppyPieClient;
 use crate::upstream::{Provider as Vendor, Token};
-use async_graphql::{Context, EmptySubscription, Enum, Result, Schema};
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{Context, Enum, Result, Schema, SchemaBuilder};
 use std::sync::Arc;
 
 pub use account::Account;
 pub use app::{Action, App, Category, Trigger};
 pub use automation::{Automation, Connect, Flow, PopularMatch};
 
-pub type FlowgateSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type FlowgateSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// The schema, without any request data or limits: used by `print-schema`.
 pub fn build() -> FlowgateSchema {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription).finish()
+    builder().finish()
 }
 
-/// The schema with depth and complexity limits, and introspection on or off.
+type Page<T> = Connection<usize, T, query::Total, EmptyFields>;
+
+/// The schema's types, with descriptions for the generated connection types.
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+        .override_output_type_description::<Page<App>>("A page of apps.")
+        .override_output_type_description::<Page<Automation>>("A page of automations.")
+        .override_output_type_description::<Page<Flow>>("A page of Appmixer flows.")
+        .override_output_type_description::<Page<Connect>>("A page of Appy Pie connects.")
+        .override_output_type_description::<Page<PopularMatch>>(
+            "A page of Appy Pie popular matches.",
+        )
+}
+
+/// The schema with depth and complexity limits, introspection on or off, and the pollers its
+/// subscriptions share.
 pub fn build_limited(
     max_depth: usize,
     max_complexity: usize,
     introspection: bool,
+    watches: Arc<Watches>,
 ) -> FlowgateSchema {
-    let builder = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    let builder = builder()
+        .data(watches)
         .limit_depth(max_depth)
         .limit_complexity(max_complexity);
     if introspection {
@@ -82,6 +102,8 @@ pub struct RequestData {
     pub appypie: Option<AppyPieLoaders>,
     pub appmixer: Option<AppmixerLoaders>,
     pub headers: Arc<CredentialHeaders>,
+    /// A fingerprint of the caller's credentials (never the tokens).
+    pub caller: u128,
 }
 
 impl RequestData {
@@ -92,8 +114,10 @@ impl RequestData {
         appypie_token: Option<Token>,
         appmixer_token: Option<Token>,
         headers: Arc<CredentialHeaders>,
+        caller: u128,
     ) -> Self {
         RequestData {
+            caller,
             appypie: appypie_token.map(|t| AppyPieLoaders::new(appypie_client.session(t))),
             appmixer: appmixer_token.map(|t| AppmixerLoaders::new(appmixer_client.session(t))),
             appypie_client,

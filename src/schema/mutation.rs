@@ -364,7 +364,7 @@ impl Mutation {
     async fn create_appy_pie_access_token(
         &self,
         ctx: &Context<'_>,
-        input: CreateAppyPieAccessTokenInput,
+        #[graphql(desc = "What the mutation needs.")] input: CreateAppyPieAccessTokenInput,
     ) -> Result<CreateAppyPieAccessTokenPayload> {
         let token = data(ctx)?
             .appypie_client
@@ -380,7 +380,7 @@ impl Mutation {
     async fn appmixer_sign_in(
         &self,
         ctx: &Context<'_>,
-        input: AppmixerSignInInput,
+        #[graphql(desc = "What the mutation needs.")] input: AppmixerSignInInput,
     ) -> Result<AppmixerSignInPayload> {
         let signed = data(ctx)?
             .appmixer_client
@@ -405,7 +405,7 @@ impl Mutation {
     async fn connect_appy_pie_account(
         &self,
         ctx: &Context<'_>,
-        input: ConnectAppyPieAccountInput,
+        #[graphql(desc = "What the mutation needs.")] input: ConnectAppyPieAccountInput,
     ) -> Result<ConnectAppyPieAccountPayload> {
         let g = GlobalId::expect(&input.app_id, Kind::App)?;
         expect_provider(&g, Provider::Appypie)?;
@@ -434,7 +434,7 @@ impl Mutation {
     async fn create_connect(
         &self,
         ctx: &Context<'_>,
-        input: CreateConnectInput,
+        #[graphql(desc = "What the mutation needs.")] input: CreateConnectInput,
     ) -> Result<ConnectPayload> {
         let pm_id = GlobalId::expect(&input.popular_match_id, Kind::PopularMatch)?;
         let trigger = GlobalId::expect(&input.trigger_account_id, Kind::Account)?;
@@ -458,7 +458,7 @@ impl Mutation {
     async fn update_connect_options(
         &self,
         ctx: &Context<'_>,
-        input: UpdateConnectOptionsInput,
+        #[graphql(desc = "What the mutation needs.")] input: UpdateConnectOptionsInput,
     ) -> Result<ConnectPayload> {
         let c = GlobalId::expect(&input.connect_id, Kind::Connect)?;
         let account_id = match &input.account_id {
@@ -483,7 +483,7 @@ impl Mutation {
     async fn test_connect(
         &self,
         ctx: &Context<'_>,
-        input: ConnectIdInput,
+        #[graphql(desc = "What the mutation needs.")] input: ConnectIdInput,
     ) -> Result<TestConnectPayload> {
         let c = GlobalId::expect(&input.connect_id, Kind::Connect)?;
         let r = pie(ctx)?.session.test_connect(&c.native).await.gql()?;
@@ -500,7 +500,7 @@ impl Mutation {
     async fn enable_automation(
         &self,
         ctx: &Context<'_>,
-        input: AutomationIdInput,
+        #[graphql(desc = "What the mutation needs.")] input: AutomationIdInput,
     ) -> Result<AutomationPayload> {
         set_enabled(ctx, &input.id, true).await
     }
@@ -509,7 +509,7 @@ impl Mutation {
     async fn disable_automation(
         &self,
         ctx: &Context<'_>,
-        input: AutomationIdInput,
+        #[graphql(desc = "What the mutation needs.")] input: AutomationIdInput,
     ) -> Result<AutomationPayload> {
         set_enabled(ctx, &input.id, false).await
     }
@@ -518,7 +518,7 @@ impl Mutation {
     async fn rename_automation(
         &self,
         ctx: &Context<'_>,
-        input: RenameAutomationInput,
+        #[graphql(desc = "What the mutation needs.")] input: RenameAutomationInput,
     ) -> Result<AutomationPayload> {
         let g = automation_id(&input.id)?;
         let automation = if g.kind == Kind::Flow {
@@ -549,7 +549,7 @@ impl Mutation {
     async fn delete_automation(
         &self,
         ctx: &Context<'_>,
-        input: AutomationIdInput,
+        #[graphql(desc = "What the mutation needs.")] input: AutomationIdInput,
     ) -> Result<DeletePayload> {
         let g = automation_id(&input.id)?;
         if g.kind == Kind::Flow {
@@ -563,7 +563,11 @@ impl Mutation {
     }
 
     /// Creates an Appmixer flow (stopped).
-    async fn create_flow(&self, ctx: &Context<'_>, input: CreateFlowInput) -> Result<FlowPayload> {
+    async fn create_flow(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What the mutation needs.")] input: CreateFlowInput,
+    ) -> Result<FlowPayload> {
         let body = mm::FlowInput {
             name: Some(input.name),
             flow: input.descriptor.map(|d| d.0),
@@ -577,7 +581,11 @@ impl Mutation {
     }
 
     /// Updates an Appmixer flow; a running flow needs `force`.
-    async fn update_flow(&self, ctx: &Context<'_>, input: UpdateFlowInput) -> Result<FlowPayload> {
+    async fn update_flow(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What the mutation needs.")] input: UpdateFlowInput,
+    ) -> Result<FlowPayload> {
         let g = GlobalId::expect(&input.id, Kind::Flow)?;
         let body = mm::FlowInput {
             name: input.name,
@@ -599,7 +607,7 @@ impl Mutation {
     async fn create_appmixer_account(
         &self,
         ctx: &Context<'_>,
-        input: CreateAppmixerAccountInput,
+        #[graphql(desc = "What the mutation needs.")] input: CreateAppmixerAccountInput,
     ) -> Result<AccountPayload> {
         let body = mm::NewAccount {
             service: input.service,
@@ -622,7 +630,7 @@ impl Mutation {
     async fn update_account(
         &self,
         ctx: &Context<'_>,
-        input: UpdateAccountInput,
+        #[graphql(desc = "What the mutation needs.")] input: UpdateAccountInput,
     ) -> Result<AccountPayload> {
         let g = GlobalId::expect(&input.id, Kind::Account)?;
         expect_provider(&g, Provider::Appmixer)?;
@@ -646,7 +654,7 @@ impl Mutation {
     async fn test_account(
         &self,
         ctx: &Context<'_>,
-        input: AccountIdInput,
+        #[graphql(desc = "What the mutation needs.")] input: AccountIdInput,
     ) -> Result<TestAccountPayload> {
         let g = GlobalId::expect(&input.id, Kind::Account)?;
         expect_provider(&g, Provider::Appmixer)?;
@@ -665,7 +673,7 @@ impl Mutation {
     async fn remove_account(
         &self,
         ctx: &Context<'_>,
-        input: AccountIdInput,
+        #[graphql(desc = "What the mutation needs.")] input: AccountIdInput,
     ) -> Result<DeletePayload> {
         let g = GlobalId::expect(&input.id, Kind::Account)?;
         expect_provider(&g, Provider::Appmixer)?;
@@ -686,7 +694,7 @@ impl Mutation {
     async fn appmixer_auth_url(
         &self,
         ctx: &Context<'_>,
-        input: AuthUrlInput,
+        #[graphql(desc = "What the mutation needs.")] input: AuthUrlInput,
     ) -> Result<AuthUrlPayload> {
         let url = mixer(ctx)?
             .session
@@ -704,7 +712,7 @@ impl Mutation {
     async fn start_auth_session(
         &self,
         ctx: &Context<'_>,
-        input: StartAuthSessionInput,
+        #[graphql(desc = "What the mutation needs.")] input: StartAuthSessionInput,
     ) -> Result<StartAuthSessionPayload> {
         let service = mixer(ctx)?
             .session
@@ -718,7 +726,7 @@ impl Mutation {
     async fn assign_account(
         &self,
         ctx: &Context<'_>,
-        input: AssignAccountInput,
+        #[graphql(desc = "What the mutation needs.")] input: AssignAccountInput,
     ) -> Result<AssignmentPayload> {
         let g = GlobalId::expect(&input.account_id, Kind::Account)?;
         expect_provider(&g, Provider::Appmixer)?;
@@ -737,7 +745,7 @@ impl Mutation {
     async fn unassign_account(
         &self,
         ctx: &Context<'_>,
-        input: UnassignAccountInput,
+        #[graphql(desc = "What the mutation needs.")] input: UnassignAccountInput,
     ) -> Result<AssignmentPayload> {
         let id = mixer(ctx)?
             .session

@@ -224,12 +224,20 @@ pub struct Query;
 #[Object]
 impl Query {
     /// Any object by its global id; null when it does not exist or is not the caller's.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id.")] id: ID,
+    ) -> Result<Option<Node>> {
         node(ctx, &id).await
     }
 
     /// Several objects by global id, in order (null for missing ones).
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids, at most 100.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_PAGE {
             return Err(Code::BadUserInput.error(format!("at most {MAX_PAGE} ids at once")));
         }
@@ -246,10 +254,11 @@ impl Query {
     async fn apps(
         &self,
         ctx: &Context<'_>,
-        provider: Option<Provider>,
-        search: Option<String>,
-        category_id: Option<ID>,
-        first: Option<i32>,
+        #[graphql(desc = "Only this vendor's.")] provider: Option<Provider>,
+        #[graphql(desc = "Only apps whose name matches this text.")] search: Option<String>,
+        #[graphql(desc = "Only apps of this category (global id).")] category_id: Option<ID>,
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, App, Total, EmptyFields>>> {
         nullable(async move {
@@ -314,7 +323,7 @@ impl Query {
     async fn categories(
         &self,
         ctx: &Context<'_>,
-        provider: Option<Provider>,
+        #[graphql(desc = "Only this vendor's.")] provider: Option<Provider>,
     ) -> Result<Option<Vec<Category>>> {
         nullable(async move {
             let mut out = Vec::new();
@@ -349,8 +358,8 @@ impl Query {
     async fn accounts(
         &self,
         ctx: &Context<'_>,
-        provider: Option<Provider>,
-        app_id: Option<ID>,
+        #[graphql(desc = "Only this vendor's.")] provider: Option<Provider>,
+        #[graphql(desc = "Only those of this app (global id).")] app_id: Option<ID>,
     ) -> Result<Option<Vec<Account>>> {
         nullable(async move {
             if let Some(id) = app_id {
@@ -424,9 +433,12 @@ impl Query {
     async fn automations(
         &self,
         ctx: &Context<'_>,
-        provider: Option<Provider>,
-        enabled: Option<bool>,
-        first: Option<i32>,
+        #[graphql(desc = "Only this vendor's.")] provider: Option<Provider>,
+        #[graphql(desc = "Only running ones (true) or only stopped ones (false).")] enabled: Option<
+            bool,
+        >,
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Automation, Total, EmptyFields>>> {
         nullable(async move {
@@ -477,10 +489,14 @@ impl Query {
     async fn flows(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Appmixer filters, each `field:value` (e.g. `stage:running`).")]
         filter: Option<Vec<String>>,
-        pattern: Option<String>,
-        sort: Option<String>,
-        first: Option<i32>,
+        #[graphql(desc = "Only flows whose name matches this pattern.")] pattern: Option<String>,
+        #[graphql(desc = "Appmixer sort, `field:1` or `field:-1` (e.g. `mtime:-1`).")] sort: Option<
+            String,
+        >,
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Flow, Total, EmptyFields>>> {
         nullable(async move {
@@ -538,8 +554,11 @@ impl Query {
     async fn connects(
         &self,
         ctx: &Context<'_>,
-        enabled: Option<bool>,
-        first: Option<i32>,
+        #[graphql(desc = "Only running ones (true) or only stopped ones (false).")] enabled: Option<
+            bool,
+        >,
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Connect, Total, EmptyFields>>> {
         nullable(async move {
@@ -563,8 +582,9 @@ impl Query {
     async fn popular_matches(
         &self,
         ctx: &Context<'_>,
-        app_id: Option<ID>,
-        first: Option<i32>,
+        #[graphql(desc = "Only those of this app (global id).")] app_id: Option<ID>,
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, PopularMatch, Total, EmptyFields>>> {
         nullable(async move {
@@ -608,7 +628,7 @@ impl Query {
     async fn appypie_account_by_token(
         &self,
         ctx: &Context<'_>,
-        token: String,
+        #[graphql(desc = "The connected account's token.")] token: String,
     ) -> Result<Option<Account>> {
         nullable(async move {
             let a = pie(ctx)?
@@ -625,7 +645,7 @@ impl Query {
     async fn appmixer_auth_status(
         &self,
         ctx: &Context<'_>,
-        ticket: String,
+        #[graphql(desc = "The ticket `startAuthSession` returned.")] ticket: String,
     ) -> Result<Option<AuthStatus>> {
         nullable(async move {
             let s = mixer(ctx)?.session.auth_status(&ticket).await.gql()?;

@@ -2,10 +2,10 @@
 //! and over, and parsing is a quarter of the cost of a small query. Only documents that parse
 //! are kept; a document holds no caller data.
 
-use super::http::Answer;
 use crate::error::Code;
 use crate::upstream::fingerprint;
 use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::ServerError;
 use std::sync::Arc;
 
 pub struct Documents {
@@ -21,7 +21,7 @@ impl Documents {
     }
 
     /// The parsed document, or the request error saying why it does not parse.
-    pub fn parse(&self, text: &str) -> Result<Arc<ExecutableDocument>, Answer> {
+    pub fn parse(&self, text: &str) -> Result<Arc<ExecutableDocument>, ServerError> {
         let Some(cache) = &self.parsed else {
             return parse(text);
         };
@@ -36,21 +36,19 @@ impl Documents {
 }
 
 /// Parses a document. The parser's own nesting limit is a query limit like ours.
-fn parse(text: &str) -> Result<Arc<ExecutableDocument>, Answer> {
+fn parse(text: &str) -> Result<Arc<ExecutableDocument>, ServerError> {
     use async_graphql::parser::Error;
     match async_graphql::parser::parse_query(text) {
         Ok(doc) => Ok(Arc::new(doc)),
-        Err(Error::RecursionLimitExceeded) => Err(Answer::request_error(
-            Code::QueryLimitExceeded,
-            "the query is nested deeper than the parser allows",
-        )),
+        Err(Error::RecursionLimitExceeded) => Err(Code::QueryLimitExceeded
+            .request_error("the query is nested deeper than the parser allows")),
         Err(e) => {
-            let mut error = async_graphql::ServerError::from(e);
+            let mut error = ServerError::from(e);
             error
                 .extensions
                 .get_or_insert_with(Default::default)
                 .set("code", Code::BadUserInput.as_str());
-            Err(async_graphql::Response::from_errors(vec![error]).into())
+            Err(error)
         }
     }
 }

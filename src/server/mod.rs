@@ -7,19 +7,24 @@ mod graphiql;
 mod http;
 mod limits;
 mod persisted;
+mod subscriptions;
 
 pub use cors::CorsConfig;
 pub use limits::Limits;
 pub use persisted::{sha256_hex, PersistedConfig};
+pub use subscriptions::SubscriptionConfig;
 
 use crate::error::Code;
 use crate::inflight::InFlight;
 use crate::loaders::tick;
+use crate::loaders::watch::Watches;
 use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
 use crate::upstream::{fingerprint, HttpConfig, HttpCore, Policy, SharingConfig, Token};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql_axum::GraphQLProtocol;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -54,6 +59,8 @@ pub struct GatewayConfig {
     pub persisted: PersistedConfig,
     /// Origins browsers may call from.
     pub cors: CorsConfig,
+    /// Polling and limits of subscriptions.
+    pub subscriptions: SubscriptionConfig,
 }
 
 impl Default for GatewayConfig {
@@ -76,6 +83,7 @@ impl Default for GatewayConfig {
             parsed_documents: 1024,
             persisted: PersistedConfig::default(),
             cors: CorsConfig::default(),
+            subscriptions: SubscriptionConfig::default(),
         }
     }
 }
@@ -92,6 +100,7 @@ struct Gateway {
     documents: documents::Documents,
     persisted: persisted::Persisted,
     sdl: String,
+    subscriptions: SubscriptionConfig,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -117,6 +126,10 @@ pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
             limits.max_depth,
             limits.max_complexity,
             limits.introspection,
+            Arc::new(Watches::new(
+                config.subscriptions.poll_interval,
+                config.subscriptions.max_per_caller,
+            )),
         ),
         appypie: AppyPieClient::new(
             core.for_vendor(config.max_in_flight, config.appypie_policy, &config.sharing),
@@ -138,6 +151,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
         documents: documents::Documents::new(config.parsed_documents),
         persisted,
         sdl: schema::sdl(),
+        subscriptions: config.subscriptions,
     };
     let router = Router::new()
         .route("/", get(graphiql_page))
@@ -185,8 +199,22 @@ fn token(headers: &HeaderMap, name: &str) -> Option<Token> {
 /// Answers `/graphql`: reads the request (GET or POST), runs it, and replies in the media type
 /// the caller accepts.
 async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let Some(media) = Media::negotiate(&parts.headers) else {
+    let (mut parts, body) = request.into_parts();
+    if parts.headers.contains_key(axum::http::header::UPGRADE) {
+        use axum::extract::FromRequestParts;
+        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
+        let protocol = GraphQLProtocol::from_request_parts(&mut parts, &()).await;
+        return match (upgrade, protocol) {
+            (Ok(upgrade), Ok(protocol)) => {
+                subscriptions::websocket(g, parts.headers, upgrade, protocol)
+            }
+            (Err(e), _) => e.into_response(),
+            (_, Err(e)) => e.into_response(),
+        };
+    }
+    let events = subscriptions::wants_events(&parts.headers);
+    let media = Media::negotiate(&parts.headers);
+    let Some(media) = media.or(events.then_some(Media::Json)) else {
         let message = "accept application/graphql-response+json or application/json";
         return Answer::refused(StatusCode::NOT_ACCEPTABLE, Code::BadUserInput, message)
             .send(Media::Json);
@@ -195,11 +223,15 @@ async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response 
         Ok(body) => body,
         Err(_) => return too_large(g.limits.max_body_bytes).send(media),
     };
-    let answer = match http::params(&parts.method, &parts.headers, parts.uri.query(), &body) {
-        Ok(params) => execute(g, &parts.headers, params, parts.method == Method::GET).await,
-        Err(refused) => refused,
-    };
-    answer.send(media)
+    let over_get = parts.method == Method::GET;
+    let params = http::params(&parts.method, &parts.headers, parts.uri.query(), &body);
+    match params {
+        Ok(params) if events => subscriptions::events(g, &parts.headers, params, over_get).await,
+        Ok(params) => execute(g, &parts.headers, params, over_get)
+            .await
+            .send(media),
+        Err(refused) => refused.send(media),
+    }
 }
 
 fn too_large(max: usize) -> Answer {
@@ -211,8 +243,8 @@ fn too_large(max: usize) -> Answer {
     )
 }
 
-/// Finds the document (sent, or persisted), checks its shape, then runs it; identical
-/// concurrent queries of the same caller share one execution.
+/// Finds the document (sent, or persisted), checks it, then runs it; identical concurrent
+/// queries of the same caller share one execution.
 async fn execute(
     g: Arc<Gateway>,
     headers: &HeaderMap,
@@ -230,26 +262,49 @@ async fn execute(
         // Only queries that passed every check run shared, so the same request needs none.
         return finished(running.await);
     }
-    let doc = match g.documents.parse(&request.query) {
-        Ok(doc) => doc,
-        Err(refused) => return refused,
+    let kind = match check(&g, &mut request) {
+        Ok(kind) => kind,
+        Err(error) => return async_graphql::Response::from_errors(vec![error]).into(),
     };
-    if let Some(why) = limits::check_shape(&doc, &g.limits) {
-        return Answer::request_error(Code::QueryLimitExceeded, why);
-    }
-    let kind = operation_type(&doc, request.operation_name.as_deref());
-    if over_get && kind == Some(OperationType::Mutation) {
-        return Answer::post_only();
+    match kind {
+        Some(OperationType::Mutation) if over_get => return Answer::post_only(),
+        Some(OperationType::Subscription) => {
+            let message = "subscriptions are served over WebSocket (graphql-transport-ws) or \
+                           server-sent events (Accept: text/event-stream)";
+            return Answer::request_error(Code::BadUserInput, message);
+        }
+        _ => {}
     }
     let shared_key = key.filter(|_| kind == Some(OperationType::Query));
-    request.set_parsed_query(ExecutableDocument::clone(&doc));
-    let pie = token(headers, &g.headers.appypie);
-    let mixer = token(headers, &g.headers.appmixer);
-    let run = run(g.clone(), request, pie, mixer);
+    let (pie, mixer) = tokens(headers, &g.headers);
+    let run = run(g.clone(), request, pie, mixer, caller);
     match shared_key {
         Some(key) => finished(g.executions.join(key, run).await.0),
         None => run.await,
     }
+}
+
+/// Parses the request's document and checks it against the query limits; the type of the
+/// operation it selects.
+fn check(
+    g: &Gateway,
+    request: &mut async_graphql::Request,
+) -> Result<Option<OperationType>, async_graphql::ServerError> {
+    let doc = g.documents.parse(&request.query)?;
+    if let Some(why) = limits::check_shape(&doc, &g.limits) {
+        return Err(Code::QueryLimitExceeded.request_error(why));
+    }
+    let kind = operation_type(&doc, request.operation_name.as_deref());
+    request.set_parsed_query(ExecutableDocument::clone(&doc));
+    Ok(kind)
+}
+
+/// The caller's tokens: Appy Pie's and Appmixer's.
+fn tokens(headers: &HeaderMap, names: &CredentialHeaders) -> (Option<Token>, Option<Token>) {
+    (
+        token(headers, &names.appypie),
+        token(headers, &names.appmixer),
+    )
 }
 
 /// The answer of a shared execution; `None` if it panicked.
@@ -295,23 +350,44 @@ async fn run(
     request: async_graphql::Request,
     pie: Option<Token>,
     mixer: Option<Token>,
+    caller: u128,
 ) -> Answer {
-    let data = RequestData::new(
+    respond(&g, request, pie, mixer, caller).await.into()
+}
+
+/// The data one request runs with: fresh loaders bound to the caller's credentials.
+fn request_data(
+    g: &Gateway,
+    pie: Option<Token>,
+    mixer: Option<Token>,
+    caller: u128,
+) -> RequestData {
+    RequestData::new(
         g.appypie.clone(),
         g.appmixer.clone(),
         pie,
         mixer,
         g.headers.clone(),
-    );
+        caller,
+    )
+}
+
+async fn respond(
+    g: &Gateway,
+    request: async_graphql::Request,
+    pie: Option<Token>,
+    mixer: Option<Token>,
+    caller: u128,
+) -> async_graphql::Response {
+    let data = request_data(g, pie, mixer, caller);
     let started = std::time::Instant::now();
     let operation = request.operation_name.clone().unwrap_or_default();
     let run = tick::drive(g.schema.execute(request.data(data)));
     let Ok(mut response) = tokio::time::timeout(g.limits.deadline, run).await else {
         tracing::warn!(%operation, "request deadline exceeded");
-        return Answer::request_error(
-            Code::UpstreamTimeout,
-            "the request took longer than the gateway's deadline",
-        );
+        let error = Code::UpstreamTimeout
+            .request_error("the request took longer than the gateway's deadline");
+        return async_graphql::Response::from_errors(vec![error]);
     };
     close_codes(&mut response);
     tracing::info!(
@@ -329,7 +405,7 @@ async fn run(
         tracing::debug!(message = %err.message, code = ?code, "graphql error");
     }
     null_failed_fields(&mut response);
-    response.into()
+    response
 }
 
 /// Refuses a body whose declared length is over the limit, before reading it.

@@ -1,0 +1,241 @@
+//! Subscriptions (and any other operation) over WebSocket, `graphql-transport-ws` on `/graphql`,
+//! and over server-sent events (GraphQL over SSE, distinct connections: `/graphql` with
+//! `Accept: text/event-stream`). Credentials come from the `connection_init` payload (the same
+//! names as the headers) or from the headers of the upgrade or SSE request.
+
+use super::{
+    caller_key, check, close_codes, null_failed_fields, request_data, respond, token, tokens,
+    Answer, Gateway, Media, Params,
+};
+use crate::error::Code;
+use crate::loaders::watch::ConnectionSlots;
+use crate::schema::CredentialHeaders;
+use crate::upstream::Token;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, Executor};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use std::any::TypeId;
+use std::convert::Infallible;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How subscriptions are served.
+#[derive(Clone, Debug)]
+pub struct SubscriptionConfig {
+    /// How often a watched automation is polled upstream.
+    pub poll_interval: Duration,
+    /// Subscriptions one WebSocket connection may hold at once.
+    pub max_per_connection: usize,
+    /// Subscriptions one caller (credential) may hold at once, over all connections.
+    pub max_per_caller: usize,
+}
+
+impl Default for SubscriptionConfig {
+    fn default() -> Self {
+        SubscriptionConfig {
+            poll_interval: Duration::from_secs(5),
+            max_per_connection: 20,
+            max_per_caller: 100,
+        }
+    }
+}
+
+/// Whether the caller asked for a stream of events (GraphQL over SSE).
+pub fn wants_events(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"))
+}
+
+/// Upgrades to a WebSocket speaking `graphql-transport-ws` (or the older `graphql-ws`).
+pub fn websocket(
+    g: Arc<Gateway>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+    protocol: GraphQLProtocol,
+) -> Response {
+    let upgrade_credentials = Credentials::from_headers(&headers, &g.headers);
+    let slots = ConnectionSlots {
+        open: Arc::new(AtomicUsize::new(0)),
+        max: g.subscriptions.max_per_connection,
+    };
+    let executor = Connection {
+        g: g.clone(),
+        slots,
+    };
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let names = g.headers.clone();
+            GraphQLWebSocket::new(socket, executor, protocol)
+                .on_connection_init(move |payload| async move {
+                    let mut data = Data::default();
+                    let sent = Credentials::from_payload(&payload, &names);
+                    data.insert(sent.unwrap_or(upgrade_credentials));
+                    Ok(data)
+                })
+                .serve()
+                .await
+        })
+}
+
+/// Runs a request over SSE: a subscription's events, or a query's or mutation's one answer,
+/// then `complete`.
+pub async fn events(
+    g: Arc<Gateway>,
+    headers: &HeaderMap,
+    mut params: Params,
+    over_get: bool,
+) -> Response {
+    let credentials = Credentials::from_headers(headers, &g.headers);
+    let text = match g.persisted.document(&mut params, credentials.caller) {
+        Ok(text) => text,
+        Err(refused) => return refused.send(Media::Json),
+    };
+    let mut request = params.into_request(text);
+    let kind = match check(&g, &mut request) {
+        Ok(kind) => kind,
+        Err(e) => {
+            return Answer::from(async_graphql::Response::from_errors(vec![e])).send(Media::Json)
+        }
+    };
+    if over_get && kind == Some(OperationType::Mutation) {
+        return Answer::post_only().send(Media::Json);
+    }
+    let responses = run_stream(g, request, credentials, kind, None);
+    let events = responses
+        .map(|response| {
+            let data = serde_json::to_string(&response).unwrap_or_default();
+            Ok::<_, Infallible>(Event::default().event("next").data(data))
+        })
+        .chain(stream::once(async {
+            Ok(Event::default().event("complete").data(""))
+        }));
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// The responses of one operation: a subscription's stream, or a query's or mutation's answer.
+fn run_stream(
+    g: Arc<Gateway>,
+    request: async_graphql::Request,
+    credentials: Credentials,
+    kind: Option<OperationType>,
+    slots: Option<ConnectionSlots>,
+) -> BoxStream<'static, async_graphql::Response> {
+    let Credentials { pie, mixer, caller } = credentials;
+    if kind != Some(OperationType::Subscription) {
+        return stream::once(async move { respond(&g, request, pie, mixer, caller).await }).boxed();
+    }
+    let mut request = request.data(request_data(&g, pie, mixer, caller));
+    if let Some(slots) = slots {
+        request = request.data(slots);
+    }
+    g.schema
+        .execute_stream(request)
+        .map(|mut response| {
+            close_codes(&mut response);
+            null_failed_fields(&mut response);
+            response
+        })
+        .boxed()
+}
+
+/// The caller's tokens and their fingerprint.
+#[derive(Clone)]
+struct Credentials {
+    pie: Option<Token>,
+    mixer: Option<Token>,
+    caller: u128,
+}
+
+impl Credentials {
+    fn from_headers(headers: &HeaderMap, names: &CredentialHeaders) -> Credentials {
+        let (pie, mixer) = tokens(headers, names);
+        Credentials {
+            pie,
+            mixer,
+            caller: caller_key(headers, names),
+        }
+    }
+
+    /// Credentials in a `connection_init` payload, under the header names (any case, at the
+    /// top or under `headers`); `None` if it carries none.
+    fn from_payload(payload: &serde_json::Value, names: &CredentialHeaders) -> Option<Credentials> {
+        let fields = payload
+            .get("headers")
+            .and_then(|h| h.as_object())
+            .or_else(|| payload.as_object())?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in fields {
+            let name = name.to_ascii_lowercase();
+            if name != names.appypie && name != names.appmixer {
+                continue;
+            }
+            let value = value.as_str().and_then(|v| v.parse().ok());
+            if let (Ok(name), Some(value)) = (name.parse::<axum::http::HeaderName>(), value) {
+                headers.insert(name, value);
+            }
+        }
+        let any =
+            token(&headers, &names.appypie).is_some() || token(&headers, &names.appmixer).is_some();
+        any.then(|| Credentials::from_headers(&headers, names))
+    }
+}
+
+/// One WebSocket connection: runs each operation it carries with fresh loaders, under the
+/// same checks as HTTP.
+#[derive(Clone)]
+struct Connection {
+    g: Arc<Gateway>,
+    slots: ConnectionSlots,
+}
+
+impl Executor for Connection {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        self.execute_stream(request, None)
+            .next()
+            .await
+            .unwrap_or_default()
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let credentials = session_data
+            .as_ref()
+            .and_then(|d| d.get(&TypeId::of::<Credentials>()))
+            .and_then(|c| c.downcast_ref::<Credentials>())
+            .cloned()
+            .unwrap_or_else(|| Credentials::from_headers(&HeaderMap::new(), &self.g.headers));
+        let kind = match check(&self.g, &mut request) {
+            Ok(kind) => kind,
+            Err(e) => {
+                return stream::once(async move { async_graphql::Response::from_errors(vec![e]) })
+                    .boxed()
+            }
+        };
+        if kind.is_none() {
+            let e = Code::BadUserInput.request_error("the request selects no operation");
+            return stream::once(async move { async_graphql::Response::from_errors(vec![e]) })
+                .boxed();
+        }
+        run_stream(
+            self.g.clone(),
+            request,
+            credentials,
+            kind,
+            Some(self.slots.clone()),
+        )
+    }
+}

@@ -1,0 +1,401 @@
+//! Subscriptions over WebSocket (`graphql-transport-ws`) and server-sent events: an
+//! automation's state and its new runs, polled and shared per automation and caller.
+
+mod common;
+
+use common::Gateway;
+use flowgate::sandbox::DEMO_USERS;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `graphql-transport-ws` connection, acknowledged.
+async fn connect(g: &Gateway, init: Value) -> Socket {
+    let mut request = g
+        .url
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": init }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
+fn alice() -> Value {
+    json!({
+        "x-appmixer-token": DEMO_USERS[0].appmixer_token,
+        "X-Appypie-Token": DEMO_USERS[0].appypie_token,
+    })
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
+}
+
+/// The next protocol message (pings answered on the way).
+async fn receive(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .unwrap();
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).unwrap();
+        if value["type"] == "ping" {
+            send(socket, json!({ "type": "pong" })).await;
+            continue;
+        }
+        return value;
+    }
+}
+
+async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
+    let payload = json!({ "query": query });
+    send(
+        socket,
+        json!({ "id": id, "type": "subscribe", "payload": payload }),
+    )
+    .await;
+}
+
+async fn first_flow(g: &Gateway) -> (String, String) {
+    let d = g
+        .ok(
+            "{ flows(first: 1) { edges { node { id state } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &d["flows"]["edges"][0]["node"];
+    (
+        node["id"].as_str().unwrap().into(),
+        node["state"].as_str().unwrap().into(),
+    )
+}
+
+async fn fast() -> Gateway {
+    Gateway::start_with(|c| c.subscriptions.poll_interval = Duration::from_millis(20)).await
+}
+
+#[tokio::test]
+async fn a_flow_state_arrives_now_and_on_each_change() {
+    let g = fast().await;
+    let (id, state) = first_flow(&g).await;
+    let mut socket = connect(&g, alice()).await;
+    let query = format!(r#"subscription {{ automationState(id: "{id}") {{ id state }} }}"#);
+    subscribe(&mut socket, "s1", &query).await;
+    let now = receive(&mut socket).await;
+    assert_eq!(now["type"], "next", "{now}");
+    assert_eq!(now["id"], "s1");
+    assert_eq!(
+        now["payload"]["data"]["automationState"]["state"],
+        state.as_str()
+    );
+
+    let (toggle, then) = if state == "RUNNING" {
+        ("disableAutomation", "STOPPED")
+    } else {
+        ("enableAutomation", "RUNNING")
+    };
+    let mutation = format!(
+        "mutation($id: ID!) {{ {toggle}(input: {{ id: $id }}) {{ automation {{ state }} }} }}"
+    );
+    g.ok(&mutation, json!({ "id": id })).await;
+    let changed = receive(&mut socket).await;
+    assert_eq!(
+        changed["payload"]["data"]["automationState"]["state"], then,
+        "{changed}"
+    );
+    assert_eq!(
+        changed["payload"]["data"]["automationState"]["id"],
+        id.as_str()
+    );
+
+    send(&mut socket, json!({ "id": "s1", "type": "complete" })).await;
+}
+
+#[tokio::test]
+async fn a_connect_test_run_arrives_as_a_new_run() {
+    let g = fast().await;
+    let id = g.first_connect_id().await;
+    let mut socket = connect(&g, alice()).await;
+    let query = format!(r#"subscription {{ automationRuns(id: {id}) {{ id status isTest }} }}"#);
+    subscribe(&mut socket, "runs", &query).await;
+    // The state subscription shares the poller and tells when the baseline is taken.
+    let state = format!(r#"subscription {{ automationState(id: {id}) {{ state }} }}"#);
+    subscribe(&mut socket, "state", &state).await;
+    assert_eq!(receive(&mut socket).await["id"], "state");
+    let mutation = "mutation($id: ID!) { testConnect(input: { connectId: $id }) { __typename } }";
+    g.ok(mutation, json!({ "id": id })).await;
+    let run = receive(&mut socket).await;
+    assert_eq!(run["id"], "runs", "{run}");
+    assert_eq!(
+        run["payload"]["data"]["automationRuns"]["isTest"], true,
+        "{run}"
+    );
+}
+
+#[tokio::test]
+async fn credentials_may_come_from_the_upgrade_headers_and_bad_ones_fail_alone() {
+    let g = fast().await;
+    let id = g.first_connect_id().await;
+    let mut request = g
+        .url
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    headers.insert(
+        "x-appypie-token",
+        DEMO_USERS[1].appypie_token.parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(&mut socket, json!({ "type": "connection_init" })).await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    // Bob's token, Alice's connect: the vendor says it does not exist for him.
+    let query = format!(r#"subscription {{ automationState(id: {id}) {{ state }} }}"#);
+    subscribe(&mut socket, "a", &query).await;
+    let refused = receive(&mut socket).await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{refused}"
+    );
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    subscribe(
+        &mut socket,
+        "b",
+        "subscription { automationState(id: \"nope\") { state } }",
+    )
+    .await;
+    let bad = receive(&mut socket).await;
+    assert_eq!(
+        bad["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{bad}"
+    );
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    let (flow, _) = first_flow(&g).await;
+    let query = format!(r#"subscription {{ automationState(id: "{flow}") {{ state }} }}"#);
+    subscribe(&mut socket, "c", &query).await;
+    let missing = receive(&mut socket).await;
+    assert_eq!(
+        missing["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{missing}"
+    );
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    // Queries run over the socket too, with the same checks as over HTTP.
+    subscribe(&mut socket, "q", "{ viewer { appypie { email } } }").await;
+    let answer = receive(&mut socket).await;
+    assert_eq!(
+        answer["payload"]["data"]["viewer"]["appypie"]["email"],
+        DEMO_USERS[1].email
+    );
+}
+
+#[tokio::test]
+async fn pollers_are_shared_per_caller_and_stop_with_their_last_subscriber() {
+    let g =
+        Gateway::start_with(|c| c.subscriptions.poll_interval = Duration::from_secs(3600)).await;
+    let id = g.first_connect_id().await;
+    let hooks = &g.sandbox.appypie.hooks;
+    hooks.reset();
+    let polls = || hooks.count("GET /connect/{id}/history");
+    let query = format!(r#"subscription {{ automationState(id: {id}) {{ state }} }}"#);
+
+    let mut first = connect(&g, alice()).await;
+    subscribe(&mut first, "1", &query).await;
+    assert_eq!(receive(&mut first).await["type"], "next");
+    let mut second = connect(&g, alice()).await;
+    subscribe(&mut second, "1", &query).await;
+    assert_eq!(receive(&mut second).await["type"], "next");
+    assert_eq!(polls(), 1, "Alice's two subscribers share one poller");
+
+    let bob = json!({ "x-appypie-token": DEMO_USERS[1].appypie_token });
+    let mut other = connect(&g, bob).await;
+    subscribe(&mut other, "1", &query).await;
+    receive(&mut other).await;
+    assert_eq!(polls(), 2, "another caller gets a poller of its own");
+
+    first.close(None).await.unwrap();
+    second.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = connect(&g, alice()).await;
+    subscribe(&mut again, "1", &query).await;
+    assert_eq!(receive(&mut again).await["type"], "next");
+    assert_eq!(
+        polls(),
+        3,
+        "the poller stopped with its last subscriber; a new one starts"
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_are_limited_per_connection_and_per_caller() {
+    let g = Gateway::start_with(|c| {
+        c.subscriptions.max_per_connection = 2;
+        c.subscriptions.max_per_caller = 3;
+    })
+    .await;
+    let id = g.first_connect_id().await;
+    let query = format!(r#"subscription {{ automationState(id: {id}) {{ state }} }}"#);
+    let mut socket = connect(&g, alice()).await;
+    for n in ["1", "2", "3"] {
+        subscribe(&mut socket, n, &query).await;
+    }
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let m = receive(&mut socket).await;
+        codes.push(m["payload"]["errors"][0]["extensions"]["code"].clone());
+    }
+    assert_eq!(codes.iter().filter(|c| c.is_null()).count(), 2, "{codes:?}");
+    assert!(codes.contains(&json!("QUERY_LIMIT_EXCEEDED")), "{codes:?}");
+
+    let mut more = connect(&g, alice()).await;
+    subscribe(&mut more, "1", &query).await;
+    assert_eq!(receive(&mut more).await["type"], "next");
+    subscribe(&mut more, "2", &query).await;
+    let refused = receive(&mut more).await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "QUERY_LIMIT_EXCEEDED",
+        "{refused}"
+    );
+}
+
+/// The events of an SSE response, until `complete` or `n` events.
+async fn sse_events(mut res: reqwest::Response, n: usize) -> Vec<(String, Value)> {
+    let mut text = String::new();
+    let mut events = Vec::new();
+    while events.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), res.chunk())
+            .await
+            .expect("an event in time")
+            .unwrap();
+        let Some(chunk) = chunk else { break };
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(e) = line.strip_prefix("event:") {
+                    event = e.trim().into();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim());
+                }
+            }
+            if event.is_empty() {
+                continue;
+            }
+            let done = event == "complete";
+            events.push((event, serde_json::from_str(&data).unwrap_or(Value::Null)));
+            if done {
+                return events;
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn server_sent_events_carry_a_flow_start_as_a_new_run() {
+    let g = fast().await;
+    let d = g
+        .ok(
+            r#"{ flows(first: 50) { edges { node { id state } } } }"#,
+            json!({}),
+        )
+        .await;
+    let stopped = common::edges(&d["flows"])
+        .into_iter()
+        .find(|f| f["state"] == "STOPPED")
+        .expect("a stopped flow");
+    let id = stopped["id"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let sse = |query: String| {
+        http.post(&g.url)
+            .header("accept", "text/event-stream")
+            .header("x-appmixer-token", DEMO_USERS[0].appmixer_token)
+            .json(&json!({ "query": query }))
+            .send()
+    };
+    let state = sse(format!(
+        r#"subscription {{ automationState(id: "{id}") {{ state }} }}"#
+    ))
+    .await
+    .unwrap();
+    assert_eq!(state.headers()["content-type"], "text/event-stream");
+    let runs = sse(format!(
+        r#"subscription {{ automationRuns(id: "{id}") {{ message status }} }}"#
+    ))
+    .await
+    .unwrap();
+    let first = sse_events(state, 1).await;
+    assert_eq!(first[0].1["data"]["automationState"]["state"], "STOPPED");
+    // Both streams share the poller, so the runs baseline is taken too.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mutation =
+        "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { state } } }";
+    g.ok(mutation, json!({ "id": id })).await;
+    let events = sse_events(runs, 1).await;
+    assert_eq!(events[0].0, "next");
+    assert_eq!(
+        events[0].1["data"]["automationRuns"]["message"], "Flow started",
+        "{events:?}"
+    );
+
+    let query = http
+        .post(&g.url)
+        .header("accept", "text/event-stream")
+        .header("x-appmixer-token", DEMO_USERS[0].appmixer_token)
+        .json(&json!({ "query": "{ viewer { appmixer { email } } }" }))
+        .send()
+        .await
+        .unwrap();
+    let events = sse_events(query, 3).await;
+    assert_eq!(events.len(), 2, "one answer, then complete: {events:?}");
+    assert_eq!(
+        events[0].1["data"]["viewer"]["appmixer"]["email"],
+        DEMO_USERS[0].email
+    );
+    assert_eq!(events[1].0, "complete");
+}
+
+#[tokio::test]
+async fn a_subscription_over_plain_http_is_refused() {
+    let g = Gateway::start().await;
+    let res = g
+        .query(
+            common::Who::Both(0),
+            "subscription { automationState(id: \"x\") { state } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(common::codes(&res), ["BAD_USER_INPUT"]);
+    assert_eq!(g.calls(), 0);
+}
