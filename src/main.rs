@@ -3,7 +3,9 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
-use flowgate::server::{router, CorsConfig, GatewayConfig, Limits, PersistedConfig};
+use flowgate::server::{
+    router, CorsConfig, GatewayConfig, Limits, PersistedConfig, SubscriptionConfig,
+};
 use flowgate::upstream::appmixer::AppmixerConfig;
 use flowgate::upstream::appypie::AppyPieConfig;
 use flowgate::upstream::{HttpConfig, Policy, SharingConfig};
@@ -134,6 +136,23 @@ struct ServeArgs {
     /// to document); with one, only those documents run.
     #[arg(long, env = "FLOWGATE_TRUSTED_DOCUMENTS")]
     trusted_documents: Option<std::path::PathBuf>,
+    /// Milliseconds between two polls of an automation watched by subscriptions.
+    #[arg(long, env = "FLOWGATE_SUBSCRIPTION_POLL_MS", default_value_t = 5000)]
+    subscription_poll_ms: u64,
+    /// Subscriptions one WebSocket connection may hold at once.
+    #[arg(
+        long,
+        env = "FLOWGATE_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 20
+    )]
+    max_subscriptions_per_connection: usize,
+    /// Subscriptions one caller (token pair) may hold at once.
+    #[arg(
+        long,
+        env = "FLOWGATE_MAX_SUBSCRIPTIONS_PER_CALLER",
+        default_value_t = 100
+    )]
+    max_subscriptions_per_caller: usize,
     /// On SIGTERM or Ctrl-C, in-flight requests get this many seconds to finish.
     #[arg(long, env = "FLOWGATE_GRACE_PERIOD_SECS", default_value_t = 10)]
     grace_period_secs: u64,
@@ -286,6 +305,11 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
         cors: CorsConfig {
             origins: args.cors_origins.clone(),
             max_age: Duration::from_secs(args.cors_max_age_secs),
+        },
+        subscriptions: SubscriptionConfig {
+            poll_interval: Duration::from_millis(args.subscription_poll_ms.max(100)),
+            max_per_connection: args.max_subscriptions_per_connection,
+            max_per_caller: args.max_subscriptions_per_caller,
         },
         ..GatewayConfig::default()
     };

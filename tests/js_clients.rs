@@ -220,6 +220,10 @@ async fn in_chromium_graphiql_works_offline_and_another_origin_uses_cors_and_a_s
         seen["graphiql"]["data"]["viewer"]["appmixer"]["email"], DEMO_USERS[0].email,
         "GraphiQL ran the query with the demo headers: {seen:#}"
     );
+    assert_eq!(
+        seen["graphiql_subscription"]["data"]["automationState"]["__typename"], "Connect",
+        "GraphiQL subscribed over its WebSocket: {seen:#}"
+    );
     let query: Value = serde_json::from_str(seen["query"].as_str().unwrap()).unwrap();
     assert_eq!(
         query["data"]["viewer"]["appypie"]["email"],

@@ -239,7 +239,11 @@ async fn pollers_are_shared_per_caller_and_stop_with_their_last_subscriber() {
     let bob = json!({ "x-appypie-token": DEMO_USERS[1].appypie_token });
     let mut other = connect(&g, bob).await;
     subscribe(&mut other, "1", &query).await;
-    receive(&mut other).await;
+    let refused = receive(&mut other).await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "Bob never sees Alice's poller: {refused}"
+    );
     assert_eq!(polls(), 2, "another caller gets a poller of its own");
 
     first.close(None).await.unwrap();

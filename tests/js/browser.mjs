@@ -27,7 +27,7 @@ try {
   await page.waitForSelector('.graphiql-query-editor .CodeMirror', { timeout: 20000 });
   await page.evaluate(() => {
     const editor = document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror;
-    editor.setValue('{ viewer { appmixer { email } appypie { email } } }');
+    editor.setValue('{ viewer { appmixer { email } appypie { email } } connects(first: 1) { edges { node { id } } } }');
   });
   await page.click('.graphiql-execute-button');
   await page.waitForFunction(
@@ -35,9 +35,24 @@ try {
     null,
     { timeout: 20000 },
   );
-  out.graphiql = JSON.parse(
-    await page.evaluate(() => document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()),
+  const result = () =>
+    page.evaluate(() => document.querySelector('.result-window .CodeMirror').CodeMirror.getValue());
+  out.graphiql = JSON.parse(await result());
+
+  // A subscription from GraphiQL runs over its WebSocket, with the demo tokens as connection params.
+  const id = out.graphiql.data.connects.edges[0].node.id;
+  await page.evaluate((id) => {
+    const editor = document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror;
+    editor.setValue(`subscription { automationState(id: "${id}") { __typename state } }`);
+  }, id);
+  await page.waitForTimeout(800); // GraphiQL parses the edited document after a short debounce
+  await page.click('.graphiql-execute-button');
+  await page.waitForFunction(
+    () => document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue().includes('automationState'),
+    null,
+    { timeout: 20000 },
   );
+  out.graphiql_subscription = JSON.parse(await result());
 
   await page.goto(page_url);
   await page.waitForFunction(() => document.querySelector('#subscription').textContent !== '…', null, {
