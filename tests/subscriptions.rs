@@ -403,3 +403,65 @@ async fn a_subscription_over_plain_http_is_refused() {
     assert_eq!(common::codes(&res), ["BAD_USER_INPUT"]);
     assert_eq!(g.calls(), 0);
 }
+
+#[tokio::test]
+async fn trusted_documents_and_size_limits_hold_on_the_socket_and_over_sse() {
+    let dir = std::env::temp_dir().join(format!("flowgate-ws-trusted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("relay.json");
+    std::fs::write(
+        &manifest,
+        json!({ "v": "{ viewer { appypie { email } } }" }).to_string(),
+    )
+    .unwrap();
+    let g = Gateway::start_with(|c| {
+        c.persisted.trusted_documents = Some(manifest);
+        c.limits.max_body_bytes = 4096;
+    })
+    .await;
+    let mut socket = connect(&g, alice()).await;
+    subscribe(&mut socket, "1", "{ viewer { appmixer { email } } }").await;
+    let refused = receive(&mut socket).await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "DOCUMENT_NOT_TRUSTED",
+        "{refused}"
+    );
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    let payload = json!({ "query": "{ viewer { appypie { email } } }" });
+    send(
+        &mut socket,
+        json!({ "id": "2", "type": "subscribe", "payload": payload }),
+    )
+    .await;
+    let answer = receive(&mut socket).await;
+    assert_eq!(
+        answer["payload"]["data"]["viewer"]["appypie"]["email"], DEMO_USERS[0].email,
+        "{answer}"
+    );
+
+    let sse = reqwest::Client::new()
+        .post(&g.url)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 403);
+    let body: Value = sse.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "DOCUMENT_NOT_TRUSTED"
+    );
+
+    let huge = "x".repeat(10_000);
+    let _ = socket.send(Message::text(huge)).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(m)) = socket.next().await {
+            if let Message::Close(_) = m {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "an oversized message closes the socket");
+}

@@ -254,7 +254,7 @@ async fn execute(
     let caller = caller_key(headers, &g.headers);
     let text = match g.persisted.document(&mut params, caller) {
         Ok(text) => text,
-        Err(refused) => return refused,
+        Err(error) => return async_graphql::Response::from_errors(vec![error]).into(),
     };
     let mut request = params.into_request(text);
     let key = g.coalesce.then(|| operation_key(&request, caller));

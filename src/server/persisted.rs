@@ -3,8 +3,9 @@
 //! per caller, so no caller learns what another has sent. Trusted documents: with a manifest,
 //! only its documents run.
 
-use super::http::{Answer, Params};
+use super::http::Params;
 use crate::error::Code;
+use async_graphql::ServerError;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -65,7 +66,7 @@ impl Persisted {
 
     /// The text of the document a request runs, or the answer that refuses it. `caller` is the
     /// fingerprint of the caller's credentials.
-    pub fn document(&self, params: &mut Params, caller: u128) -> Result<String, Answer> {
+    pub fn document(&self, params: &mut Params, caller: u128) -> Result<String, ServerError> {
         let hash = requested_hash(params)?;
         if let Some(trusted) = &self.trusted {
             return trusted.document(hash.or(params.document_id.take()), params.query.take());
@@ -79,27 +80,22 @@ impl Persisted {
                 let store = self.registered.as_ref().ok_or_else(not_supported)?;
                 match store.get(&(caller, hash)) {
                     Some(text) => Ok(text.to_string()),
-                    None => Err(Answer::request_error(
-                        Code::PersistedQueryNotFound,
-                        "PersistedQueryNotFound",
-                    )),
+                    None => {
+                        Err(Code::PersistedQueryNotFound.request_error("PersistedQueryNotFound"))
+                    }
                 }
             }
             (Some(hash), Some(text)) => {
                 let store = self.registered.as_ref().ok_or_else(not_supported)?;
                 if sha256_hex(&text) != hash {
-                    return Err(Answer::request_error(
-                        Code::BadUserInput,
+                    return Err(Code::BadUserInput.request_error(
                         "the persisted query's sha256Hash is not the SHA-256 of its query",
                     ));
                 }
                 store.insert((caller, hash), Arc::from(text.as_str()));
                 Ok(text)
             }
-            (None, None) => Err(Answer::request_error(
-                Code::BadUserInput,
-                "the request has no `query`",
-            )),
+            (None, None) => Err(Code::BadUserInput.request_error("the request has no `query`")),
         }
     }
 }
@@ -130,9 +126,8 @@ impl Trusted {
 
     /// The manifest's document for an id, or a document sent as text when the manifest holds
     /// exactly that text.
-    fn document(&self, id: Option<String>, text: Option<String>) -> Result<String, Answer> {
-        let refuse =
-            |message: String| Err(Answer::request_error(Code::DocumentNotTrusted, message));
+    fn document(&self, id: Option<String>, text: Option<String>) -> Result<String, ServerError> {
+        let refuse = |message: String| Err(Code::DocumentNotTrusted.request_error(message));
         match (id, text) {
             (Some(id), _) => match self.by_id.get(&id) {
                 Some(body) => Ok(body.to_string()),
@@ -169,7 +164,7 @@ fn manifest_pairs(json: &Value) -> Option<Vec<(String, String)>> {
 }
 
 /// The hash of `extensions.persistedQuery`, checked for version 1.
-fn requested_hash(params: &Params) -> Result<Option<String>, Answer> {
+fn requested_hash(params: &Params) -> Result<Option<String>, ServerError> {
     let Some(persisted) = params
         .extensions
         .as_ref()
@@ -181,18 +176,13 @@ fn requested_hash(params: &Params) -> Result<Option<String>, Answer> {
     let hash = persisted.get("sha256Hash").and_then(Value::as_str);
     match (version, hash) {
         (Some(1), Some(hash)) => Ok(Some(hash.to_ascii_lowercase())),
-        _ => Err(Answer::request_error(
-            Code::BadUserInput,
-            "extensions.persistedQuery needs version 1 and a sha256Hash",
-        )),
+        _ => Err(Code::BadUserInput
+            .request_error("extensions.persistedQuery needs version 1 and a sha256Hash")),
     }
 }
 
-fn not_supported() -> Answer {
-    Answer::request_error(
-        Code::PersistedQueryNotSupported,
-        "PersistedQueryNotSupported",
-    )
+fn not_supported() -> ServerError {
+    Code::PersistedQueryNotSupported.request_error("PersistedQueryNotSupported")
 }
 
 pub fn sha256_hex(text: &str) -> String {

@@ -71,6 +71,7 @@ pub fn websocket(
         slots,
     };
     upgrade
+        .max_message_size(g.limits.max_body_bytes)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
             let names = g.headers.clone();
@@ -95,19 +96,17 @@ pub async fn events(
     over_get: bool,
 ) -> Response {
     let credentials = Credentials::from_headers(headers, &g.headers);
-    let text = match g.persisted.document(&mut params, credentials.caller) {
-        Ok(text) => text,
-        Err(refused) => return refused.send(Media::Json),
+    let document = g.persisted.document(&mut params, credentials.caller);
+    let mut request = match document {
+        Ok(text) => params.into_request(text),
+        Err(e) => return refused(e),
     };
-    let mut request = params.into_request(text);
     let kind = match check(&g, &mut request) {
         Ok(kind) => kind,
-        Err(e) => {
-            return Answer::from(async_graphql::Response::from_errors(vec![e])).send(Media::Json)
-        }
+        Err(e) => return refused(e),
     };
     if over_get && kind == Some(OperationType::Mutation) {
-        return Answer::post_only().send(Media::Json);
+        return Answer::post_only().send(Media::GraphqlResponse);
     }
     let responses = run_stream(g, request, credentials, kind, None);
     let events = responses
@@ -121,6 +120,11 @@ pub async fn events(
     Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// A request refused before any event: no stream, a 4xx status and the errors.
+fn refused(error: async_graphql::ServerError) -> Response {
+    Answer::from(async_graphql::Response::from_errors(vec![error])).send(Media::GraphqlResponse)
 }
 
 /// The responses of one operation: a subscription's stream, or a query's or mutation's answer.
@@ -199,6 +203,29 @@ struct Connection {
     slots: ConnectionSlots,
 }
 
+impl Connection {
+    /// The document a message runs: its text, or a persisted one, under the same rules as HTTP
+    /// (automatic persisted queries, trusted documents).
+    fn document(
+        &self,
+        request: &mut async_graphql::Request,
+        caller: u128,
+    ) -> Result<(), async_graphql::ServerError> {
+        let extensions = serde_json::to_value(&request.extensions).ok();
+        let mut params = Params {
+            query: Some(std::mem::take(&mut request.query)).filter(|q| !q.is_empty()),
+            extensions: extensions.and_then(|e| e.as_object().cloned()),
+            ..Params::default()
+        };
+        request.query = self.g.persisted.document(&mut params, caller)?;
+        Ok(())
+    }
+}
+
+fn failed(error: async_graphql::ServerError) -> BoxStream<'static, async_graphql::Response> {
+    stream::once(async move { async_graphql::Response::from_errors(vec![error]) }).boxed()
+}
+
 impl Executor for Connection {
     async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
         self.execute_stream(request, None)
@@ -218,17 +245,15 @@ impl Executor for Connection {
             .and_then(|c| c.downcast_ref::<Credentials>())
             .cloned()
             .unwrap_or_else(|| Credentials::from_headers(&HeaderMap::new(), &self.g.headers));
+        if let Err(e) = self.document(&mut request, credentials.caller) {
+            return failed(e);
+        }
         let kind = match check(&self.g, &mut request) {
             Ok(kind) => kind,
-            Err(e) => {
-                return stream::once(async move { async_graphql::Response::from_errors(vec![e]) })
-                    .boxed()
-            }
+            Err(e) => return failed(e),
         };
         if kind.is_none() {
-            let e = Code::BadUserInput.request_error("the request selects no operation");
-            return stream::once(async move { async_graphql::Response::from_errors(vec![e]) })
-                .boxed();
+            return failed(Code::BadUserInput.request_error("the request selects no operation"));
         }
         run_stream(
             self.g.clone(),
