@@ -96,7 +96,9 @@ fn code_for(kind: ErrorKind) -> Code {
         ErrorKind::Connect | ErrorKind::Disconnected | ErrorKind::CircuitOpen => {
             Code::UpstreamUnavailable
         }
-        ErrorKind::TruncatedBody | ErrorKind::InvalidResponse => Code::InvalidUpstreamResponse,
+        ErrorKind::TruncatedBody | ErrorKind::InvalidResponse | ErrorKind::TooLarge => {
+            Code::InvalidUpstreamResponse
+        }
     }
 }
 

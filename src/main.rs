@@ -83,6 +83,12 @@ struct ServeArgs {
     /// Timeout of one Appmixer call, in milliseconds.
     #[arg(long, env = "FLOWGATE_APPMIXER_TIMEOUT_MS", default_value_t = 10000)]
     appmixer_timeout_ms: u64,
+    /// Largest Appy Pie response body read, in MiB; past it the call fails.
+    #[arg(long, env = "FLOWGATE_APPYPIE_MAX_BODY_MIB", default_value_t = 8)]
+    appypie_max_body_mib: usize,
+    /// Largest Appmixer response body read, in MiB; past it the call fails.
+    #[arg(long, env = "FLOWGATE_APPMIXER_MAX_BODY_MIB", default_value_t = 8)]
+    appmixer_max_body_mib: usize,
     /// Retries of an idempotent upstream read (writes are never retried).
     #[arg(long, env = "FLOWGATE_MAX_RETRIES", default_value_t = 2)]
     max_retries: u32,
@@ -288,8 +294,8 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             connect_timeout: Duration::from_millis(args.connect_timeout_ms),
             ..HttpConfig::default()
         },
-        appypie_policy: policy(&args, args.appypie_timeout_ms),
-        appmixer_policy: policy(&args, args.appmixer_timeout_ms),
+        appypie_policy: policy(&args, args.appypie_timeout_ms, args.appypie_max_body_mib),
+        appmixer_policy: policy(&args, args.appmixer_timeout_ms, args.appmixer_max_body_mib),
         sharing: SharingConfig {
             dedupe: !args.no_dedupe,
             catalogue_ttl: Duration::from_secs(args.catalogue_ttl_secs),
@@ -401,9 +407,10 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     Ok(())
 }
 
-fn policy(args: &ServeArgs, timeout_ms: u64) -> Policy {
+fn policy(args: &ServeArgs, timeout_ms: u64, max_body_mib: usize) -> Policy {
     Policy {
         timeout: Duration::from_millis(timeout_ms),
+        max_body_bytes: max_body_mib << 20,
         max_retries: args.max_retries,
         breaker_threshold: args.breaker_threshold,
         breaker_open_for: Duration::from_secs(args.breaker_open_secs),

@@ -4,7 +4,7 @@
 use super::{once, per_key, Load};
 use crate::upstream::appmixer::model::*;
 use crate::upstream::appmixer::AppmixerSession;
-use crate::upstream::UpstreamError;
+use crate::upstream::{endless_list, Provider, UpstreamError, MAX_PAGES};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -27,9 +27,12 @@ pub struct AppmixerLoaders {
     pub component_accounts: Load<ComponentAuth>,
 }
 
+/// Every flow of the caller, a page at a time, bounded like every list walk: a page must not
+/// repeat the one before, and the walk ends within [`MAX_PAGES`] pages.
 async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Arc<Flow>>>, UpstreamError> {
-    let mut flows = Vec::new();
-    loop {
+    let stop = |why| endless_list(Provider::Appmixer, "GET /flows", why);
+    let mut flows: Vec<Arc<Flow>> = Vec::new();
+    for _ in 0..MAX_PAGES {
         let q = FlowQuery {
             offset: Some(flows.len() as u32),
             limit: Some(FLOW_PAGE),
@@ -38,11 +41,19 @@ async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Arc<Flow>>>, UpstreamEr
         };
         let page = s.flows(&q).await?;
         let last = (page.len() as u32) < FLOW_PAGE;
+        let previous_first = flows
+            .len()
+            .checked_sub(FLOW_PAGE as usize)
+            .map(|i| &flows[i].flow_id);
+        if !last && previous_first == page.first().map(|f| &f.flow_id) {
+            return Err(stop("the same page came back twice"));
+        }
         flows.extend(page.into_iter().map(Arc::new));
         if last {
             return Ok(Arc::new(flows));
         }
     }
+    Err(stop("more pages than the gateway reads"))
 }
 
 fn logs_loader(session: AppmixerSession) -> Load<Arc<Vec<LogEntry>>> {

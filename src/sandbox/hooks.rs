@@ -59,6 +59,26 @@ pub enum Fault {
     TruncatedBody,
     /// Close the connection without answering.
     DropConnection,
+    /// Answer exactly this: status, headers and body; `{page}` in the body becomes the
+    /// request's `page` query parameter (an upstream that pages on forever).
+    Canned {
+        status: u16,
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// Answer 200 with `head`, then `chunk` `repeat` times (forever when absent), pausing
+    /// `pause_ms` between chunks, then `tail`: huge, endless and slow bodies.
+    Stream {
+        content_type: String,
+        head: String,
+        chunk: String,
+        repeat: Option<u64>,
+        #[serde(default)]
+        pause_ms: u64,
+        #[serde(default)]
+        tail: String,
+    },
 }
 
 /// A fault applied to requests whose method and path match.
@@ -277,6 +297,26 @@ async fn apply(vendor: Vendor, fault: Fault, req: Request, next: Next) -> Respon
         )
             .into_response(),
         Fault::TruncatedBody => truncate(next.run(req).await).await,
+        Fault::Canned {
+            status,
+            headers,
+            body,
+        } => canned(&req, status, headers, body),
+        Fault::Stream {
+            content_type,
+            head,
+            chunk,
+            repeat,
+            pause_ms,
+            tail,
+        } => {
+            let chunks = stream_body(head, chunk, repeat, pause_ms, tail);
+            (
+                [(header::CONTENT_TYPE, content_type)],
+                Body::from_stream(chunks),
+            )
+                .into_response()
+        }
         Fault::DropConnection => {
             if let Some(killer) = req.extensions().get::<ConnKiller>() {
                 killer.0.notify_one();
@@ -284,6 +324,50 @@ async fn apply(vendor: Vendor, fault: Fault, req: Request, next: Next) -> Respon
             std::future::pending().await
         }
     }
+}
+
+fn canned(req: &Request, status: u16, headers: Vec<(String, String)>, body: String) -> Response {
+    let page = req
+        .uri()
+        .query()
+        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "page"))
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| "1".into());
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut res = (status, body.replace("{page}", &page)).into_response();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            res.headers_mut().insert(name, value);
+        }
+    }
+    res
+}
+
+fn stream_body(
+    head: String,
+    chunk: String,
+    repeat: Option<u64>,
+    pause_ms: u64,
+    tail: String,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    let chunk = Bytes::from(chunk);
+    let middle = futures_util::stream::iter(0..repeat.unwrap_or(u64::MAX)).then(move |_| {
+        let chunk = chunk.clone();
+        async move {
+            if pause_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            }
+            Ok(chunk)
+        }
+    });
+    futures_util::stream::once(async move { Ok(Bytes::from(head)) })
+        .chain(middle)
+        .chain(futures_util::stream::once(
+            async move { Ok(Bytes::from(tail)) },
+        ))
 }
 
 /// Keeps the status, headers and declared length of `res`, but sends only half its body.

@@ -43,6 +43,8 @@ pub enum ErrorKind {
     TruncatedBody,
     /// A complete response that is not what the contract promises (bad JSON, wrong shape).
     InvalidResponse,
+    /// A response body past the vendor's size limit (read no further).
+    TooLarge,
     /// Not sent: the vendor's circuit breaker is open after repeated failures.
     CircuitOpen,
 }
@@ -89,6 +91,9 @@ impl UpstreamError {
             (404 | 410, _) => ErrorKind::NotFound,
             (429, _) => ErrorKind::RateLimited,
             (500.., _) => ErrorKind::ServerError,
+            // Redirects are never followed: the contract has none, and one could lead the
+            // caller's token to another host.
+            (300..=399, _) => ErrorKind::InvalidResponse,
             _ => ErrorKind::BadRequest,
         }
     }
@@ -106,6 +111,7 @@ impl UpstreamError {
             ErrorKind::Disconnected => "connection closed before a response",
             ErrorKind::TruncatedBody => "response body cut off",
             ErrorKind::InvalidResponse => "response does not match the contract",
+            ErrorKind::TooLarge => "response body larger than the gateway's limit",
             ErrorKind::CircuitOpen => "not attempted: the upstream is failing, retry later",
         };
         let what = if self.outcome_unknown {

@@ -140,7 +140,8 @@ impl HttpCore {
             .build()
             .map_err(|e| transport_error(provider, operation, &e, false))?;
         let Some(v) = &self.vendor else {
-            return self.send_once(provider, operation, request).await;
+            let limit = Policy::default().max_body_bytes;
+            return self.send_once(provider, operation, request, limit).await;
         };
         if call == Call::Write {
             return self.guarded(v, provider, operation, request, false).await;
@@ -192,7 +193,8 @@ impl HttpCore {
             };
             let result = {
                 let _permit = v.in_flight.acquire().await.ok();
-                self.send_once(provider, operation, current).await
+                self.send_once(provider, operation, current, v.policy.max_body_bytes)
+                    .await
             };
             v.breaker.record(healthy(&result));
             let wait = retry_wait(&v.policy, &result, attempt);
@@ -242,24 +244,42 @@ impl HttpCore {
         request
     }
 
-    /// Sends `request` once and reads the whole body; transport failures become typed errors.
+    /// Sends `request` once and reads the body, up to `limit` bytes; transport failures become
+    /// typed errors.
     async fn send_once(
         &self,
         provider: Provider,
         operation: &'static str,
         request: reqwest::Request,
+        limit: usize,
     ) -> Result<Reply, UpstreamError> {
-        let response = self
+        let mut response = self
             .client
             .execute(request)
             .await
             .map_err(|e| transport_error(provider, operation, &e, false))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let too_large = || UpstreamError {
+            status: Some(status.as_u16()),
+            ..UpstreamError::new(provider, ErrorKind::TooLarge, operation)
+        };
+        let declared = response.content_length().unwrap_or(0);
+        if declared > limit as u64 {
+            return Err(too_large());
+        }
+        let mut body = bytes::BytesMut::with_capacity(declared as usize);
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| transport_error(provider, operation, &e, true))?;
+            .map_err(|e| transport_error(provider, operation, &e, true))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = body.freeze();
         tracing::debug!(provider = %provider, operation, status = status.as_u16(), bytes = body.len(), "upstream reply");
         Ok(Reply {
             status,

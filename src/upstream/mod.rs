@@ -37,6 +37,18 @@ impl fmt::Debug for Token {
     }
 }
 
+/// Pages one walk through a paginated list may fetch, so an upstream that always answers a
+/// full page cannot make it endless.
+pub const MAX_PAGES: u32 = 200;
+/// Items one walk through a paginated list may collect.
+pub const MAX_ITEMS: usize = 20_000;
+
+/// Why a walk through a paginated list stopped early: too long, or not advancing.
+pub fn endless_list(provider: Provider, operation: &'static str, why: &str) -> UpstreamError {
+    tracing::warn!(%provider, operation, why, "paginated list walk stopped");
+    UpstreamError::new(provider, ErrorKind::TooLarge, operation)
+}
+
 /// One page of a paginated Appy Pie list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {

@@ -21,6 +21,8 @@ pub struct Policy {
     pub breaker_threshold: u32,
     /// How long an open breaker fails fast before letting one probe through.
     pub breaker_open_for: Duration,
+    /// Largest response body read; past it the call fails, having buffered no more.
+    pub max_body_bytes: usize,
 }
 
 impl Default for Policy {
@@ -34,6 +36,7 @@ impl Default for Policy {
             retry_budget_ratio: 0.2,
             breaker_threshold: 5,
             breaker_open_for: Duration::from_secs(10),
+            max_body_bytes: 8 << 20,
         }
     }
 }

@@ -3,7 +3,7 @@
 pub mod model;
 
 use super::http::{decode, status_error, url_with, Call, HttpCore, Reply};
-use super::{ErrorKind, Page, Provider, Token, UpstreamError};
+use super::{endless_list, ErrorKind, Page, Provider, Token, UpstreamError, MAX_ITEMS, MAX_PAGES};
 use model::*;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use reqwest::Method;
@@ -576,22 +576,30 @@ fn to_value(input: &impl Serialize) -> Value {
     serde_json::to_value(input).unwrap_or(Value::Null)
 }
 
-/// Fetches every page of a paginated list, `limit` items at a time (at most 1,000 pages).
+/// Fetches every page of a paginated list, `limit` items at a time: at most [`MAX_PAGES`] pages
+/// and [`MAX_ITEMS`] items, and each page must be the one asked for.
 pub async fn all_pages<T, F, Fut>(limit: u32, mut fetch: F) -> Result<Vec<T>, UpstreamError>
 where
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>, UpstreamError>>,
 {
+    let stop = |why| endless_list(Provider::AppyPie, "paginated list", why);
     let mut items = Vec::new();
-    for page in 1..=1000 {
+    for page in 1..=MAX_PAGES {
         let next = fetch(PageRequest::new(page, limit)).await?;
+        if next.page != u64::from(page) && !next.items.is_empty() {
+            return Err(stop("a page came back as another page"));
+        }
         let last = next.is_last();
         items.extend(next.items);
+        if items.len() > MAX_ITEMS {
+            return Err(stop("more items than the gateway reads"));
+        }
         if last {
-            break;
+            return Ok(items);
         }
     }
-    Ok(items)
+    Err(stop("more pages than the gateway reads"))
 }
 
 #[cfg(test)]
