@@ -143,3 +143,68 @@ async fn bad_input_gets_a_clear_error_and_no_upstream_call() {
         "an App id where an automation belongs"
     );
 }
+
+/// Every limit counts the operation as it executes: fragments expanded, inline or spread,
+/// however often they are spread.
+#[tokio::test]
+async fn fragments_do_not_walk_around_the_limits() {
+    let g = Gateway::start_with(|c| {
+        c.limits.max_depth = 6;
+        c.limits.max_complexity = 60;
+        c.limits.max_aliases = 8;
+        c.limits.max_root_fields = 4;
+    })
+    .await;
+    let five_roots = "a: flows { totalCount } b: flows { totalCount } c: flows { totalCount } d: flows { totalCount } e: flows { totalCount }";
+    let ten_aliases = (0..10)
+        .map(|n| format!("e{n}: email"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cases = [
+        // root fields inside an inline fragment on Query
+        format!("{{ ... on Query {{ {five_roots} }} }}"),
+        // root fields inside a named fragment
+        format!("query {{ ...Roots }} fragment Roots on Query {{ {five_roots} }}"),
+        // root fields split over two fragments
+        "query { ...A ...B } fragment A on Query { a: flows { totalCount } b: flows { totalCount } c: flows { totalCount } } fragment B on Query { d: flows { totalCount } e: flows { totalCount } }".to_string(),
+        // a fragment of 3 aliases spread 3 times (9 aliases)
+        "{ viewer { appmixer { ...M } x: appmixer { ...M } y: appmixer { ...M } } } fragment M on AppmixerUser { a: email b: email c: email }".to_string(),
+        // aliases behind nested spreads
+        format!("{{ viewer {{ appmixer {{ ...Outer }} }} }} fragment Outer on AppmixerUser {{ ...Inner }} fragment Inner on AppmixerUser {{ {ten_aliases} }}"),
+        // depth through fragments
+        "{ apps { ...Deep } } fragment Deep on AppConnection { edges { node { category { apps { category { name } } } } } }".to_string(),
+        // complexity through a fragment spread many times
+        format!(
+            "{{ viewer {{ appmixer {{ ...U }} }} }} fragment U on AppmixerUser {{ {} }}",
+            ["email username plan scope id"; 14].join(" ")
+        ),
+    ];
+    for q in &cases {
+        let res = g.query(Who::Both(0), q, json!({})).await;
+        assert_eq!(codes(&res), vec!["QUERY_LIMIT_EXCEEDED"], "{q}: {res:#}");
+    }
+    assert_eq!(g.calls(), 0);
+    let within =
+        "query { ...R } fragment R on Query { flows { totalCount } connects { totalCount } }";
+    let res = g.query(Who::Both(0), within, json!({})).await;
+    assert!(res.get("errors").is_none(), "{res:#}");
+}
+
+/// A fragment spread inside fragments spread inside fragments is counted once per level, not
+/// expanded: a document built to explode the count is refused at once, without a hang.
+#[tokio::test]
+async fn a_fragment_bomb_is_refused_quickly() {
+    let g = Gateway::start().await;
+    let mut doc = String::from("{ viewer { appmixer { ...F0 } } }");
+    doc.push_str(" fragment F0 on AppmixerUser { a: email b: email }");
+    for n in 1..40 {
+        let p = n - 1;
+        doc.push_str(&format!(
+            " fragment F{n} on AppmixerUser {{ ...F{p} ...F{p} }}"
+        ));
+    }
+    let doc = doc.replacen("...F0 }", "...F39 }", 1);
+    let res = g.query(Who::Both(0), &doc, json!({})).await;
+    assert_eq!(codes(&res), vec!["QUERY_LIMIT_EXCEEDED"], "{res:#}");
+    assert_eq!(g.calls(), 0);
+}

@@ -2,6 +2,7 @@
 //! body size; introspection can be switched off; a deadline bounds each request.
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// The limits one gateway enforces. On by default.
@@ -31,39 +32,103 @@ impl Default for Limits {
     }
 }
 
-fn count_aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
-            }
-            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+/// Counts over a document with its fragments expanded wherever they are spread, however often.
+/// Each fragment is counted once and reused (a fragment spread in a fragment spread cannot blow
+/// the count up), and a fragment that spreads itself counts as nothing more.
+struct Expanded<'a> {
+    doc: &'a ExecutableDocument,
+    aliases: HashMap<&'a str, u64>,
+    roots: HashMap<&'a str, u64>,
+    visiting: HashSet<&'a str>,
 }
 
-/// Why the document breaks the alias or root-field limit, if it does.
+impl<'a> Expanded<'a> {
+    fn new(doc: &'a ExecutableDocument) -> Self {
+        Expanded {
+            doc,
+            aliases: HashMap::new(),
+            roots: HashMap::new(),
+            visiting: HashSet::new(),
+        }
+    }
+
+    /// Aliases in `set`, with every fragment in it expanded.
+    fn aliases(&mut self, set: &'a SelectionSet) -> u64 {
+        let mut n = 0u64;
+        for item in &set.items {
+            n = n.saturating_add(match &item.node {
+                Selection::Field(f) => u64::from(f.node.alias.is_some())
+                    .saturating_add(self.aliases(&f.node.selection_set.node)),
+                Selection::InlineFragment(f) => self.aliases(&f.node.selection_set.node),
+                Selection::FragmentSpread(s) => {
+                    self.fragment(s.node.fragment_name.node.as_str(), true)
+                }
+            });
+        }
+        n
+    }
+
+    /// Fields `set` selects at its own level, with fragments at that level expanded.
+    fn fields(&mut self, set: &'a SelectionSet) -> u64 {
+        let mut n = 0u64;
+        for item in &set.items {
+            n = n.saturating_add(match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(f) => self.fields(&f.node.selection_set.node),
+                Selection::FragmentSpread(s) => {
+                    self.fragment(s.node.fragment_name.node.as_str(), false)
+                }
+            });
+        }
+        n
+    }
+
+    /// A fragment's aliases (or its own-level fields), counted once.
+    fn fragment(&mut self, name: &'a str, aliases: bool) -> u64 {
+        let memo = if aliases { &self.aliases } else { &self.roots };
+        if let Some(n) = memo.get(name) {
+            return *n;
+        }
+        let Some(fragment) = self.doc.fragments.get(name) else {
+            return 0;
+        };
+        if !self.visiting.insert(name) {
+            return 0;
+        }
+        let set = &fragment.node.selection_set.node;
+        let n = if aliases {
+            self.aliases(set)
+        } else {
+            self.fields(set)
+        };
+        self.visiting.remove(name);
+        let memo = if aliases {
+            &mut self.aliases
+        } else {
+            &mut self.roots
+        };
+        memo.insert(name, n);
+        n
+    }
+}
+
+/// Why the document breaks the alias or root-field limit, if it does. Both are counted on the
+/// operations as they execute: fragments expanded wherever they are spread.
 pub fn check_shape(doc: &ExecutableDocument, limits: &Limits) -> Option<String> {
-    let fragments: usize = doc
-        .fragments
-        .values()
-        .map(|f| count_aliases(&f.node.selection_set.node))
-        .sum();
-    let mut aliases = fragments;
+    let mut expanded = Expanded::new(doc);
+    let mut aliases = 0u64;
     for (_, op) in doc.operations.iter() {
         let set = &op.node.selection_set.node;
-        if set.items.len() > limits.max_root_fields {
+        let roots = expanded.fields(set);
+        if roots > limits.max_root_fields as u64 {
             return Some(format!(
-                "an operation selects {} root fields; the limit is {}",
-                set.items.len(),
+                "an operation selects {roots} root fields; the limit is {}",
                 limits.max_root_fields
             ));
         }
-        aliases += count_aliases(set);
+        aliases = aliases.max(expanded.aliases(set));
     }
-    (aliases > limits.max_aliases).then(|| {
+    (aliases > limits.max_aliases as u64).then(|| {
         format!(
             "the query uses {aliases} aliases; the limit is {}",
             limits.max_aliases
