@@ -19,10 +19,11 @@ pub enum Code {
     PersistedQueryNotFound,
     PersistedQueryNotSupported,
     DocumentNotTrusted,
+    Overloaded,
     Internal,
 }
 
-const ALL: [Code; 14] = [
+const ALL: [Code; 15] = [
     Code::Unauthenticated,
     Code::Forbidden,
     Code::NotFound,
@@ -36,6 +37,7 @@ const ALL: [Code; 14] = [
     Code::PersistedQueryNotFound,
     Code::PersistedQueryNotSupported,
     Code::DocumentNotTrusted,
+    Code::Overloaded,
     Code::Internal,
 ];
 
@@ -55,6 +57,7 @@ impl Code {
             Code::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Code::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             Code::DocumentNotTrusted => "DOCUMENT_NOT_TRUSTED",
+            Code::Overloaded => "OVERLOADED",
             Code::Internal => "INTERNAL",
         }
     }

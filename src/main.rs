@@ -159,6 +159,16 @@ struct ServeArgs {
         default_value_t = 100
     )]
     max_subscriptions_per_caller: usize,
+    /// A client must send its request headers within this many milliseconds.
+    #[arg(long, env = "FLOWGATE_HEADER_TIMEOUT_MS", default_value_t = 10000)]
+    header_timeout_ms: u64,
+    /// A client must send its request body within this many milliseconds.
+    #[arg(long, env = "FLOWGATE_BODY_TIMEOUT_MS", default_value_t = 10000)]
+    body_timeout_ms: u64,
+    /// GraphQL requests served at once; past it a request is shed at once with 503 and
+    /// `Retry-After`, never queued.
+    #[arg(long, env = "FLOWGATE_MAX_CONCURRENT_REQUESTS", default_value_t = 1024)]
+    max_concurrent_requests: usize,
     /// On SIGTERM or Ctrl-C, in-flight requests get this many seconds to finish.
     #[arg(long, env = "FLOWGATE_GRACE_PERIOD_SECS", default_value_t = 10)]
     grace_period_secs: u64,
@@ -288,6 +298,8 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             max_body_bytes: args.max_body_bytes,
             introspection: !args.no_introspection,
             deadline: Duration::from_millis(args.request_deadline_ms),
+            body_timeout: Duration::from_millis(args.body_timeout_ms),
+            max_concurrent_requests: args.max_concurrent_requests,
         },
         max_in_flight: args.max_in_flight,
         http: HttpConfig {
@@ -384,25 +396,16 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             );
         }
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    shutdown_signal().await;
-    eprintln!(
-        "flowgate: shutting down; in-flight requests have {}s",
-        args.grace_period_secs
-    );
-    let _ = stop.send(());
-    match tokio::time::timeout(Duration::from_secs(args.grace_period_secs), server).await {
-        Ok(Ok(result)) => result?,
-        Ok(Err(e)) => return Err(std::io::Error::other(e)),
-        Err(_) => eprintln!("flowgate: grace period over; closing the remaining connections"),
-    }
+    let grace = Duration::from_secs(args.grace_period_secs);
+    let stop = async {
+        shutdown_signal().await;
+        eprintln!(
+            "flowgate: shutting down; in-flight requests have {}s",
+            args.grace_period_secs
+        );
+    };
+    let header_timeout = Duration::from_millis(args.header_timeout_ms);
+    flowgate::server::serve(listener, app, header_timeout, stop, grace).await;
     drop(sandbox);
     Ok(())
 }

@@ -173,6 +173,7 @@ fn status_of(code: Code) -> StatusCode {
     match code {
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        Code::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         Code::UpstreamUnavailable | Code::UpstreamError => StatusCode::BAD_GATEWAY,
         Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Code::PersistedQueryNotFound => StatusCode::NOT_FOUND,

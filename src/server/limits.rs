@@ -16,6 +16,10 @@ pub struct Limits {
     pub introspection: bool,
     /// No response waits longer than this.
     pub deadline: Duration,
+    /// A request body must arrive within this.
+    pub body_timeout: Duration,
+    /// GraphQL requests served at once; past it requests are shed (503).
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +32,8 @@ impl Default for Limits {
             max_body_bytes: 64 * 1024,
             introspection: true,
             deadline: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
+            max_concurrent_requests: 1024,
         }
     }
 }

@@ -6,11 +6,13 @@ mod documents;
 mod graphiql;
 mod http;
 mod limits;
+mod listen;
 mod persisted;
 mod subscriptions;
 
 pub use cors::CorsConfig;
 pub use limits::Limits;
+pub use listen::serve;
 pub use persisted::{sha256_hex, PersistedConfig};
 pub use subscriptions::SubscriptionConfig;
 
@@ -155,12 +157,23 @@ pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
     };
     let router = Router::new()
         .route("/", get(graphiql_page))
-        .route("/graphql", any(graphql))
+        .route(
+            "/graphql",
+            any(graphql).layer(axum::middleware::from_fn_with_state(
+                Arc::new(tokio::sync::Semaphore::new(
+                    limits.max_concurrent_requests.max(1),
+                )),
+                shed,
+            )),
+        )
         .route("/schema.graphql", get(schema_file))
         .route("/graphiql/{version}/{name}", get(graphiql::asset))
         .route("/healthz", get(|| async { "ok" }))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             limits.max_body_bytes,
+        ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            limits.body_timeout,
         ))
         .layer(axum::middleware::from_fn_with_state(
             limits.max_body_bytes,
@@ -221,7 +234,14 @@ async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response 
     };
     let body = match axum::body::to_bytes(body, g.limits.max_body_bytes).await {
         Ok(body) => body,
-        Err(_) => return too_large(g.limits.max_body_bytes).send(media),
+        Err(e) if e.to_string().contains("length limit") => {
+            return too_large(g.limits.max_body_bytes).send(media)
+        }
+        Err(_) => {
+            let message = "the request body did not arrive in time";
+            return Answer::refused(StatusCode::REQUEST_TIMEOUT, Code::BadUserInput, message)
+                .send(media);
+        }
     };
     let over_get = parts.method == Method::GET;
     let params = http::params(&parts.method, &parts.headers, parts.uri.query(), &body);
@@ -406,6 +426,27 @@ async fn respond(
     }
     null_failed_fields(&mut response);
     response
+}
+
+/// Sheds a GraphQL request at once when as many are being served as the limit allows: 503 with
+/// `Retry-After`, never a queue.
+async fn shed(
+    State(slots): State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(_slot) = slots.try_acquire() else {
+        let message = "the gateway is serving as many requests as it may; retry shortly";
+        let mut response =
+            Answer::refused(StatusCode::SERVICE_UNAVAILABLE, Code::Overloaded, message)
+                .send(Media::negotiate(request.headers()).unwrap_or(Media::Json));
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return response;
+    };
+    next.run(request).await
 }
 
 /// Refuses a body whose declared length is over the limit, before reading it.

@@ -1,0 +1,102 @@
+//! Clients that are slow or too many: headers and bodies must arrive in time, and requests past
+//! the concurrency cap are shed at once (503 with `Retry-After`), never queued.
+
+mod common;
+
+use common::Gateway;
+use flowgate::sandbox::{Fault, FaultRule, Sandbox, SandboxConfig, DEMO_USERS};
+use flowgate::server::{router, GatewayConfig};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// flowgate served by its own `serve`, with a 300 ms header timeout: its address.
+async fn served(tune: impl FnOnce(&mut GatewayConfig)) -> (std::net::SocketAddr, Sandbox) {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let mut config = GatewayConfig::default();
+    config.appypie.base_url = sandbox.appypie_base_url().parse().unwrap();
+    config.appmixer.base_url = sandbox.appmixer_base_url().parse().unwrap();
+    tune(&mut config);
+    let app = router(config).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(flowgate::server::serve(
+        listener,
+        app,
+        Duration::from_millis(300),
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    (addr, sandbox)
+}
+
+/// Everything the server sends until it closes the connection.
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the server closed the connection");
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_disconnected() {
+    let (addr, _sandbox) = served(|_| {}).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_refused() {
+    let (addr, _sandbox) = served(|c| c.limits.body_timeout = Duration::from_millis(300)).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"query\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive in time"), "{answer}");
+}
+
+#[tokio::test]
+async fn requests_past_the_cap_are_shed_not_queued() {
+    let g = Gateway::start_with(|c| {
+        c.limits.max_concurrent_requests = 2;
+        c.sharing.dedupe = false;
+    })
+    .await;
+    g.sandbox
+        .appmixer
+        .hooks
+        .add_fault(FaultRule::new("/user", Fault::Latency { ms: 400 }));
+    let http = reqwest::Client::new();
+    let sends = (0..8).map(|n| {
+        http.post(&g.url)
+            .header("x-appmixer-token", DEMO_USERS[0].appmixer_token)
+            .json(&serde_json::json!({ "query": format!("{{ viewer {{ appmixer {{ e{n}: email }} }} }}") }))
+            .send()
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    let (mut served, mut shed) = (0, 0);
+    for res in answers {
+        let res = res.unwrap();
+        if res.status() == 503 {
+            assert_eq!(res.headers()["retry-after"], "1");
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["errors"][0]["extensions"]["code"], "OVERLOADED");
+            shed += 1;
+        } else {
+            assert_eq!(res.status(), 200);
+            served += 1;
+        }
+    }
+    assert!(shed > 0 && served >= 2, "served {served}, shed {shed}");
+    assert_eq!(
+        g.sandbox.appmixer.hooks.count("GET /user"),
+        served,
+        "a shed request costs no upstream call"
+    );
+}
