@@ -4,7 +4,10 @@ mod common;
 
 use common::{codes, Gateway, Who};
 use flowgate::sandbox::DEMO_USERS;
-use serde_json::json;
+use flowgate::upstream::appmixer::model::FlowQuery;
+use flowgate::upstream::appypie::model::PageRequest;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
 
 const BOTH: &str = "{ viewer { appmixer { email } appypie { email } } flows { totalCount } connects { totalCount } automations { totalCount } }";
 
@@ -145,16 +148,52 @@ async fn each_mutation_is_sent_once() {
     );
 }
 
+/// Demo user `n`'s automations (flow and connect ids) and Appmixer accounts, as the sandbox
+/// holds them: the truth each answer is checked against, not the gateway's own earlier answer.
+async fn held_by_sandbox(g: &Gateway, n: usize) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (pie, mixer) = g.sessions(n);
+    let connects = pie.connects(None, PageRequest::new(1, 100)).await.unwrap();
+    let query = FlowQuery {
+        limit: Some(100),
+        ..FlowQuery::default()
+    };
+    let flows = mixer.flows(&query).await.unwrap();
+    let accounts = mixer.accounts(&[]).await.unwrap();
+    let automations = connects
+        .items
+        .into_iter()
+        .map(|c| c.id)
+        .chain(flows.into_iter().map(|f| f.flow_id))
+        .collect();
+    (
+        automations,
+        accounts.into_iter().map(|a| a.account_id).collect(),
+    )
+}
+
+fn native_ids(list: &Value) -> BTreeSet<String> {
+    let items = match list.get("edges") {
+        Some(_) => common::edges(list),
+        None => list.as_array().cloned().unwrap_or_default(),
+    };
+    items
+        .iter()
+        .map(|n| n["nativeId"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_concurrent_requests_from_three_tenants_stay_isolated() {
     let g = std::sync::Arc::new(Gateway::start().await);
     let q = "{ viewer { appmixer { email } appypie { email } } accounts(provider: APPMIXER) { nativeId }
         automations(first: 100) { edges { node { nativeId } } } }";
-    let mut own = Vec::new();
+    let mut held = Vec::new();
     for n in 0..3 {
-        own.push(g.query(Who::Both(n), q, json!({})).await["data"].clone());
+        held.push(held_by_sandbox(&g, n).await);
     }
-    assert_ne!(own[0], own[1]);
+    for (a, b) in [(0, 1), (1, 2), (0, 2)] {
+        assert!(held[a].0.is_disjoint(&held[b].0) && held[a].1.is_disjoint(&held[b].1));
+    }
     let tasks: Vec<_> = (0..300)
         .map(|i| {
             let g = g.clone();
@@ -164,9 +203,18 @@ async fn hundreds_of_concurrent_requests_from_three_tenants_stay_isolated() {
     for task in tasks {
         let (n, res) = task.await.unwrap();
         assert!(res.get("errors").is_none(), "{res:#}");
+        let data = &res["data"];
+        assert_eq!(data["viewer"]["appmixer"]["email"], DEMO_USERS[n].email);
+        assert_eq!(data["viewer"]["appypie"]["email"], DEMO_USERS[n].email);
         assert_eq!(
-            res["data"], own[n],
-            "caller {n} got data that is not theirs"
+            native_ids(&data["automations"]),
+            held[n].0,
+            "caller {n}'s automations"
+        );
+        assert_eq!(
+            native_ids(&data["accounts"]),
+            held[n].1,
+            "caller {n}'s accounts"
         );
     }
 }

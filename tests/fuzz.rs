@@ -8,20 +8,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
 
-const CODES: [&str; 11] = [
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "NOT_FOUND",
-    "BAD_USER_INPUT",
-    "RATE_LIMITED",
-    "UPSTREAM_ERROR",
-    "UPSTREAM_TIMEOUT",
-    "UPSTREAM_UNAVAILABLE",
-    "INVALID_UPSTREAM_RESPONSE",
-    "QUERY_LIMIT_EXCEEDED",
-    "INTERNAL",
-];
-
 const SEEDS: [&str; 4] = [
     "{ viewer { appmixer { email } appypie { email } } }",
     "{ connects(first: 3) { edges { node { name trigger { name } triggerApp { name } } } } }",
@@ -55,13 +41,88 @@ fn mutated() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Fields a generated selection picks from: real ones, with and without arguments, and wrong ones.
+const FIELDS: [&str; 12] = [
+    "id",
+    "name",
+    "email",
+    "totalCount",
+    "viewer",
+    "appmixer",
+    "appypie",
+    "connects(first: 2)",
+    "flows(first: $n)",
+    "edges",
+    "node(id: $id)",
+    "apps(search: \"\u{1F3C3}\u{0301}\")",
+];
+
+/// A selection set of generated fields: aliases, directives, inline fragments and spreads of
+/// the fragment `F`, nested a few levels.
+fn selection() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(&FIELDS[..]).prop_map(str::to_string);
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        (
+            prop::sample::select(&FIELDS[..]),
+            prop::option::of("[a-z\u{00e9}\u{4e2d}]{1,6}"),
+            0..5u8,
+            prop::collection::vec(inner, 1..4),
+        )
+            .prop_map(|(field, alias, kind, children)| {
+                let body = children.join(" ");
+                let alias = alias.map(|a| format!("{a}: ")).unwrap_or_default();
+                match kind {
+                    0 => format!("{alias}{field} {{ {body} }}"),
+                    1 => format!("{alias}{field} @include(if: $on) {{ {body} }}"),
+                    2 => format!("... on Query {{ {body} }}"),
+                    3 => format!("{field} {{ ...F {body} }}"),
+                    _ => format!("{alias}{field} @skip(if: true) {{ {body} }}"),
+                }
+            })
+    })
+}
+
+/// Whole requests generated from GraphQL's grammar: operations with variables, aliases,
+/// fragments, directives and unicode, and variables of every JSON type.
+fn generated() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::collection::vec(selection(), 1..4),
+        selection(),
+        any::<bool>(),
+        prop_oneof![Just(json!(2)), Just(json!("x")), Just(json!(null)), Just(json!([1])), any::<i64>().prop_map(|n| json!(n))],
+        "\\PC{0,12}",
+    )
+        .prop_map(|(roots, fragment, on, n, id)| {
+            let query = format!(
+                "query Q($n: Int, $on: Boolean!, $id: ID!) {{ {} }} fragment F on Query {{ {fragment} }}",
+                roots.join(" ")
+            );
+            let body = json!({
+                "query": query,
+                "operationName": "Q",
+                "variables": { "n": n, "on": on, "id": id },
+            });
+            serde_json::to_vec(&body).unwrap()
+        })
+}
+
 fn bodies() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..120),
         "\\PC{0,60}".prop_map(|q| serde_json::to_vec(&json!({ "query": q })).unwrap()),
         mutated(),
         mutated(),
+        generated(),
+        generated(),
     ]
+}
+
+/// Cases per run: `FLOWGATE_FUZZ_CASES`, or a few hundred (the CI run).
+fn cases() -> u32 {
+    std::env::var("FLOWGATE_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256)
 }
 
 fn well_formed(status: u16, body: &Value) -> Result<(), String> {
@@ -73,7 +134,8 @@ fn well_formed(status: u16, body: &Value) -> Result<(), String> {
     }
     for err in body["errors"].as_array().into_iter().flatten() {
         let code = err["extensions"]["code"].as_str().unwrap_or("");
-        if !CODES.contains(&code) || err["message"].as_str().is_none_or(str::is_empty) {
+        let known = flowgate::error::Code::parse(code).is_some();
+        if !known || err["message"].as_str().is_none_or(str::is_empty) {
             return Err(format!("error outside the closed list: {err}"));
         }
     }
@@ -86,7 +148,7 @@ fn random_and_mutated_requests_get_well_formed_answers() {
     let g = rt.block_on(Gateway::start());
     let http = reqwest::Client::new();
     let mut runner = TestRunner::new(Config {
-        cases: 128,
+        cases: cases(),
         failure_persistence: None,
         ..Config::default()
     });
@@ -116,4 +178,29 @@ fn random_and_mutated_requests_get_well_formed_answers() {
             .status()
     });
     assert_eq!(alive, 200);
+}
+
+#[test]
+fn the_global_id_decoder_takes_any_string() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases() * 4,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let ids = prop_oneof![
+        "\\PC{0,40}".boxed(),
+        "[A-Za-z0-9_-]{0,40}".boxed(),
+        prop::collection::vec(any::<u8>(), 0..40)
+            .prop_map(|b| {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+            })
+            .boxed(),
+    ];
+    runner
+        .run(&ids, |id| {
+            let _ = flowgate::schema::GlobalId::decode(&id);
+            Ok(())
+        })
+        .unwrap();
 }

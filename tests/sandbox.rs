@@ -294,3 +294,49 @@ async fn fixtures_are_deterministic_and_scale() {
     assert_eq!(connects["total"], 10);
     assert_eq!(flows.as_array().unwrap().len(), 10);
 }
+
+/// Every route key a sandbox lists is one its router serves, so `count()` can refuse the rest.
+#[tokio::test]
+async fn the_route_lists_match_the_routers() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let http = reqwest::Client::new();
+    let vendors = [
+        (&sandbox.appypie.hooks, sandbox.appypie_base_url()),
+        (&sandbox.appmixer.hooks, sandbox.appmixer_base_url()),
+    ];
+    for (hooks, base) in vendors {
+        let origin = url::Url::parse(&base)
+            .unwrap()
+            .origin()
+            .ascii_serialization();
+        for key in hooks.routes() {
+            let (method, template) = key.split_once(' ').unwrap();
+            let path: String = template
+                .split('/')
+                .map(|part| if part.starts_with('{') { "x" } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let mut matched = false;
+            for url in [format!("{base}{path}"), format!("{origin}{path}")] {
+                hooks.reset();
+                let _ = http.request(method.clone(), &url).send().await.unwrap();
+                if hooks.log().last().is_some_and(|r| r.route == *key) {
+                    matched = true;
+                    break;
+                }
+            }
+            assert!(matched, "no router serves {key}");
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "serves no route")]
+fn counting_a_route_that_does_not_exist_is_refused() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxConfig::default()))
+        .unwrap();
+    sandbox.appmixer.hooks.count("GET /flow");
+}

@@ -149,24 +149,38 @@ pub struct Hooks {
     vendor: Vendor,
     /// Stripped from route keys, so that Appy Pie keys read `GET /connect/list`.
     prefix: &'static str,
+    /// Every route key the vendor's router serves.
+    routes: &'static [&'static str],
     state: Mutex<HookState>,
 }
 
 impl Hooks {
-    pub fn new(vendor: Vendor, prefix: &'static str) -> Arc<Self> {
+    pub fn new(vendor: Vendor, prefix: &'static str, routes: &'static [&'static str]) -> Arc<Self> {
         Arc::new(Hooks {
             vendor,
             prefix,
+            routes,
             state: Mutex::default(),
         })
+    }
+
+    /// Every route key the vendor's router serves.
+    pub fn routes(&self) -> &'static [&'static str] {
+        self.routes
     }
 
     fn lock(&self) -> MutexGuard<'_, HookState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Requests seen on one route key, e.g. `count("GET /flows/{id}")`.
+    /// Requests seen on one route key, e.g. `count("GET /flows/{id}")`. A key the router does
+    /// not serve is a mistake in the test asking, never a zero.
     pub fn count(&self, route: &str) -> u64 {
+        assert!(
+            self.routes.contains(&route),
+            "the sandbox serves no route `{route}`; its routes: {:?}",
+            self.routes
+        );
         self.lock().counts.get(route).copied().unwrap_or(0)
     }
 

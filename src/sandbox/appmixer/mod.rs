@@ -25,6 +25,38 @@ struct Store {
     rng: Rng,
 }
 
+/// Every route key the router below serves, but its `/__sandbox` pages (`Hooks::count` refuses
+/// any other).
+pub const ROUTES: [&str; 27] = [
+    "POST /user/auth",
+    "GET /user",
+    "GET /flows",
+    "POST /flows",
+    "GET /flows/count",
+    "GET /flows/{id}",
+    "PUT /flows/{id}",
+    "DELETE /flows/{id}",
+    "POST /flows/{id}/coordinator",
+    "GET /flows/{id}/coordinator/status",
+    "GET /apps",
+    "GET /apps/components",
+    "GET /components",
+    "GET /accounts",
+    "POST /accounts",
+    "PUT /accounts/{id}",
+    "DELETE /accounts/{id}",
+    "POST /accounts/{id}/test",
+    "GET /accounts/{id}/flows",
+    "POST /auth/ticket",
+    "GET /auth/status/{ticket}",
+    "DELETE /auth/component/{component_id}",
+    "PUT /auth/component/{component_id}/{account_id}",
+    "GET /auth/{component_type}",
+    "GET /auth/{component_type}/auth-url/{ticket}",
+    "PUT /auth/{component_type}/ticket/{ticket}",
+    "GET /logs",
+];
+
 /// The Appmixer sandbox: catalogue, tenants and hooks.
 pub struct Appmixer {
     cat: Catalogue,
@@ -49,7 +81,7 @@ impl Appmixer {
                 tokens,
                 rng,
             }),
-            hooks: Hooks::new(Vendor::Appmixer, ""),
+            hooks: Hooks::new(Vendor::Appmixer, "", &ROUTES),
         })
     }
 

@@ -29,6 +29,36 @@ struct Store {
     rng: Rng,
 }
 
+/// Every route key the router below serves, but its `/__sandbox` pages (`Hooks::count` refuses
+/// any other).
+pub const ROUTES: [&str; 25] = [
+    "POST /create-refresh-token",
+    "GET /me",
+    "GET /categories",
+    "GET /apps",
+    "GET /app/{app_id}",
+    "POST /{auth_type}/{app_id}/{seo_link}",
+    "GET /user-connected-account/by-token",
+    "GET /user-connected-accounts",
+    "GET /popular-matches",
+    "GET /popular-match/{id}",
+    "GET /app/trigger/list/{app_id}",
+    "GET /app/trigger/detail/{id}",
+    "GET /app/action/list/{app_id}",
+    "GET /app/action/detail/{id}",
+    "POST /connect",
+    "GET /connect/list",
+    "DELETE /connect/{id}",
+    "GET /connect/{id}/dropdown-options",
+    "PUT /connect/{id}/trigger",
+    "PUT /connect/{id}/action",
+    "POST /connect/{id}/test",
+    "PUT /connect/{id}/on",
+    "PUT /connect/{id}/off",
+    "PUT /connect/{id}/name",
+    "GET /connect/{id}/history",
+];
+
 /// The Appy Pie sandbox: catalogue, tenants and hooks.
 pub struct AppyPie {
     cat: Catalogue,
@@ -53,7 +83,7 @@ impl AppyPie {
                 tokens,
                 rng,
             }),
-            hooks: Hooks::new(Vendor::AppyPie, BASE_PATH),
+            hooks: Hooks::new(Vendor::AppyPie, BASE_PATH, &ROUTES),
         })
     }
 
