@@ -174,6 +174,15 @@ struct ServeArgs {
     grace_period_secs: u64,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// For people at a terminal.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
 #[derive(Parser)]
 #[command(
     name = "flowgate",
@@ -181,6 +190,15 @@ struct ServeArgs {
     about = "GraphQL gateway over the Appy Pie Connect and Appmixer APIs"
 )]
 struct Cli {
+    /// Log lines as text or JSON (levels from `RUST_LOG`, e.g. `info` for a line a request).
+    #[arg(
+        long,
+        env = "FLOWGATE_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -216,10 +234,13 @@ enum Command {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::from_default_env();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::PrintSchema => {

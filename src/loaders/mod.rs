@@ -88,7 +88,9 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
         let run = async move {
             gate.await;
             let keys = taken.lock().unwrap_or_else(|e| e.into_inner()).take();
-            fetch(keys.unwrap_or_default()).await.map(Arc::new)
+            let keys = keys.unwrap_or_default();
+            metrics::histogram!("flowgate_loader_batch_size").record(keys.len() as f64);
+            fetch(keys).await.map(Arc::new)
         };
         Open {
             keys,

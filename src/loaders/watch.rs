@@ -58,6 +58,7 @@ struct Poller {
 impl Drop for Poller {
     fn drop(&mut self) {
         self.task.abort();
+        metrics::gauge!("flowgate_subscription_pollers").decrement(1.0);
     }
 }
 
@@ -177,6 +178,7 @@ impl Watches {
                 let (tx, seen) = watch::channel(None);
                 let task = tokio::spawn(poll(target, self.interval, tx)).abort_handle();
                 let poller = Arc::new(Poller { seen, task });
+                metrics::gauge!("flowgate_subscription_pollers").increment(1.0);
                 pollers.insert(key, Arc::downgrade(&poller));
                 poller
             }

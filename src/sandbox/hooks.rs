@@ -132,6 +132,9 @@ pub struct RequestRecord {
     pub route: String,
     pub query: Option<String>,
     pub credential: Option<String>,
+    /// The `x-request-id` the caller sent, if any.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// The log keeps the newest records only, so long benchmark runs stay small.
@@ -281,6 +284,11 @@ pub async fn observe(State(hooks): State<Arc<Hooks>>, req: Request, next: Next) 
         path: path.clone(),
         query: req.uri().query().map(str::to_string),
         credential: credential_of(&req),
+        request_id: req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     });
     let (latency, fault) = hooks.take_faults(&method, &path);
     if latency > 0 {

@@ -26,7 +26,11 @@ impl Documents {
             return parse(text);
         };
         let key = fingerprint(&[text.as_bytes()]);
-        if let Some(doc) = cache.get(&key) {
+        let hit = cache.get(&key);
+        let result = if hit.is_some() { "hit" } else { "miss" };
+        metrics::counter!("flowgate_cache_requests_total", "cache" => "documents", "result" => result)
+            .increment(1);
+        if let Some(doc) = hit {
             return Ok(doc);
         }
         let doc = parse(text)?;

@@ -7,6 +7,7 @@ mod graphiql;
 mod http;
 mod limits;
 mod listen;
+mod observe;
 mod persisted;
 mod subscriptions;
 
@@ -23,7 +24,9 @@ use crate::loaders::watch::Watches;
 use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
-use crate::upstream::{fingerprint, HttpConfig, HttpCore, Policy, SharingConfig, Token};
+use crate::upstream::{
+    fingerprint, HttpConfig, HttpCore, Policy, RequestContext, SharingConfig, Token,
+};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql_axum::GraphQLProtocol;
 use axum::extract::ws::WebSocketUpgrade;
@@ -118,6 +121,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
         return Err(std::io::Error::other(problems.join("; ")));
     }
     let core = HttpCore::new(&config.http).map_err(std::io::Error::other)?;
+    observe::metrics();
     let cors = config.cors.layer([
         config.headers.appmixer.as_str(),
         config.headers.appypie.as_str(),
@@ -169,6 +173,8 @@ pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
         .route("/schema.graphql", get(schema_file))
         .route("/graphiql/{version}/{name}", get(graphiql::asset))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(observe::ready))
+        .route("/metrics", get(observe::render))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             limits.max_body_bytes,
         ))
@@ -182,6 +188,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(axum::middleware::from_fn(observe::track))
         .with_state(Arc::new(gateway));
     Ok(match cors {
         Some(cors) => router.layer(cors),
@@ -296,8 +303,8 @@ async fn execute(
         _ => {}
     }
     let shared_key = key.filter(|_| kind == Some(OperationType::Query));
-    let (pie, mixer) = tokens(headers, &g.headers);
-    let run = run(g.clone(), request, pie, mixer, caller);
+    let who = Caller::from_headers(headers, &g.headers);
+    let run = run(g.clone(), request, who, kind);
     match shared_key {
         Some(key) => finished(g.executions.join(key, run).await.0),
         None => run.await,
@@ -314,7 +321,11 @@ fn check(
     if let Some(why) = limits::check_shape(&doc, &g.limits) {
         return Err(Code::QueryLimitExceeded.request_error(why));
     }
-    let kind = operation_type(&doc, request.operation_name.as_deref());
+    let selected = operation(&doc, request.operation_name.as_deref());
+    let kind = selected.as_ref().map(|(kind, _)| *kind);
+    if request.operation_name.is_none() {
+        request.operation_name = selected.and_then(|(_, name)| name);
+    }
     request.set_parsed_query(ExecutableDocument::clone(&doc));
     Ok(kind)
 }
@@ -352,15 +363,54 @@ fn operation_key(request: &async_graphql::Request, caller: u128) -> u128 {
     ])
 }
 
-/// The type of the operation a request selects, if it selects one.
-fn operation_type(doc: &ExecutableDocument, wanted: Option<&str>) -> Option<OperationType> {
+/// The type and name of the operation a request selects, if it selects one.
+fn operation(
+    doc: &ExecutableDocument,
+    wanted: Option<&str>,
+) -> Option<(OperationType, Option<String>)> {
     match (&doc.operations, wanted) {
-        (DocumentOperations::Single(op), None) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
+        (DocumentOperations::Single(op), None) => Some((op.node.ty, None)),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).map(|op| (op.node.ty, Some(name.to_string())))
         }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
         _ => None,
+    }
+}
+
+/// Who a request runs for: the caller's tokens, their fingerprint, and the request's id.
+#[derive(Clone)]
+struct Caller {
+    pie: Option<Token>,
+    mixer: Option<Token>,
+    key: u128,
+    request_id: String,
+}
+
+impl Caller {
+    fn from_headers(headers: &HeaderMap, names: &CredentialHeaders) -> Caller {
+        let (pie, mixer) = tokens(headers, names);
+        Caller {
+            pie,
+            mixer,
+            key: caller_key(headers, names),
+            request_id: observe::request_id(headers),
+        }
+    }
+
+    /// The data its request runs with: fresh loaders bound to its credentials.
+    fn request_data(&self, g: &Gateway) -> RequestData {
+        RequestData::new(
+            g.appypie.clone(),
+            g.appmixer.clone(),
+            self.pie.clone(),
+            self.mixer.clone(),
+            g.headers.clone(),
+            self.key,
+        )
     }
 }
 
@@ -368,62 +418,61 @@ fn operation_type(doc: &ExecutableDocument, wanted: Option<&str>) -> Option<Oper
 async fn run(
     g: Arc<Gateway>,
     request: async_graphql::Request,
-    pie: Option<Token>,
-    mixer: Option<Token>,
-    caller: u128,
+    who: Caller,
+    kind: Option<OperationType>,
 ) -> Answer {
-    respond(&g, request, pie, mixer, caller).await.into()
+    respond(&g, request, who, kind).await.into()
 }
 
-/// The data one request runs with: fresh loaders bound to the caller's credentials.
-fn request_data(
-    g: &Gateway,
-    pie: Option<Token>,
-    mixer: Option<Token>,
-    caller: u128,
-) -> RequestData {
-    RequestData::new(
-        g.appypie.clone(),
-        g.appmixer.clone(),
-        pie,
-        mixer,
-        g.headers.clone(),
-        caller,
-    )
+fn kind_label(kind: Option<OperationType>) -> &'static str {
+    match kind {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
 }
 
+/// Runs a query or mutation under the deadline, then logs it (one line: id, operation, type,
+/// time, upstream calls, error codes) and counts it.
 async fn respond(
     g: &Gateway,
     request: async_graphql::Request,
-    pie: Option<Token>,
-    mixer: Option<Token>,
-    caller: u128,
+    who: Caller,
+    kind: Option<OperationType>,
 ) -> async_graphql::Response {
-    let data = request_data(g, pie, mixer, caller);
+    let data = who.request_data(g);
     let started = std::time::Instant::now();
-    let operation = request.operation_name.clone().unwrap_or_default();
-    let run = tick::drive(g.schema.execute(request.data(data)));
-    let Ok(mut response) = tokio::time::timeout(g.limits.deadline, run).await else {
-        tracing::warn!(%operation, "request deadline exceeded");
-        let error = Code::UpstreamTimeout
-            .request_error("the request took longer than the gateway's deadline");
-        return async_graphql::Response::from_errors(vec![error]);
+    let operation = request.operation_name.clone();
+    let context = RequestContext::new(who.request_id.clone());
+    let run = context
+        .clone()
+        .scope(tick::drive(g.schema.execute(request.data(data))));
+    let mut response = match tokio::time::timeout(g.limits.deadline, run).await {
+        Ok(response) => response,
+        Err(_) => {
+            let error = Code::UpstreamTimeout
+                .request_error("the request took longer than the gateway's deadline");
+            async_graphql::Response::from_errors(vec![error])
+        }
     };
     close_codes(&mut response);
+    let codes: Vec<String> = response
+        .errors
+        .iter()
+        .filter_map(|e| e.extensions.as_ref()?.get("code").map(|c| c.to_string()))
+        .map(|c| c.trim_matches('"').to_string())
+        .collect();
     tracing::info!(
-        %operation,
-        errors = response.errors.len(),
+        request_id = %who.request_id,
+        operation = operation.as_deref().unwrap_or(""),
+        kind = kind_label(kind),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        upstream_calls = context.calls(),
+        errors = %codes.join(","),
         "graphql request"
     );
-    for err in &response.errors {
-        let code = err
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .map(|c| c.to_string());
-        tracing::debug!(message = %err.message, code = ?code, "graphql error");
-    }
+    observe::record_operation(operation.as_deref(), kind_label(kind), &response);
     null_failed_fields(&mut response);
     response
 }

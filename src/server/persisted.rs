@@ -78,7 +78,10 @@ impl Persisted {
             (None, Some(text)) => Ok(text),
             (Some(hash), None) => {
                 let store = self.registered.as_ref().ok_or_else(not_supported)?;
-                match store.get(&(caller, hash)) {
+                let found = store.get(&(caller, hash));
+                let result = if found.is_some() { "hit" } else { "miss" };
+                metrics::counter!("flowgate_cache_requests_total", "cache" => "persisted_queries", "result" => result).increment(1);
+                match found {
                     Some(text) => Ok(text.to_string()),
                     None => {
                         Err(Code::PersistedQueryNotFound.request_error("PersistedQueryNotFound"))

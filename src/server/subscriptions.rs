@@ -4,13 +4,11 @@
 //! names as the headers) or from the headers of the upgrade or SSE request.
 
 use super::{
-    caller_key, check, close_codes, null_failed_fields, request_data, respond, token, tokens,
-    Answer, Gateway, Media, Params,
+    check, close_codes, null_failed_fields, respond, token, Answer, Caller, Gateway, Media, Params,
 };
 use crate::error::Code;
 use crate::loaders::watch::ConnectionSlots;
 use crate::schema::CredentialHeaders;
-use crate::upstream::Token;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -61,7 +59,7 @@ pub fn websocket(
     upgrade: WebSocketUpgrade,
     protocol: GraphQLProtocol,
 ) -> Response {
-    let upgrade_credentials = Credentials::from_headers(&headers, &g.headers);
+    let upgraded = Caller::from_headers(&headers, &g.headers);
     let slots = ConnectionSlots {
         open: Arc::new(AtomicUsize::new(0)),
         max: g.subscriptions.max_per_connection,
@@ -78,8 +76,8 @@ pub fn websocket(
             GraphQLWebSocket::new(socket, executor, protocol)
                 .on_connection_init(move |payload| async move {
                     let mut data = Data::default();
-                    let sent = Credentials::from_payload(&payload, &names);
-                    data.insert(sent.unwrap_or(upgrade_credentials));
+                    let sent = from_payload(&payload, &names, &upgraded);
+                    data.insert(sent.unwrap_or(upgraded));
                     Ok(data)
                 })
                 .serve()
@@ -95,8 +93,8 @@ pub async fn events(
     mut params: Params,
     over_get: bool,
 ) -> Response {
-    let credentials = Credentials::from_headers(headers, &g.headers);
-    let document = g.persisted.document(&mut params, credentials.caller);
+    let who = Caller::from_headers(headers, &g.headers);
+    let document = g.persisted.document(&mut params, who.key);
     let mut request = match document {
         Ok(text) => params.into_request(text),
         Err(e) => return refused(e),
@@ -108,7 +106,7 @@ pub async fn events(
     if over_get && kind == Some(OperationType::Mutation) {
         return Answer::post_only().send(Media::GraphqlResponse);
     }
-    let responses = run_stream(g, request, credentials, kind, None);
+    let responses = run_stream(g, request, who, kind, None);
     let events = responses
         .map(|response| {
             let data = serde_json::to_string(&response).unwrap_or_default();
@@ -131,15 +129,14 @@ fn refused(error: async_graphql::ServerError) -> Response {
 fn run_stream(
     g: Arc<Gateway>,
     request: async_graphql::Request,
-    credentials: Credentials,
+    who: Caller,
     kind: Option<OperationType>,
     slots: Option<ConnectionSlots>,
 ) -> BoxStream<'static, async_graphql::Response> {
-    let Credentials { pie, mixer, caller } = credentials;
     if kind != Some(OperationType::Subscription) {
-        return stream::once(async move { respond(&g, request, pie, mixer, caller).await }).boxed();
+        return stream::once(async move { respond(&g, request, who, kind).await }).boxed();
     }
-    let mut request = request.data(request_data(&g, pie, mixer, caller));
+    let mut request = request.data(who.request_data(&g));
     if let Some(slots) = slots {
         request = request.data(slots);
     }
@@ -153,46 +150,34 @@ fn run_stream(
         .boxed()
 }
 
-/// The caller's tokens and their fingerprint.
-#[derive(Clone)]
-struct Credentials {
-    pie: Option<Token>,
-    mixer: Option<Token>,
-    caller: u128,
-}
-
-impl Credentials {
-    fn from_headers(headers: &HeaderMap, names: &CredentialHeaders) -> Credentials {
-        let (pie, mixer) = tokens(headers, names);
-        Credentials {
-            pie,
-            mixer,
-            caller: caller_key(headers, names),
+/// Credentials in a `connection_init` payload, under the header names (any case, at the top
+/// or under `headers`); `None` if it carries none. The request id stays the upgrade's.
+fn from_payload(
+    payload: &serde_json::Value,
+    names: &CredentialHeaders,
+    upgrade: &Caller,
+) -> Option<Caller> {
+    let fields = payload
+        .get("headers")
+        .and_then(|h| h.as_object())
+        .or_else(|| payload.as_object())?;
+    let mut headers = HeaderMap::new();
+    for (name, value) in fields {
+        let name = name.to_ascii_lowercase();
+        if name != names.appypie && name != names.appmixer {
+            continue;
+        }
+        let value = value.as_str().and_then(|v| v.parse().ok());
+        if let (Ok(name), Some(value)) = (name.parse::<axum::http::HeaderName>(), value) {
+            headers.insert(name, value);
         }
     }
-
-    /// Credentials in a `connection_init` payload, under the header names (any case, at the
-    /// top or under `headers`); `None` if it carries none.
-    fn from_payload(payload: &serde_json::Value, names: &CredentialHeaders) -> Option<Credentials> {
-        let fields = payload
-            .get("headers")
-            .and_then(|h| h.as_object())
-            .or_else(|| payload.as_object())?;
-        let mut headers = HeaderMap::new();
-        for (name, value) in fields {
-            let name = name.to_ascii_lowercase();
-            if name != names.appypie && name != names.appmixer {
-                continue;
-            }
-            let value = value.as_str().and_then(|v| v.parse().ok());
-            if let (Ok(name), Some(value)) = (name.parse::<axum::http::HeaderName>(), value) {
-                headers.insert(name, value);
-            }
-        }
-        let any =
-            token(&headers, &names.appypie).is_some() || token(&headers, &names.appmixer).is_some();
-        any.then(|| Credentials::from_headers(&headers, names))
-    }
+    let any =
+        token(&headers, &names.appypie).is_some() || token(&headers, &names.appmixer).is_some();
+    any.then(|| Caller {
+        request_id: upgrade.request_id.clone(),
+        ..Caller::from_headers(&headers, names)
+    })
 }
 
 /// One WebSocket connection: runs each operation it carries with fresh loaders, under the
@@ -239,13 +224,13 @@ impl Executor for Connection {
         mut request: async_graphql::Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
-        let credentials = session_data
+        let who = session_data
             .as_ref()
-            .and_then(|d| d.get(&TypeId::of::<Credentials>()))
-            .and_then(|c| c.downcast_ref::<Credentials>())
+            .and_then(|d| d.get(&TypeId::of::<Caller>()))
+            .and_then(|c| c.downcast_ref::<Caller>())
             .cloned()
-            .unwrap_or_else(|| Credentials::from_headers(&HeaderMap::new(), &self.g.headers));
-        if let Err(e) = self.document(&mut request, credentials.caller) {
+            .unwrap_or_else(|| Caller::from_headers(&HeaderMap::new(), &self.g.headers));
+        if let Err(e) = self.document(&mut request, who.key) {
             return failed(e);
         }
         let kind = match check(&self.g, &mut request) {
@@ -255,12 +240,6 @@ impl Executor for Connection {
         if kind.is_none() {
             return failed(Code::BadUserInput.request_error("the request selects no operation"));
         }
-        run_stream(
-            self.g.clone(),
-            request,
-            credentials,
-            kind,
-            Some(self.slots.clone()),
-        )
+        run_stream(self.g.clone(), request, who, kind, Some(self.slots.clone()))
     }
 }

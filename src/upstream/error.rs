@@ -9,6 +9,16 @@ pub enum Provider {
     Appmixer,
 }
 
+impl Provider {
+    /// The vendor as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::AppyPie => "appypie",
+            Provider::Appmixer => "appmixer",
+        }
+    }
+}
+
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -67,6 +77,27 @@ pub struct UpstreamError {
     pub operation: &'static str,
     /// A write that may or may not have been applied (it failed after being sent).
     pub outcome_unknown: bool,
+}
+
+impl ErrorKind {
+    /// The failure as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Disconnected => "disconnected",
+            ErrorKind::TruncatedBody => "truncated_body",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::CircuitOpen => "circuit_open",
+        }
+    }
 }
 
 impl UpstreamError {

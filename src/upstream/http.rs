@@ -87,6 +87,16 @@ struct VendorGuard {
     dedupe: bool,
     in_flight_calls: SharedReads,
     catalogue: Option<Catalogue>,
+    /// How the last call went: 0 none yet, 1 healthy, 2 failed.
+    last_call: std::sync::atomic::AtomicU8,
+}
+
+/// A vendor's state for `/readyz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VendorHealth {
+    pub breaker_open: bool,
+    /// `ok`, `failed`, or none before the first call.
+    pub last_call: Option<&'static str>,
 }
 
 impl HttpCore {
@@ -120,6 +130,7 @@ impl HttpCore {
             breaker: Breaker::new(policy.breaker_threshold, policy.breaker_open_for),
             budget: RetryBudget::new(policy.retry_budget_ratio),
             policy,
+            last_call: Default::default(),
         };
         HttpCore {
             client: self.client.clone(),
@@ -136,6 +147,10 @@ impl HttpCore {
         request: RequestBuilder,
         call: Call,
     ) -> Result<Reply, UpstreamError> {
+        let request = match super::context::count_call() {
+            Some(id) => request.header("x-request-id", id),
+            None => request,
+        };
         let request = request
             .build()
             .map_err(|e| transport_error(provider, operation, &e, false))?;
@@ -148,8 +163,13 @@ impl HttpCore {
         }
         let key = share::request_key(&request);
         let cache = v.catalogue.as_ref().filter(|_| call == Call::Catalogue);
-        if let Some(hit) = cache.and_then(|c| c.get(key)) {
-            return Ok(hit);
+        if let Some(cache) = cache {
+            let hit = cache.get(key);
+            let result = if hit.is_some() { "hit" } else { "miss" };
+            metrics::counter!("flowgate_cache_requests_total", "cache" => "catalogue", "vendor" => provider.label(), "result" => result).increment(1);
+            if let Some(hit) = hit {
+                return Ok(hit);
+            }
         }
         let outcome = if v.dedupe {
             let (core, guard) = (self.clone(), v.clone());
@@ -193,10 +213,24 @@ impl HttpCore {
             };
             let result = {
                 let _permit = v.in_flight.acquire().await.ok();
-                self.send_once(provider, operation, current, v.policy.max_body_bytes)
-                    .await
+                let in_flight =
+                    metrics::gauge!("flowgate_upstream_in_flight", "vendor" => provider.label());
+                in_flight.increment(1.0);
+                let started = std::time::Instant::now();
+                let result = self
+                    .send_once(provider, operation, current, v.policy.max_body_bytes)
+                    .await;
+                in_flight.decrement(1.0);
+                record_call(provider, operation, &result, started.elapsed());
+                result
             };
-            v.breaker.record(healthy(&result));
+            let ok = healthy(&result);
+            v.breaker.record(ok);
+            v.last_call
+                .store(if ok { 1 } else { 2 }, std::sync::atomic::Ordering::Relaxed);
+            let open = if v.breaker.is_open() { 1.0 } else { 0.0 };
+            metrics::gauge!("flowgate_upstream_breaker_open", "vendor" => provider.label())
+                .set(open);
             let wait = retry_wait(&v.policy, &result, attempt);
             match (next, wait) {
                 (Some(next), Some(wait))
@@ -205,6 +239,7 @@ impl HttpCore {
                         && v.breaker.admit() =>
                 {
                     tracing::debug!(provider = %provider, operation, attempt, "retrying upstream read");
+                    metrics::counter!("flowgate_upstream_retries_total", "vendor" => provider.label(), "route" => operation).increment(1);
                     tokio::time::sleep(wait).await;
                     current = next;
                 }
@@ -217,6 +252,25 @@ impl HttpCore {
             ErrorKind::ServerError,
             operation,
         ))
+    }
+
+    /// The vendor's breaker and last call (a core without a vendor is always healthy).
+    pub fn health(&self) -> VendorHealth {
+        let Some(v) = &self.vendor else {
+            return VendorHealth {
+                breaker_open: false,
+                last_call: None,
+            };
+        };
+        let last_call = match v.last_call.load(std::sync::atomic::Ordering::Relaxed) {
+            1 => Some("ok"),
+            2 => Some("failed"),
+            _ => None,
+        };
+        VendorHealth {
+            breaker_open: v.breaker.is_open(),
+            last_call,
+        }
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -287,6 +341,22 @@ impl HttpCore {
             body,
         })
     }
+}
+
+/// One upstream call in the metrics: by vendor, route template and status (or failure kind).
+fn record_call(
+    provider: Provider,
+    operation: &'static str,
+    result: &Result<Reply, UpstreamError>,
+    took: Duration,
+) {
+    let status = match result {
+        Ok(reply) => reply.status.as_u16().to_string(),
+        Err(e) => e.kind.label().to_string(),
+    };
+    let vendor = provider.label();
+    metrics::counter!("flowgate_upstream_calls_total", "vendor" => vendor, "route" => operation, "status" => status).increment(1);
+    metrics::histogram!("flowgate_upstream_call_duration_seconds", "vendor" => vendor, "route" => operation).record(took);
 }
 
 /// Whether a result says the upstream is healthy (for the breaker).

@@ -3,13 +3,15 @@
 
 pub mod appmixer;
 pub mod appypie;
+mod context;
 mod error;
 mod http;
 mod policy;
 mod share;
 
+pub use context::RequestContext;
 pub use error::{ErrorKind, Provider, UpstreamError};
-pub use http::{Call, HttpConfig, HttpCore};
+pub use http::{Call, HttpConfig, HttpCore, VendorHealth};
 pub use policy::Policy;
 pub use share::{fingerprint, SharingConfig};
 

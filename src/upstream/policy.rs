@@ -143,8 +143,8 @@ impl Breaker {
         }
     }
 
-    #[cfg(test)]
-    fn is_open(&self) -> bool {
+    /// Whether the breaker is open (or half-open, probing).
+    pub fn is_open(&self) -> bool {
         self.state
             .lock()
             .unwrap_or_else(|e| e.into_inner())

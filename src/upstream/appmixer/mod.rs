@@ -67,6 +67,11 @@ fn check(op: &'static str, reply: &Reply) -> Result<(), UpstreamError> {
 }
 
 impl AppmixerClient {
+    /// The vendor's breaker and last call, for `/readyz`.
+    pub fn health(&self) -> super::VendorHealth {
+        self.http.health()
+    }
+
     pub fn new(http: HttpCore, config: AppmixerConfig) -> Self {
         AppmixerClient {
             http,

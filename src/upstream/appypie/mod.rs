@@ -154,6 +154,11 @@ fn page_query(page: PageRequest) -> Vec<(&'static str, String)> {
 }
 
 impl AppyPieClient {
+    /// The vendor's breaker and last call, for `/readyz`.
+    pub fn health(&self) -> super::VendorHealth {
+        self.http.health()
+    }
+
     pub fn new(http: HttpCore, config: AppyPieConfig) -> Self {
         AppyPieClient {
             http,

@@ -1,0 +1,158 @@
+//! What operators watch: Prometheus metrics at `/metrics`, an `x-request-id` on every request
+//! (taken from the caller or made here, returned, logged and sent upstream), and `/readyz`.
+
+use super::Shared;
+use axum::extract::{MatchedPath, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// The process's metrics recorder, installed once (every router of the process shares it).
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let seconds = [
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                &seconds,
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full("flowgate_loader_batch_size".into()),
+                    &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0],
+                )
+            })
+            .expect("bucket bounds are not empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder already installed (an embedding program's) keeps its place.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn render() -> Response {
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    let handle = metrics();
+    handle.run_upkeep();
+    (
+        [(axum::http::header::CONTENT_TYPE, content_type)],
+        handle.render(),
+    )
+        .into_response()
+}
+
+/// A request id the caller may send: short, printable, no spaces.
+fn acceptable(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+fn new_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let id = crate::upstream::fingerprint(&[&now.to_le_bytes(), &n.to_le_bytes()]);
+    format!("{id:032x}")
+}
+
+/// Middleware: gives the request an id (the caller's, if acceptable), returns it, and counts
+/// the request by route, method and status with its duration.
+pub async fn track(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let id = match request.headers().get(REQUEST_ID) {
+        Some(id) if acceptable(id) => id.clone(),
+        _ => HeaderValue::from_str(&new_request_id()).unwrap_or(HeaderValue::from_static("-")),
+    };
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().as_str().to_string();
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("flowgate_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
+    metrics::histogram!("flowgate_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed());
+    response
+}
+
+/// The request id `track` gave a request.
+pub fn request_id(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
+/// A GraphQL operation in the metrics: by name (only names GraphQL allows, at most 64
+/// characters), type and outcome.
+pub fn record_operation(
+    name: Option<&str>,
+    kind: &'static str,
+    response: &async_graphql::Response,
+) {
+    let name = match name {
+        None => "anonymous".to_string(),
+        Some(n) if n.len() <= 64 && is_graphql_name(n) => n.to_string(),
+        Some(_) => "invalid".to_string(),
+    };
+    let outcome = match (
+        response.errors.is_empty(),
+        response.data == async_graphql::Value::Null,
+    ) {
+        (true, _) => "ok",
+        (false, false) => "partial",
+        (false, true) => "error",
+    };
+    metrics::counter!("flowgate_graphql_operations_total", "operation" => name, "type" => kind, "outcome" => outcome).increment(1);
+}
+
+fn is_graphql_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// `GET /readyz`: per vendor, whether its circuit breaker lets calls through and how its last
+/// call went; 503 while a breaker is open.
+pub async fn ready(State(g): Shared) -> Response {
+    let vendors = [
+        ("appypie", g.appypie.health()),
+        ("appmixer", g.appmixer.health()),
+    ];
+    let open = vendors.iter().any(|(_, h)| h.breaker_open);
+    let body = serde_json::json!({
+        "status": if open { "degraded" } else { "ready" },
+        "vendors": vendors
+            .iter()
+            .map(|(name, h)| (name.to_string(), serde_json::json!({
+                "breaker": if h.breaker_open { "open" } else { "closed" },
+                "lastCall": h.last_call,
+            })))
+            .collect::<serde_json::Map<_, _>>(),
+    });
+    let status = if open {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
+}

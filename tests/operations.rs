@@ -1,0 +1,247 @@
+//! What operators watch: Prometheus metrics that move, request ids end to end, `/readyz`, and
+//! JSON log lines.
+
+mod common;
+
+use common::{Gateway, Who};
+use flowgate::sandbox::{Fault, FaultRule, DEMO_USERS};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// `/metrics` parsed with a Prometheus text parser: each sample's value by name and labels.
+async fn scrape(g: &Gateway) -> Vec<prometheus_parse::Sample> {
+    let text = reqwest::get(g.url.replace("/graphql", "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    prometheus_parse::Scrape::parse(lines)
+        .expect("Prometheus text format")
+        .samples
+}
+
+/// The sum of the samples of `name` whose labels include all of `labels`.
+fn value(samples: &[prometheus_parse::Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)))
+        .map(|s| match &s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Histogram(h) => h.iter().map(|b| b.count).fold(0.0, f64::max),
+            prometheus_parse::Value::Summary(_) => 0.0,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_operations_upstream_calls_and_caches() {
+    let g = Gateway::start().await;
+    let before = scrape(&g).await;
+    let q =
+        "query Dashboard { connects(first: 2) { edges { node { name triggerApp { name } } } } }";
+    for _ in 0..3 {
+        g.ok(q, json!({})).await;
+    }
+    g.query(Who::Both(0), "{ nope }", json!({})).await;
+    let after = scrape(&g).await;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        value(&after, name, labels) - value(&before, name, labels)
+    };
+    assert_eq!(
+        moved(
+            "flowgate_graphql_operations_total",
+            &[
+                ("operation", "Dashboard"),
+                ("type", "query"),
+                ("outcome", "ok")
+            ]
+        ),
+        3.0
+    );
+    assert!(
+        moved(
+            "flowgate_http_requests_total",
+            &[("route", "/graphql"), ("method", "POST"), ("status", "200")]
+        ) >= 4.0
+    );
+    let list = [
+        ("vendor", "appypie"),
+        ("route", "GET /connect/list"),
+        ("status", "200"),
+    ];
+    assert_eq!(
+        moved("flowgate_upstream_calls_total", &list),
+        g.sandbox.appypie.hooks.count("GET /connect/list") as f64,
+        "one sample per call the sandbox saw"
+    );
+    assert!(
+        moved(
+            "flowgate_upstream_call_duration_seconds",
+            &[("vendor", "appypie")]
+        ) > 0.0
+    );
+    assert!(
+        moved(
+            "flowgate_cache_requests_total",
+            &[("cache", "catalogue"), ("result", "hit")]
+        ) > 0.0
+    );
+    assert!(
+        moved(
+            "flowgate_cache_requests_total",
+            &[("cache", "documents"), ("result", "hit")]
+        ) >= 2.0
+    );
+    assert!(moved("flowgate_loader_batch_size", &[]) > 0.0);
+    assert!(after
+        .iter()
+        .any(|s| s.metric == "flowgate_upstream_breaker_open"));
+}
+
+#[tokio::test]
+async fn retries_and_the_breaker_show_in_metrics_and_readyz() {
+    let g = Gateway::start_with(|c| {
+        c.appmixer_policy.breaker_threshold = 2;
+        c.appmixer_policy.max_retries = 1;
+    })
+    .await;
+    let ready = |g: &Gateway| {
+        let url = g.url.replace("/graphql", "/readyz");
+        async move {
+            let res = reqwest::get(url).await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = ready(&g).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["vendors"]["appmixer"]["breaker"], "closed");
+    assert_eq!(body["vendors"]["appmixer"]["lastCall"], Value::Null);
+    let before = scrape(&g).await;
+    g.sandbox
+        .appmixer
+        .hooks
+        .add_fault(FaultRule::new("/user", Fault::Status { status: 503 }));
+    for _ in 0..2 {
+        g.query(Who::Both(0), "{ viewer { appmixer { email } } }", json!({}))
+            .await;
+    }
+    let (status, body) = ready(&g).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["vendors"]["appmixer"]["breaker"], "open");
+    assert_eq!(body["vendors"]["appmixer"]["lastCall"], "failed");
+    assert_eq!(body["vendors"]["appypie"]["breaker"], "closed");
+    let after = scrape(&g).await;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        value(&after, name, labels) - value(&before, name, labels)
+    };
+    assert!(
+        moved(
+            "flowgate_upstream_retries_total",
+            &[("vendor", "appmixer"), ("route", "GET /user")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            "flowgate_upstream_breaker_open",
+            &[("vendor", "appmixer")]
+        ),
+        1.0
+    );
+    assert!(
+        moved(
+            "flowgate_upstream_calls_total",
+            &[("vendor", "appmixer"), ("status", "503")]
+        ) >= 2.0
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_made_returned_and_sent_upstream() {
+    let g = Gateway::start().await;
+    let http = reqwest::Client::new();
+    let send = |id: Option<&str>| {
+        let mut req = http
+            .post(&g.url)
+            .header("x-appypie-token", DEMO_USERS[0].appypie_token)
+            .json(&json!({ "query": "{ viewer { appypie { email } } }" }));
+        if let Some(id) = id {
+            req = req.header("x-request-id", id);
+        }
+        req.send()
+    };
+    let res = send(Some("order-42")).await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "order-42");
+    let upstream: Vec<_> = g.sandbox.appypie.hooks.log();
+    assert_eq!(
+        upstream.last().unwrap().request_id.as_deref(),
+        Some("order-42")
+    );
+
+    let made = send(None).await.unwrap();
+    let id = made.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 32, "{id}");
+    let bad = "x".repeat(300);
+    let replaced = send(Some(&bad)).await.unwrap();
+    let new = replaced.headers()["x-request-id"].to_str().unwrap();
+    assert!(new != bad && new != id, "{new}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_one_line_a_request() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::env::temp_dir().join(format!("flowgate-json-{}.log", std::process::id()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowgate"))
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--sandbox",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/graphql");
+    let mut answered = false;
+    for _ in 0..200 {
+        let res = reqwest::Client::new()
+            .post(&url)
+            .header("x-request-id", "log-test-1")
+            .header("x-appypie-token", DEMO_USERS[0].appypie_token)
+            .json(&json!({ "query": "query Me { viewer { appypie { email } } nope: viewer { appmixer { email } } }" }))
+            .send()
+            .await;
+        if res.is_ok() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answered);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line: HashMap<String, Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|l: &HashMap<String, Value>| l.get("request_id") == Some(&json!("log-test-1")))
+        .expect("a JSON line for the request");
+    assert_eq!(line["message"], "graphql request");
+    assert_eq!(line["operation"], "Me");
+    assert_eq!(line["kind"], "query");
+    assert_eq!(line["upstream_calls"], 1);
+    assert_eq!(line["errors"], "UNAUTHENTICATED");
+    assert!(line["elapsed_ms"].is_u64());
+}
