@@ -444,7 +444,7 @@ async fn respond(
     let data = who.request_data(g);
     let started = std::time::Instant::now();
     let operation = request.operation_name.clone();
-    let context = RequestContext::new(who.request_id.clone());
+    let context = RequestContext::new(&who.request_id);
     let run = context
         .clone()
         .scope(tick::drive(g.schema.execute(request.data(data))));

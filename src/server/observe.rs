@@ -35,6 +35,12 @@ pub fn metrics() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder already installed (an embedding program's) keeps its place.
         let _ = metrics::set_global_recorder(recorder);
+        // Histogram samples wait in a buffer until upkeep folds them into their buckets.
+        let upkeep = handle.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            upkeep.run_upkeep();
+        });
         handle
     })
 }
@@ -77,18 +83,54 @@ pub async fn track(mut request: axum::extract::Request, next: axum::middleware::
         _ => HeaderValue::from_str(&new_request_id()).unwrap_or(HeaderValue::from_static("-")),
     };
     request.headers_mut().insert(REQUEST_ID, id.clone());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().as_str().to_string();
+    let route = route_label(request.extensions().get::<MatchedPath>());
+    let method = method_label(request.method());
     let mut response = next.run(request).await;
     response.headers_mut().insert(REQUEST_ID, id);
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("flowgate_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
+    let status = status_label(response.status());
+    metrics::counter!("flowgate_http_requests_total", "route" => route, "method" => method, "status" => status).increment(1);
     metrics::histogram!("flowgate_http_request_duration_seconds", "route" => route)
         .record(started.elapsed());
     response
+}
+
+/// Labels are static strings: no allocation on the hot path, and a bounded set.
+fn route_label(path: Option<&MatchedPath>) -> &'static str {
+    match path.map(MatchedPath::as_str) {
+        Some("/graphql") => "/graphql",
+        Some("/") => "/",
+        Some("/healthz") => "/healthz",
+        Some("/readyz") => "/readyz",
+        Some("/metrics") => "/metrics",
+        Some("/schema.graphql") => "/schema.graphql",
+        Some(p) if p.starts_with("/graphiql/") => "/graphiql/{version}/{name}",
+        _ => "unmatched",
+    }
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match *method {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+fn status_label(status: StatusCode) -> &'static str {
+    const KNOWN: [&str; 18] = [
+        "200", "101", "204", "304", "400", "401", "403", "404", "405", "406", "408", "413", "415",
+        "429", "500", "502", "503", "504",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == status.as_str())
+        .copied()
+        .unwrap_or(if status.is_server_error() {
+            "5xx"
+        } else {
+            "other"
+        })
 }
 
 /// The request id `track` gave a request.

@@ -11,14 +11,14 @@ tokio::task_local! {
 
 #[derive(Debug, Default)]
 pub struct RequestContext {
-    pub id: String,
+    pub id: Arc<str>,
     calls: AtomicU32,
 }
 
 impl RequestContext {
-    pub fn new(id: String) -> Arc<Self> {
+    pub fn new(id: &str) -> Arc<Self> {
         Arc::new(RequestContext {
-            id,
+            id: Arc::from(id),
             calls: AtomicU32::new(0),
         })
     }
@@ -35,7 +35,7 @@ impl RequestContext {
 }
 
 /// Counts one upstream call for the running request; its id, if there is one.
-pub(super) fn count_call() -> Option<String> {
+pub(super) fn count_call() -> Option<Arc<str>> {
     REQUEST
         .try_with(|r| {
             r.calls.fetch_add(1, Ordering::Relaxed);

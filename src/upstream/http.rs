@@ -147,18 +147,26 @@ impl HttpCore {
         request: RequestBuilder,
         call: Call,
     ) -> Result<Reply, UpstreamError> {
-        let request = match super::context::count_call() {
-            Some(id) => request.header("x-request-id", id),
-            None => request,
-        };
-        let request = request
+        let request_id = super::context::count_call();
+        let mut request = request
             .build()
             .map_err(|e| transport_error(provider, operation, &e, false))?;
+        // Not part of the key of a shared read; set only on the call that goes out.
+        let tag = move |request: &mut reqwest::Request| {
+            let value = request_id
+                .as_deref()
+                .and_then(|id| HeaderValue::from_str(id).ok());
+            if let Some(value) = value {
+                request.headers_mut().insert("x-request-id", value);
+            }
+        };
         let Some(v) = &self.vendor else {
             let limit = Policy::default().max_body_bytes;
+            tag(&mut request);
             return self.send_once(provider, operation, request, limit).await;
         };
         if call == Call::Write {
+            tag(&mut request);
             return self.guarded(v, provider, operation, request, false).await;
         }
         let key = share::request_key(&request);
@@ -174,11 +182,13 @@ impl HttpCore {
         let outcome = if v.dedupe {
             let (core, guard) = (self.clone(), v.clone());
             let call = async move {
+                tag(&mut request);
                 core.guarded(&guard, provider, operation, request, true)
                     .await
             };
             v.in_flight_calls.join(key, provider, call).await
         } else {
+            tag(&mut request);
             self.guarded(v, provider, operation, request, true).await
         };
         if let (Some(cache), Ok(reply)) = (cache, &outcome) {
