@@ -159,6 +159,10 @@ struct ServeArgs {
         default_value_t = 100
     )]
     max_subscriptions_per_caller: usize,
+    /// Callers may ask for the list of upstream calls of their request (`x-flowgate-trace: 1`,
+    /// answered in `extensions.upstreamCalls`); on in `--sandbox`.
+    #[arg(long, env = "FLOWGATE_ALLOW_TRACE")]
+    allow_trace: bool,
     /// A client must send its request headers within this many milliseconds.
     #[arg(long, env = "FLOWGATE_HEADER_TIMEOUT_MS", default_value_t = 10000)]
     header_timeout_ms: u64,
@@ -345,6 +349,7 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             origins: args.cors_origins.clone(),
             max_age: Duration::from_secs(args.cors_max_age_secs),
         },
+        allow_trace: args.allow_trace || args.sandbox,
         subscriptions: SubscriptionConfig {
             poll_interval: Duration::from_millis(args.subscription_poll_ms.max(100)),
             max_per_connection: args.max_subscriptions_per_connection,

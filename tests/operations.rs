@@ -6,7 +6,7 @@ mod common;
 use common::{Gateway, Who};
 use flowgate::sandbox::{Fault, FaultRule, DEMO_USERS};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// `/metrics` parsed with a Prometheus text parser: each sample's value by name and labels.
 async fn scrape(g: &Gateway) -> Vec<prometheus_parse::Sample> {
@@ -244,4 +244,82 @@ async fn json_logs_carry_one_line_a_request() {
     assert_eq!(line["upstream_calls"], 1);
     assert_eq!(line["errors"], "UNAUTHENTICATED");
     assert!(line["elapsed_ms"].is_u64());
+}
+
+async fn traced(g: &Gateway, query: &str, trace: bool) -> Value {
+    let mut req = reqwest::Client::new()
+        .post(&g.url)
+        .header("x-appypie-token", DEMO_USERS[0].appypie_token)
+        .header("x-appmixer-token", DEMO_USERS[0].appmixer_token)
+        .json(&json!({ "query": query }));
+    if trace {
+        req = req.header("x-flowgate-trace", "1");
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// A route template with its parameters unnamed (`{appId}` and `{app_id}` are the same place).
+fn unnamed(route: &str) -> String {
+    route
+        .split('/')
+        .map(|part| if part.starts_with('{') { "{}" } else { part })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Route → calls, from a trace's entries served as `served`.
+fn by_route(res: &Value, served: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for call in res["extensions"]["upstreamCalls"].as_array().unwrap() {
+        if call["served"] == served {
+            *out.entry(unnamed(call["route"].as_str().unwrap()))
+                .or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Both sandboxes' counters, route templates unnamed.
+fn sandbox_counts(g: &Gateway) -> BTreeMap<String, u64> {
+    let mut counts = g.sandbox.appypie.hooks.counts();
+    counts.extend(g.sandbox.appmixer.hooks.counts());
+    counts.into_iter().map(|(k, v)| (unnamed(&k), v)).collect()
+}
+
+#[tokio::test]
+async fn the_upstream_call_trace_matches_the_sandbox_counters() {
+    let g = Gateway::start_with(|c| c.allow_trace = true).await;
+    let q = "{ connects(first: 5) { edges { node { name triggerApp { name } trigger { name } } } } viewer { appmixer { email } } }";
+    let first = traced(&g, q, true).await;
+    assert!(first.get("errors").is_none(), "{first:#}");
+    let seen = sandbox_counts(&g);
+    assert_eq!(by_route(&first, "network"), seen, "{first:#}");
+    for call in first["extensions"]["upstreamCalls"].as_array().unwrap() {
+        assert_eq!(call["status"], "200");
+        assert_eq!(call["attempt"], 1);
+        assert!(call["vendor"] == "appypie" || call["vendor"] == "appmixer");
+        assert!(call["durationMs"].as_f64().unwrap() >= 0.0);
+    }
+
+    let again = traced(&g, q, true).await;
+    let cached = by_route(&again, "cache");
+    assert!(
+        cached.contains_key("GET /apps"),
+        "the catalogue comes from the cache: {again:#}"
+    );
+    let now = sandbox_counts(&g);
+    let network = by_route(&again, "network");
+    for (route, n) in &network {
+        assert_eq!(
+            now[route] - seen.get(route).copied().unwrap_or(0),
+            *n,
+            "{route}"
+        );
+    }
+    assert!(traced(&g, q, false).await.get("extensions").is_none());
+    let off = Gateway::start().await;
+    assert!(
+        traced(&off, q, true).await.get("extensions").is_none(),
+        "off unless allowed"
+    );
 }

@@ -64,6 +64,8 @@ pub struct GatewayConfig {
     pub persisted: PersistedConfig,
     /// Origins browsers may call from.
     pub cors: CorsConfig,
+    /// Callers may ask for `extensions.upstreamCalls` with `x-flowgate-trace: 1`.
+    pub allow_trace: bool,
     /// Polling and limits of subscriptions.
     pub subscriptions: SubscriptionConfig,
 }
@@ -88,6 +90,7 @@ impl Default for GatewayConfig {
             parsed_documents: 1024,
             persisted: PersistedConfig::default(),
             cors: CorsConfig::default(),
+            allow_trace: false,
             subscriptions: SubscriptionConfig::default(),
         }
     }
@@ -106,6 +109,7 @@ struct Gateway {
     persisted: persisted::Persisted,
     sdl: String,
     subscriptions: SubscriptionConfig,
+    allow_trace: bool,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -158,6 +162,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
         persisted,
         sdl: schema::sdl(),
         subscriptions: config.subscriptions,
+        allow_trace: config.allow_trace,
     };
     let router = Router::new()
         .route("/", get(graphiql_page))
@@ -284,7 +289,8 @@ async fn execute(
         Err(error) => return async_graphql::Response::from_errors(vec![error]).into(),
     };
     let mut request = params.into_request(text);
-    let key = g.coalesce.then(|| operation_key(&request, caller));
+    // A traced request runs alone: its trace is its own.
+    let key = (g.coalesce && !wants_trace(headers)).then(|| operation_key(&request, caller));
     if let Some(running) = key.and_then(|k| g.executions.running(k)) {
         // Only queries that passed every check run shared, so the same request needs none.
         return finished(running.await);
@@ -343,6 +349,12 @@ fn finished(answer: Option<Answer>) -> Answer {
     answer.unwrap_or_else(|| Answer::request_error(Code::Internal, "internal error"))
 }
 
+fn wants_trace(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-flowgate-trace")
+        .is_some_and(|v| v.as_bytes() == b"1")
+}
+
 /// A fingerprint of the caller's credentials (both headers, as sent).
 fn caller_key(headers: &HeaderMap, names: &CredentialHeaders) -> u128 {
     let credential = |name: &str| headers.get(name).map(|v| v.as_bytes()).unwrap_or(b"");
@@ -388,6 +400,8 @@ struct Caller {
     mixer: Option<Token>,
     key: u128,
     request_id: String,
+    /// The caller asked for the trace of upstream calls (`x-flowgate-trace: 1`).
+    traced: bool,
 }
 
 impl Caller {
@@ -398,6 +412,7 @@ impl Caller {
             mixer,
             key: caller_key(headers, names),
             request_id: observe::request_id(headers),
+            traced: wants_trace(headers),
         }
     }
 
@@ -444,7 +459,7 @@ async fn respond(
     let data = who.request_data(g);
     let started = std::time::Instant::now();
     let operation = request.operation_name.clone();
-    let context = RequestContext::new(&who.request_id);
+    let context = RequestContext::new(&who.request_id, who.traced && g.allow_trace);
     let run = context
         .clone()
         .scope(tick::drive(g.schema.execute(request.data(data))));
@@ -473,6 +488,11 @@ async fn respond(
         "graphql request"
     );
     observe::record_operation(operation.as_deref(), kind_label(kind), &response);
+    if let Some(calls) = context.trace() {
+        let calls = serde_json::to_value(calls).unwrap_or_default();
+        let calls = async_graphql::Value::from_json(calls).unwrap_or_default();
+        response.extensions.insert("upstreamCalls".into(), calls);
+    }
     null_failed_fields(&mut response);
     response
 }

@@ -1,9 +1,11 @@
-//! The request an upstream call is made for: its id (sent upstream as `x-request-id`) and a
-//! count of the calls it caused, for its log line. Set by the server around each execution.
+//! The request an upstream call is made for: its id (sent upstream as `x-request-id`), a count
+//! of the calls it caused, for its log line, and, when the caller asked, a trace of each call.
+//! Set by the server around each execution.
 
+use serde::Serialize;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 tokio::task_local! {
     static REQUEST: Arc<RequestContext>;
@@ -13,13 +15,34 @@ tokio::task_local! {
 pub struct RequestContext {
     pub id: Arc<str>,
     calls: AtomicU32,
+    trace: Option<Mutex<Vec<UpstreamCall>>>,
+}
+
+/// One upstream call in a request's trace. Nothing in it names a caller: the route is the
+/// template, never the ids in the path.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamCall {
+    pub vendor: &'static str,
+    /// Method and path template, e.g. `GET /connect/{id}/history`.
+    pub route: &'static str,
+    /// The HTTP status, or the failure (`timeout`, `connect`, ...).
+    pub status: String,
+    pub duration_ms: f64,
+    /// 1 for the first try, 2 for the first retry...; 0 when no call of ours went out.
+    pub attempt: u32,
+    /// `network` (this request's own call), `shared` (joined another request's call in flight)
+    /// or `cache` (the catalogue cache answered).
+    pub served: &'static str,
 }
 
 impl RequestContext {
-    pub fn new(id: &str) -> Arc<Self> {
+    /// A context for request `id`; `traced` keeps a trace of its upstream calls.
+    pub fn new(id: &str, traced: bool) -> Arc<Self> {
         Arc::new(RequestContext {
             id: Arc::from(id),
             calls: AtomicU32::new(0),
+            trace: traced.then(Mutex::default),
         })
     }
 
@@ -28,18 +51,30 @@ impl RequestContext {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// The trace, if one was asked for.
+    pub fn trace(&self) -> Option<Vec<UpstreamCall>> {
+        let trace = self.trace.as_ref()?;
+        Some(trace.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
     /// Runs `work` as this request's.
     pub async fn scope<F: Future>(self: Arc<Self>, work: F) -> F::Output {
         REQUEST.scope(self, work).await
     }
+
+    pub(super) fn record(&self, call: impl FnOnce() -> UpstreamCall) {
+        if let Some(trace) = &self.trace {
+            trace.lock().unwrap_or_else(|e| e.into_inner()).push(call());
+        }
+    }
 }
 
-/// Counts one upstream call for the running request; its id, if there is one.
-pub(super) fn count_call() -> Option<Arc<str>> {
+/// The running request, counting one more upstream call for it.
+pub(super) fn count_call() -> Option<Arc<RequestContext>> {
     REQUEST
         .try_with(|r| {
             r.calls.fetch_add(1, Ordering::Relaxed);
-            r.id.clone()
+            r.clone()
         })
         .ok()
 }

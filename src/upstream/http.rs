@@ -1,6 +1,7 @@
 //! The HTTP core both clients share: one pooled reqwest client, timeouts, and the mapping of
 //! transport failures and error statuses to [`UpstreamError`].
 
+use super::context::{RequestContext, UpstreamCall};
 use super::error::{ErrorKind, Provider, UpstreamError};
 use super::policy::{Breaker, Policy, RetryBudget};
 use super::share::{self, Catalogue, SharedReads, SharingConfig};
@@ -147,27 +148,21 @@ impl HttpCore {
         request: RequestBuilder,
         call: Call,
     ) -> Result<Reply, UpstreamError> {
-        let request_id = super::context::count_call();
+        let context = super::context::count_call();
         let mut request = request
             .build()
             .map_err(|e| transport_error(provider, operation, &e, false))?;
-        // Not part of the key of a shared read; set only on the call that goes out.
-        let tag = move |request: &mut reqwest::Request| {
-            let value = request_id
-                .as_deref()
-                .and_then(|id| HeaderValue::from_str(id).ok());
-            if let Some(value) = value {
-                request.headers_mut().insert("x-request-id", value);
-            }
-        };
         let Some(v) = &self.vendor else {
             let limit = Policy::default().max_body_bytes;
-            tag(&mut request);
+            tag(&mut request, context.as_deref());
             return self.send_once(provider, operation, request, limit).await;
         };
         if call == Call::Write {
-            tag(&mut request);
-            return self.guarded(v, provider, operation, request, false).await;
+            tag(&mut request, context.as_deref());
+            let trace = context.as_deref();
+            return self
+                .guarded(v, provider, operation, request, false, trace)
+                .await;
         }
         let key = share::request_key(&request);
         let cache = v.catalogue.as_ref().filter(|_| call == Call::Catalogue);
@@ -176,20 +171,48 @@ impl HttpCore {
             let result = if hit.is_some() { "hit" } else { "miss" };
             metrics::counter!("flowgate_cache_requests_total", "cache" => "catalogue", "vendor" => provider.label(), "result" => result).increment(1);
             if let Some(hit) = hit {
+                if let Some(c) = &context {
+                    c.record(|| {
+                        traced(
+                            provider,
+                            operation,
+                            &Ok(hit.clone()),
+                            Duration::ZERO,
+                            0,
+                            "cache",
+                        )
+                    });
+                }
                 return Ok(hit);
             }
         }
         let outcome = if v.dedupe {
-            let (core, guard) = (self.clone(), v.clone());
+            let (core, guard, mine) = (self.clone(), v.clone(), context.clone());
             let call = async move {
-                tag(&mut request);
-                core.guarded(&guard, provider, operation, request, true)
+                tag(&mut request, mine.as_deref());
+                core.guarded(&guard, provider, operation, request, true, mine.as_deref())
                     .await
             };
-            v.in_flight_calls.join(key, provider, call).await
+            let started = std::time::Instant::now();
+            let (outcome, joined) = v.in_flight_calls.join(key, provider, call).await;
+            if let (true, Some(c)) = (joined, &context) {
+                c.record(|| {
+                    traced(
+                        provider,
+                        operation,
+                        &outcome,
+                        started.elapsed(),
+                        0,
+                        "shared",
+                    )
+                });
+            }
+            outcome
         } else {
-            tag(&mut request);
-            self.guarded(v, provider, operation, request, true).await
+            tag(&mut request, context.as_deref());
+            let trace = context.as_deref();
+            self.guarded(v, provider, operation, request, true, trace)
+                .await
         };
         if let (Some(cache), Ok(reply)) = (cache, &outcome) {
             cache.put(key, reply);
@@ -205,6 +228,7 @@ impl HttpCore {
         operation: &'static str,
         mut current: reqwest::Request,
         idempotent: bool,
+        trace: Option<&RequestContext>,
     ) -> Result<Reply, UpstreamError> {
         if !v.breaker.admit() {
             return Err(UpstreamError::new(
@@ -231,7 +255,11 @@ impl HttpCore {
                     .send_once(provider, operation, current, v.policy.max_body_bytes)
                     .await;
                 in_flight.decrement(1.0);
-                record_call(provider, operation, &result, started.elapsed());
+                let took = started.elapsed();
+                record_call(provider, operation, &result, took);
+                if let Some(t) = trace {
+                    t.record(|| traced(provider, operation, &result, took, attempt, "network"));
+                }
                 result
             };
             let ok = healthy(&result);
@@ -350,6 +378,36 @@ impl HttpCore {
             headers,
             body,
         })
+    }
+}
+
+/// Sets the request's id on the call that goes out (it is not part of a shared read's key).
+fn tag(request: &mut reqwest::Request, context: Option<&RequestContext>) {
+    let value = context.and_then(|c| HeaderValue::from_str(&c.id).ok());
+    if let Some(value) = value {
+        request.headers_mut().insert("x-request-id", value);
+    }
+}
+
+/// One upstream call as a request's trace shows it.
+fn traced(
+    provider: Provider,
+    operation: &'static str,
+    result: &Result<Reply, UpstreamError>,
+    took: Duration,
+    attempt: u32,
+    served: &'static str,
+) -> UpstreamCall {
+    UpstreamCall {
+        vendor: provider.label(),
+        route: operation,
+        status: match result {
+            Ok(reply) => reply.status.as_u16().to_string(),
+            Err(e) => e.kind.label().to_string(),
+        },
+        duration_ms: took.as_secs_f64() * 1000.0,
+        attempt,
+        served,
     }
 }
 

@@ -68,19 +68,21 @@ type Outcome = Result<Reply, UpstreamError>;
 pub struct SharedReads(InFlight<Outcome>);
 
 impl SharedReads {
-    /// The outcome of the read under `key`, joining one in flight or starting `call`.
-    pub async fn join<F>(&self, key: u128, provider: Provider, call: F) -> Outcome
+    /// The outcome of the read under `key`, joining one in flight or starting `call`; and
+    /// whether it joined.
+    pub async fn join<F>(&self, key: u128, provider: Provider, call: F) -> (Outcome, bool)
     where
         F: Future<Output = Outcome> + Send + 'static,
     {
-        let (outcome, _joined) = self.0.join(key, call).await;
-        outcome.unwrap_or_else(|| {
+        let (outcome, joined) = self.0.join(key, call).await;
+        let outcome = outcome.unwrap_or_else(|| {
             Err(UpstreamError::new(
                 provider,
                 ErrorKind::Disconnected,
                 "shared call",
             ))
-        })
+        });
+        (outcome, joined)
     }
 }
 
