@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::Gateway;
+use common::{Gateway, Served};
 use flowgate::sandbox::DEMO_USERS;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -147,57 +147,12 @@ async fn apollo_client_with_persisted_queries_and_a_cache_works() {
     );
 }
 
-/// `flowgate serve --sandbox` on an ephemeral loopback port; stopped when dropped.
-struct Served {
-    child: std::process::Child,
-    root: String,
-}
-
-impl Served {
-    async fn start() -> Served {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let root = format!("http://127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
-            .args([
-                "serve",
-                "--sandbox",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("flowgate starts");
-        let served = Served { child, root };
-        for _ in 0..200 {
-            if reqwest::get(format!("{}/healthz", served.root))
-                .await
-                .is_ok()
-            {
-                return served;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("flowgate serve --sandbox did not answer on {}", served.root);
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn in_chromium_graphiql_works_offline_and_another_origin_uses_cors_and_a_subscription() {
     if !ready(true) {
         return;
     }
-    let served = Served::start().await;
+    let served = Served::start(&[], &[]).await;
     let page = std::fs::read_to_string(js_dir().join("cross-origin.html")).unwrap();
     let other = axum::Router::new().route(
         "/",

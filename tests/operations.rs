@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Gateway, Who};
+use common::{Gateway, Served, Who};
 use flowgate::sandbox::{Fault, FaultRule, DEMO_USERS};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -194,45 +194,16 @@ async fn request_ids_are_kept_made_returned_and_sent_upstream() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_carry_one_line_a_request() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = std::env::temp_dir().join(format!("flowgate-json-{}.log", std::process::id()));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowgate"))
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--sandbox",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .spawn()
+    let g = Served::start(&["--log-format", "json"], &[("RUST_LOG", "info")]).await;
+    reqwest::Client::new()
+        .post(&g.url)
+        .header("x-request-id", "log-test-1")
+        .header("x-appypie-token", DEMO_USERS[0].appypie_token)
+        .json(&json!({ "query": "query Me { viewer { appypie { email } } nope: viewer { appmixer { email } } }" }))
+        .send()
+        .await
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}/graphql");
-    let mut answered = false;
-    for _ in 0..200 {
-        let res = reqwest::Client::new()
-            .post(&url)
-            .header("x-request-id", "log-test-1")
-            .header("x-appypie-token", DEMO_USERS[0].appypie_token)
-            .json(&json!({ "query": "query Me { viewer { appypie { email } } nope: viewer { appmixer { email } } }" }))
-            .send()
-            .await;
-        if res.is_ok() {
-            answered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(answered);
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = g.output();
     let line: HashMap<String, Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

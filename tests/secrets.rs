@@ -3,61 +3,11 @@
 //! operation that carries a secret and every failure path; then the file and the answers' error
 //! messages are searched for each secret.
 
+mod common;
+
+use common::Served;
 use flowgate::sandbox::DEMO_USERS;
 use serde_json::{json, Value};
-use std::process::{Child, Command};
-use std::time::Duration;
-
-struct Served {
-    child: Child,
-    url: String,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn serve() -> Served {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = std::env::temp_dir().join(format!("flowgate-secrets-{}.log", std::process::id()));
-    let file = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
-        .args([
-            "serve",
-            "--sandbox",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--appmixer-timeout-ms", "300", "--max-retries", "2"])
-        .env("RUST_LOG", "trace")
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let served = Served {
-        child,
-        url: format!("http://127.0.0.1:{port}/graphql"),
-        log,
-    };
-    for _ in 0..200 {
-        if reqwest::get(served.url.replace("/graphql", "/healthz"))
-            .await
-            .is_ok()
-        {
-            return served;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("flowgate did not start");
-}
 
 /// The origin of the sandbox (its admin routes) for `vendor` (`Appy Pie` or `Appmixer`), as the binary printed it.
 fn sandbox_url(log: &str, vendor: &str) -> String {
@@ -92,8 +42,9 @@ async fn fault(base: &str, path: &str, fault: Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_the_logs_or_an_error_message() {
-    let g = serve().await;
-    let printed = std::fs::read_to_string(&g.log).unwrap();
+    let flags = ["--appmixer-timeout-ms", "300", "--max-retries", "2"];
+    let g = Served::start(&flags, &[("RUST_LOG", "trace")]).await;
+    let printed = g.output();
     let pie_base = sandbox_url(&printed, "Appy Pie");
     let mixer_base = sandbox_url(&printed, "Appmixer");
     let alice = &DEMO_USERS[0];
@@ -213,7 +164,7 @@ async fn no_secret_reaches_the_logs_or_an_error_message() {
     )
     .await);
 
-    let logs = std::fs::read_to_string(&g.log).unwrap();
+    let logs = g.output();
     assert!(logs.contains("graphql request"), "the run was logged");
     assert!(
         logs.contains("retrying upstream read"),

@@ -116,14 +116,13 @@ type Shared = State<Arc<Gateway>>;
 
 /// The gateway's router, or why the configuration cannot start one.
 pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
+    let persisted = persisted::Persisted::new(&config.persisted);
     let mut problems = config.cors.problems();
-    let persisted = persisted::Persisted::new(&config.persisted).unwrap_or_else(|why| {
-        problems.push(why);
-        persisted::Persisted::new(&PersistedConfig::default()).expect("no manifest to read")
-    });
+    problems.extend(persisted.as_ref().err().cloned());
     if !problems.is_empty() {
         return Err(std::io::Error::other(problems.join("; ")));
     }
+    let persisted = persisted.map_err(std::io::Error::other)?;
     let core = HttpCore::new(&config.http).map_err(std::io::Error::other)?;
     observe::metrics();
     let cors = config.cors.layer([
@@ -283,14 +282,14 @@ async fn execute(
     mut params: Params,
     over_get: bool,
 ) -> Answer {
-    let caller = caller_key(headers, &g.headers);
-    let text = match g.persisted.document(&mut params, caller) {
+    let who = Caller::from_headers(headers, &g.headers);
+    let text = match g.persisted.document(&mut params, who.key) {
         Ok(text) => text,
         Err(error) => return async_graphql::Response::from_errors(vec![error]).into(),
     };
     let mut request = params.into_request(text);
     // A traced request runs alone: its trace is its own.
-    let key = (g.coalesce && !wants_trace(headers)).then(|| operation_key(&request, caller));
+    let key = (g.coalesce && !who.traced).then(|| operation_key(&request, who.key));
     if let Some(running) = key.and_then(|k| g.executions.running(k)) {
         // Only queries that passed every check run shared, so the same request needs none.
         return finished(running.await);
@@ -309,7 +308,6 @@ async fn execute(
         _ => {}
     }
     let shared_key = key.filter(|_| kind == Some(OperationType::Query));
-    let who = Caller::from_headers(headers, &g.headers);
     let run = run(g.clone(), request, who, kind);
     match shared_key {
         Some(key) => finished(g.executions.join(key, run).await.0),
@@ -472,21 +470,23 @@ async fn respond(
         }
     };
     close_codes(&mut response);
-    let codes: Vec<String> = response
-        .errors
-        .iter()
-        .filter_map(|e| e.extensions.as_ref()?.get("code").map(|c| c.to_string()))
-        .map(|c| c.trim_matches('"').to_string())
-        .collect();
-    tracing::info!(
-        request_id = %who.request_id,
-        operation = operation.as_deref().unwrap_or(""),
-        kind = kind_label(kind),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        upstream_calls = context.calls(),
-        errors = %codes.join(","),
-        "graphql request"
-    );
+    if tracing::enabled!(tracing::Level::INFO) {
+        let codes: Vec<String> = response
+            .errors
+            .iter()
+            .filter_map(|e| e.extensions.as_ref()?.get("code").map(|c| c.to_string()))
+            .map(|c| c.trim_matches('"').to_string())
+            .collect();
+        tracing::info!(
+            request_id = %who.request_id,
+            operation = operation.as_deref().unwrap_or(""),
+            kind = kind_label(kind),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            upstream_calls = context.calls(),
+            errors = %codes.join(","),
+            "graphql request"
+        );
+    }
     observe::record_operation(operation.as_deref(), kind_label(kind), &response);
     if let Some(calls) = context.trace() {
         let calls = serde_json::to_value(calls).unwrap_or_default();

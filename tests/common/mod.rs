@@ -235,3 +235,71 @@ impl Gateway {
         )
     }
 }
+
+/// `flowgate serve --sandbox` run as shipped, in its own process, on an ephemeral loopback
+/// port; its stdout and stderr go to a file. Stopped when dropped.
+pub struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub root: String,
+    /// `<root>/graphql`.
+    pub url: String,
+    pub log: std::path::PathBuf,
+}
+
+impl Served {
+    /// Starts it with `flags` after `serve --sandbox --listen ...` and `env` set, and waits
+    /// until it answers.
+    pub async fn start(flags: &[&str], env: &[(&str, &str)]) -> Served {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log =
+            std::env::temp_dir().join(format!("flowgate-served-{}-{port}.log", std::process::id()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_flowgate"))
+            .args([
+                "serve",
+                "--sandbox",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(flags)
+            .envs(env.iter().copied())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("flowgate starts");
+        let root = format!("http://127.0.0.1:{port}");
+        let served = Served {
+            child,
+            url: format!("{root}/graphql"),
+            root,
+            log,
+        };
+        for _ in 0..200 {
+            if reqwest::get(format!("{}/healthz", served.root))
+                .await
+                .is_ok()
+            {
+                return served;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("flowgate serve --sandbox did not answer on {}", served.root);
+    }
+
+    /// What it has written so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
