@@ -4,12 +4,8 @@
 //! nothing. Run with `cargo bench` (release mode).
 
 use flowgate::sandbox::{Sandbox, SandboxConfig, DEMO_USERS};
-use flowgate::server::{router, GatewayConfig};
-use flowgate::upstream::appmixer::AppmixerConfig;
-use flowgate::upstream::appypie::AppyPieConfig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use url::Url;
 
 const CONNECTIONS: usize = 32;
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -118,18 +114,10 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        let config = GatewayConfig {
-            appypie: AppyPieConfig {
-                base_url: Url::parse(&sandbox.appypie_base_url()).unwrap(),
-                auth_base_url: Url::parse(&sandbox.appypie_auth_url()).unwrap(),
-                ..AppyPieConfig::default()
-            },
-            appmixer: AppmixerConfig { base_url: Url::parse(&sandbox.appmixer_base_url()).unwrap() },
-            ..GatewayConfig::default()
-        };
+        let settings = flowgate::config::Config::sandbox(&sandbox).build().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway = format!("http://{}/graphql", listener.local_addr().unwrap());
-        let app = router(config).unwrap();
+        let app = flowgate::app(&settings).unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
 
         let both = |n: usize| {

@@ -1,9 +1,16 @@
 //! flowgate: a GraphQL gateway over the Appy Pie Connect API and the Appmixer API.
 
+pub mod config;
 pub mod error;
 mod inflight;
 pub mod loaders;
 pub mod sandbox;
 pub mod schema;
 pub mod server;
+pub mod telemetry;
 pub mod upstream;
+
+/// The gateway's router for checked settings.
+pub fn app(settings: &config::Settings) -> std::io::Result<axum::Router> {
+    server::router(settings.gateway.clone())
+}

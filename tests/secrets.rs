@@ -42,7 +42,12 @@ async fn fault(base: &str, path: &str, fault: Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_the_logs_or_an_error_message() {
-    let flags = ["--appmixer-timeout-ms", "300", "--max-retries", "2"];
+    let flags = [
+        "--appmixer-timeout-ms",
+        "300",
+        "--appmixer-max-retries",
+        "2",
+    ];
     let g = Served::start(&flags, &[("RUST_LOG", "trace")]).await;
     let printed = g.output();
     let pie_base = sandbox_url(&printed, "Appy Pie");

@@ -3,7 +3,8 @@
 mod common;
 
 use common::Gateway;
-use flowgate::server::{router, GatewayConfig};
+use flowgate::config::Config;
+use flowgate::sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
 
 #[tokio::test]
@@ -16,12 +17,10 @@ async fn healthz_answers() {
 }
 
 #[tokio::test]
-async fn graphiql_opens_with_the_configured_headers() {
-    let config = GatewayConfig {
-        graphiql_headers: vec![("X-Appmixer-Token".into(), "appmixer-demo-alice".into())],
-        ..GatewayConfig::default()
-    };
-    let app = router(config).unwrap();
+async fn graphiql_opens_with_the_demo_tokens_in_the_demo() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let settings = Config::sandbox(&sandbox).demo().build().unwrap();
+    let app = flowgate::app(&settings).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

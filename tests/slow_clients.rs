@@ -13,9 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 /// flowgate served by its own `serve`, with a 300 ms header timeout: its address.
 async fn served(tune: impl FnOnce(&mut GatewayConfig)) -> (std::net::SocketAddr, Sandbox) {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let mut config = GatewayConfig::default();
-    config.appypie.base_url = sandbox.appypie_base_url().parse().unwrap();
-    config.appmixer.base_url = sandbox.appmixer_base_url().parse().unwrap();
+    let mut config = common::sandboxed(&sandbox);
     tune(&mut config);
     let app = router(config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -135,6 +135,9 @@ pub struct RequestRecord {
     /// The `x-request-id` the caller sent, if any.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// The W3C `traceparent` the caller sent, if any.
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 /// The log keeps the newest records only, so long benchmark runs stay small.
@@ -284,11 +287,8 @@ pub async fn observe(State(hooks): State<Arc<Hooks>>, req: Request, next: Next) 
         path: path.clone(),
         query: req.uri().query().map(str::to_string),
         credential: credential_of(&req),
-        request_id: req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        request_id: header_text(&req, "x-request-id"),
+        traceparent: header_text(&req, "traceparent"),
     });
     let (latency, fault) = hooks.take_faults(&method, &path);
     if latency > 0 {
@@ -461,4 +461,9 @@ async fn add_fault(State(hooks): State<Arc<Hooks>>, body: Bytes) -> Response {
 async fn clear_faults(State(hooks): State<Arc<Hooks>>) -> StatusCode {
     hooks.clear_faults();
     StatusCode::NO_CONTENT
+}
+
+fn header_text(req: &Request, name: &str) -> Option<String> {
+    let value = req.headers().get(name)?;
+    value.to_str().ok().map(str::to_string)
 }

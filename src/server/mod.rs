@@ -25,7 +25,7 @@ use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
 use crate::upstream::{
-    fingerprint, HttpConfig, HttpCore, Policy, RequestContext, SharingConfig, Token,
+    continue_trace, fingerprint, HttpConfig, HttpCore, Policy, RequestContext, SharingConfig, Token,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql_axum::GraphQLProtocol;
@@ -37,6 +37,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use http::{Answer, Media, Params};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Everything the gateway needs to start.
 #[derive(Clone, Debug)]
@@ -276,13 +277,19 @@ fn too_large(max: usize) -> Answer {
 
 /// Finds the document (sent, or persisted), checks it, then runs it; identical concurrent
 /// queries of the same caller share one execution.
-async fn execute(
-    g: Arc<Gateway>,
-    headers: &HeaderMap,
-    mut params: Params,
-    over_get: bool,
-) -> Answer {
+async fn execute(g: Arc<Gateway>, headers: &HeaderMap, params: Params, over_get: bool) -> Answer {
     let who = Caller::from_headers(headers, &g.headers);
+    let span = tracing::info_span!(
+        "graphql.request",
+        otel.kind = "server",
+        request_id = %who.request_id,
+        graphql.operation.name = tracing::field::Empty,
+    );
+    continue_trace(&span, headers);
+    execute_as(g, who, params, over_get).instrument(span).await
+}
+
+async fn execute_as(g: Arc<Gateway>, who: Caller, mut params: Params, over_get: bool) -> Answer {
     let text = match g.persisted.document(&mut params, who.key) {
         Ok(text) => text,
         Err(error) => return async_graphql::Response::from_errors(vec![error]).into(),
@@ -298,6 +305,9 @@ async fn execute(
         Ok(kind) => kind,
         Err(error) => return async_graphql::Response::from_errors(vec![error]).into(),
     };
+    if let Some(name) = &request.operation_name {
+        tracing::Span::current().record("graphql.operation.name", name.as_str());
+    }
     match kind {
         Some(OperationType::Mutation) if over_get => return Answer::post_only(),
         Some(OperationType::Subscription) => {
@@ -308,7 +318,7 @@ async fn execute(
         _ => {}
     }
     let shared_key = key.filter(|_| kind == Some(OperationType::Query));
-    let run = run(g.clone(), request, who, kind);
+    let run = run(g.clone(), request, who, kind).in_current_span();
     match shared_key {
         Some(key) => finished(g.executions.join(key, run).await.0),
         None => run.await,
@@ -400,6 +410,8 @@ struct Caller {
     request_id: String,
     /// The caller asked for the trace of upstream calls (`x-flowgate-trace: 1`).
     traced: bool,
+    /// The caller's W3C trace context.
+    traceparent: Option<String>,
 }
 
 impl Caller {
@@ -411,6 +423,10 @@ impl Caller {
             key: caller_key(headers, names),
             request_id: observe::request_id(headers),
             traced: wants_trace(headers),
+            traceparent: headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         }
     }
 
@@ -457,10 +473,13 @@ async fn respond(
     let data = who.request_data(g);
     let started = std::time::Instant::now();
     let operation = request.operation_name.clone();
-    let context = RequestContext::new(&who.request_id, who.traced && g.allow_trace);
+    let traced = who.traced && g.allow_trace;
+    let context = RequestContext::new(&who.request_id, traced, who.traceparent.as_deref());
+    let span = tracing::info_span!("graphql.execute", graphql.operation.type = kind_label(kind));
     let run = context
         .clone()
-        .scope(tick::drive(g.schema.execute(request.data(data))));
+        .scope(tick::drive(g.schema.execute(request.data(data))))
+        .instrument(span);
     let mut response = match tokio::time::timeout(g.limits.deadline, run).await {
         Ok(response) => response,
         Err(_) => {

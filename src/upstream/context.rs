@@ -14,6 +14,8 @@ tokio::task_local! {
 #[derive(Debug, Default)]
 pub struct RequestContext {
     pub id: Arc<str>,
+    /// The caller's W3C `traceparent`, passed on when no span of ours continues it.
+    pub traceparent: Option<Arc<str>>,
     calls: AtomicU32,
     trace: Option<Mutex<Vec<UpstreamCall>>>,
 }
@@ -38,9 +40,10 @@ pub struct UpstreamCall {
 
 impl RequestContext {
     /// A context for request `id`; `traced` keeps a trace of its upstream calls.
-    pub fn new(id: &str, traced: bool) -> Arc<Self> {
+    pub fn new(id: &str, traced: bool, traceparent: Option<&str>) -> Arc<Self> {
         Arc::new(RequestContext {
             id: Arc::from(id),
+            traceparent: traceparent.map(Arc::from),
             calls: AtomicU32::new(0),
             trace: traced.then(Mutex::default),
         })
@@ -77,4 +80,41 @@ pub(super) fn count_call() -> Option<Arc<RequestContext>> {
             r.clone()
         })
         .ok()
+}
+
+/// Makes `span` continue the trace of the caller's `traceparent`, when spans are exported.
+pub fn continue_trace(span: &tracing::Span, headers: &reqwest::header::HeaderMap) {
+    #[cfg(feature = "otel")]
+    {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let extractor = opentelemetry_http::HeaderExtractor(headers);
+        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&extractor));
+        let _ = span.set_parent(parent);
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = (span, headers);
+}
+
+/// Writes the current span's `traceparent` into `headers`; false when no span of ours is
+/// exported (then the caller's own `traceparent` is passed on as it came).
+pub fn inject_trace(headers: &mut reqwest::header::HeaderMap) -> bool {
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let context = tracing::Span::current().context();
+        if !context.span().span_context().is_valid() {
+            return false;
+        }
+        let mut injector = opentelemetry_http::HeaderInjector(headers);
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&context, &mut injector)
+        });
+        true
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = headers;
+        false
+    }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use url::Url;
 
 /// `base` with `segments` appended as percent-encoded path segments.
@@ -28,8 +29,6 @@ pub fn url_with(base: &Url, segments: &[&str]) -> Url {
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
     pub connect_timeout: Duration,
-    /// Whole-request timeout (headers and body).
-    pub timeout: Duration,
     pub pool_idle_per_host: usize,
 }
 
@@ -37,7 +36,6 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             connect_timeout: Duration::from_secs(3),
-            timeout: Duration::from_secs(15),
             pool_idle_per_host: 256,
         }
     }
@@ -104,7 +102,6 @@ impl HttpCore {
     pub fn new(config: &HttpConfig) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
             .pool_max_idle_per_host(config.pool_idle_per_host)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("flowgate/", env!("CARGO_PKG_VERSION")))
@@ -153,9 +150,12 @@ impl HttpCore {
             .build()
             .map_err(|e| transport_error(provider, operation, &e, false))?;
         let Some(v) = &self.vendor else {
-            let limit = Policy::default().max_body_bytes;
+            let policy = Policy::default();
+            *request.timeout_mut() = Some(policy.timeout);
             tag(&mut request, context.as_deref());
-            return self.send_once(provider, operation, request, limit).await;
+            return self
+                .send_once(provider, operation, request, policy.max_body_bytes)
+                .await;
         };
         if call == Call::Write {
             tag(&mut request, context.as_deref());
@@ -192,7 +192,8 @@ impl HttpCore {
                 tag(&mut request, mine.as_deref());
                 core.guarded(&guard, provider, operation, request, true, mine.as_deref())
                     .await
-            };
+            }
+            .in_current_span();
             let started = std::time::Instant::now();
             let (outcome, joined) = v.in_flight_calls.join(key, provider, call).await;
             if let (true, Some(c)) = (joined, &context) {
@@ -345,6 +346,31 @@ impl HttpCore {
         request: reqwest::Request,
         limit: usize,
     ) -> Result<Reply, UpstreamError> {
+        let span = tracing::info_span!(
+            "upstream.call",
+            otel.kind = "client",
+            vendor = provider.label(),
+            route = operation,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let result = self
+            .read(provider, operation, request, limit)
+            .instrument(span.clone())
+            .await;
+        if let Ok(reply) = &result {
+            span.record("http.response.status_code", reply.status.as_u16());
+        }
+        result
+    }
+
+    async fn read(
+        &self,
+        provider: Provider,
+        operation: &'static str,
+        mut request: reqwest::Request,
+        limit: usize,
+    ) -> Result<Reply, UpstreamError> {
+        super::context::inject_trace(request.headers_mut());
         let mut response = self
             .client
             .execute(request)
@@ -383,9 +409,14 @@ impl HttpCore {
 
 /// Sets the request's id on the call that goes out (it is not part of a shared read's key).
 fn tag(request: &mut reqwest::Request, context: Option<&RequestContext>) {
-    let value = context.and_then(|c| HeaderValue::from_str(&c.id).ok());
-    if let Some(value) = value {
-        request.headers_mut().insert("x-request-id", value);
+    let Some(context) = context else { return };
+    let headers = request.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&context.id) {
+        headers.insert("x-request-id", value);
+    }
+    let parent = context.traceparent.as_deref();
+    if let Some(value) = parent.and_then(|p| HeaderValue::from_str(p).ok()) {
+        headers.insert("traceparent", value);
     }
 }
 

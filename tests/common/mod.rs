@@ -4,7 +4,7 @@
 use flowgate::sandbox::{Sandbox, SandboxConfig, DEMO_USERS};
 use flowgate::upstream::appmixer::{AppmixerClient, AppmixerConfig, AppmixerSession};
 use flowgate::upstream::appypie::{AppyPieClient, AppyPieConfig, AppyPieSession};
-use flowgate::upstream::{HttpConfig, HttpCore, Token};
+use flowgate::upstream::{HttpConfig, HttpCore, Policy, SharingConfig, Token};
 use std::time::Duration;
 use url::Url;
 
@@ -19,20 +19,25 @@ impl Harness {
         Self::with_http(HttpConfig::default()).await
     }
 
-    /// A harness whose clients give up after `timeout`.
+    /// A harness whose clients give up after `timeout`, trying once.
     pub async fn with_timeout(timeout: Duration) -> Harness {
-        Self::with_http(HttpConfig {
+        let policy = Policy {
             timeout,
-            ..HttpConfig::default()
-        })
-        .await
+            max_retries: 0,
+            ..Policy::default()
+        };
+        let core = HttpCore::new(&HttpConfig::default()).expect("http client");
+        Self::with_core(core.for_vendor(8, policy, &SharingConfig::default())).await
     }
 
     pub async fn with_http(http: HttpConfig) -> Harness {
+        Self::with_core(HttpCore::new(&http).expect("http client")).await
+    }
+
+    async fn with_core(core: HttpCore) -> Harness {
         let sandbox = Sandbox::start(SandboxConfig::default())
             .await
             .expect("sandbox starts");
-        let core = HttpCore::new(&http).expect("http client");
         let appypie = AppyPieClient::new(
             core.clone(),
             AppyPieConfig {
@@ -74,6 +79,14 @@ pub async fn browse(url: &str) -> serde_json::Value {
     res.json().await.expect("json")
 }
 
+/// The gateway's default settings wired to `sandbox`.
+pub fn sandboxed(sandbox: &Sandbox) -> flowgate::server::GatewayConfig {
+    let settings = flowgate::config::Config::sandbox(sandbox).build();
+    settings
+        .expect("the sandbox configuration is valid")
+        .gateway
+}
+
 /// The gateway over a fresh sandbox, served on an ephemeral loopback port.
 pub struct Gateway {
     pub sandbox: Sandbox,
@@ -104,18 +117,7 @@ impl Gateway {
         let sandbox = Sandbox::start(SandboxConfig::default())
             .await
             .expect("sandbox starts");
-        let config = flowgate::server::GatewayConfig {
-            appypie: AppyPieConfig {
-                base_url: Url::parse(&sandbox.appypie_base_url()).unwrap(),
-                auth_base_url: Url::parse(&sandbox.appypie_auth_url()).unwrap(),
-                ..AppyPieConfig::default()
-            },
-            appmixer: AppmixerConfig {
-                base_url: Url::parse(&sandbox.appmixer_base_url()).unwrap(),
-            },
-            ..flowgate::server::GatewayConfig::default()
-        };
-        let mut config = config;
+        let mut config = sandboxed(&sandbox);
         tune(&mut config);
         let app = flowgate::server::router(config).expect("router");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -251,6 +253,25 @@ impl Served {
     /// Starts it with `flags` after `serve --sandbox --listen ...` and `env` set, and waits
     /// until it answers.
     pub async fn start(flags: &[&str], env: &[(&str, &str)]) -> Served {
+        Self::launch(&["--sandbox"], flags, env).await
+    }
+
+    /// Starts `flowgate serve` over `sandbox`, which runs in the test's process.
+    pub async fn over(sandbox: &Sandbox, flags: &[&str], env: &[(&str, &str)]) -> Served {
+        let upstreams = [
+            "--appypie-url",
+            &sandbox.appypie_base_url(),
+            "--appypie-auth-url",
+            &sandbox.appypie_auth_url(),
+            "--appmixer-url",
+            &sandbox.appmixer_base_url(),
+        ]
+        .map(str::to_string);
+        let upstreams: Vec<&str> = upstreams.iter().map(String::as_str).collect();
+        Self::launch(&upstreams, flags, env).await
+    }
+
+    async fn launch(upstreams: &[&str], flags: &[&str], env: &[(&str, &str)]) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -260,12 +281,8 @@ impl Served {
             std::env::temp_dir().join(format!("flowgate-served-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&log).unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_flowgate"))
-            .args([
-                "serve",
-                "--sandbox",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(upstreams)
             .args(flags)
             .envs(env.iter().copied())
             .stdout(file.try_clone().unwrap())
@@ -288,7 +305,7 @@ impl Served {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("flowgate serve --sandbox did not answer on {}", served.root);
+        panic!("flowgate serve did not answer on {}", served.root);
     }
 
     /// What it has written so far.
