@@ -9,7 +9,7 @@ pub mod watch;
 pub use appmixer::AppmixerLoaders;
 pub use appypie::AppyPieLoaders;
 
-use crate::upstream::{ErrorKind, UpstreamError};
+use crate::upstream::{in_batch, ErrorKind, UpstreamError};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -90,7 +90,8 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
             let keys = taken.lock().unwrap_or_else(|e| e.into_inner()).take();
             let keys = keys.unwrap_or_default();
             metrics::histogram!("flowgate_loader_batch_size").record(keys.len() as f64);
-            fetch(keys).await.map(Arc::new)
+            let size = keys.len();
+            in_batch(size, fetch(keys)).await.map(Arc::new)
         };
         Open {
             keys,
@@ -150,7 +151,7 @@ where
                 .map(|key| {
                     let (session, fetch) = (session.clone(), fetch.clone());
                     async move {
-                        match fetch(session, key.clone()).await {
+                        match in_batch(1, fetch(session, key.clone())).await {
                             Ok(v) => Ok(Some((key, v))),
                             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
                             Err(e) => Err(e),

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 
 tokio::task_local! {
     static REQUEST: Arc<RequestContext>;
+    /// How many loader keys the upstream calls being made answer at once.
+    static BATCH: usize;
 }
 
 #[derive(Debug, Default)]
@@ -33,9 +35,13 @@ pub struct UpstreamCall {
     pub duration_ms: f64,
     /// 1 for the first try, 2 for the first retry...; 0 when no call of ours went out.
     pub attempt: u32,
-    /// `network` (this request's own call), `shared` (joined another request's call in flight)
-    /// or `cache` (the catalogue cache answered).
+    /// `network` (this request's own call), `batch` (its own call, answering several loader
+    /// keys at once), `shared` (joined another request's call in flight) or `cache` (the
+    /// catalogue cache answered).
     pub served: &'static str,
+    /// With `batch`: how many keys the call answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<usize>,
 }
 
 impl RequestContext {
@@ -117,4 +123,14 @@ pub fn inject_trace(headers: &mut reqwest::header::HeaderMap) -> bool {
         let _ = headers;
         false
     }
+}
+
+/// Runs `work`, whose upstream calls answer `keys` loader keys at once.
+pub async fn in_batch<F: Future>(keys: usize, work: F) -> F::Output {
+    BATCH.scope(keys, work).await
+}
+
+/// The loader keys the current upstream call answers (1 outside a batch).
+pub fn batch_keys() -> usize {
+    BATCH.try_with(|k| *k).unwrap_or(1)
 }

@@ -192,8 +192,9 @@ impl HttpCore {
                 tag(&mut request, mine.as_deref());
                 core.guarded(&guard, provider, operation, request, true, mine.as_deref())
                     .await
-            }
-            .in_current_span();
+            };
+            let call = super::context::in_batch(super::context::batch_keys(), call);
+            let call = call.in_current_span();
             let started = std::time::Instant::now();
             let (outcome, joined) = v.in_flight_calls.join(key, provider, call).await;
             if let (true, Some(c)) = (joined, &context) {
@@ -429,6 +430,8 @@ fn traced(
     attempt: u32,
     served: &'static str,
 ) -> UpstreamCall {
+    let keys = super::context::batch_keys();
+    let batch = keys > 1 && served == "network";
     UpstreamCall {
         vendor: provider.label(),
         route: operation,
@@ -438,7 +441,8 @@ fn traced(
         },
         duration_ms: took.as_secs_f64() * 1000.0,
         attempt,
-        served,
+        served: if batch { "batch" } else { served },
+        keys: batch.then_some(keys),
     }
 }
 

@@ -9,7 +9,7 @@ mod http;
 mod policy;
 mod share;
 
-pub use context::{continue_trace, RequestContext, UpstreamCall};
+pub use context::{batch_keys, continue_trace, in_batch, RequestContext, UpstreamCall};
 pub use error::{ErrorKind, Provider, UpstreamError};
 pub use http::{Call, HttpConfig, HttpCore, VendorHealth};
 pub use policy::Policy;

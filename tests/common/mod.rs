@@ -2,11 +2,10 @@
 #![allow(dead_code)]
 
 use flowgate::sandbox::{Sandbox, SandboxConfig, DEMO_USERS};
-use flowgate::upstream::appmixer::{AppmixerClient, AppmixerConfig, AppmixerSession};
-use flowgate::upstream::appypie::{AppyPieClient, AppyPieConfig, AppyPieSession};
+use flowgate::upstream::appmixer::{AppmixerClient, AppmixerSession};
+use flowgate::upstream::appypie::{AppyPieClient, AppyPieSession};
 use flowgate::upstream::{HttpConfig, HttpCore, Policy, SharingConfig, Token};
 use std::time::Duration;
-use url::Url;
 
 pub struct Harness {
     pub sandbox: Sandbox,
@@ -38,20 +37,7 @@ impl Harness {
         let sandbox = Sandbox::start(SandboxConfig::default())
             .await
             .expect("sandbox starts");
-        let appypie = AppyPieClient::new(
-            core.clone(),
-            AppyPieConfig {
-                base_url: Url::parse(&sandbox.appypie_base_url()).unwrap(),
-                auth_base_url: Url::parse(&sandbox.appypie_auth_url()).unwrap(),
-                ..AppyPieConfig::default()
-            },
-        );
-        let appmixer = AppmixerClient::new(
-            core,
-            AppmixerConfig {
-                base_url: Url::parse(&sandbox.appmixer_base_url()).unwrap(),
-            },
-        );
+        let (appypie, appmixer) = clients(core, &sandbox);
         Harness {
             sandbox,
             appypie,
@@ -77,6 +63,15 @@ pub async fn browse(url: &str) -> serde_json::Value {
     let res = reqwest::get(url).await.expect("sandbox answers");
     assert!(res.status().is_success(), "GET {url}: {}", res.status());
     res.json().await.expect("json")
+}
+
+/// Both vendors' clients over `core`, wired to `sandbox` as the gateway is.
+pub fn clients(core: HttpCore, sandbox: &Sandbox) -> (AppyPieClient, AppmixerClient) {
+    let config = sandboxed(sandbox);
+    (
+        AppyPieClient::new(core.clone(), config.appypie),
+        AppmixerClient::new(core, config.appmixer),
+    )
 }
 
 /// The gateway's default settings wired to `sandbox`.
@@ -217,20 +212,7 @@ impl Gateway {
     /// Demo user `n`'s sessions on the gateway's own sandbox, straight to the upstream.
     pub fn sessions(&self, n: usize) -> (AppyPieSession, AppmixerSession) {
         let core = HttpCore::new(&HttpConfig::default()).unwrap();
-        let pie = AppyPieClient::new(
-            core.clone(),
-            AppyPieConfig {
-                base_url: Url::parse(&self.sandbox.appypie_base_url()).unwrap(),
-                auth_base_url: Url::parse(&self.sandbox.appypie_auth_url()).unwrap(),
-                ..AppyPieConfig::default()
-            },
-        );
-        let mixer = AppmixerClient::new(
-            core,
-            AppmixerConfig {
-                base_url: Url::parse(&self.sandbox.appmixer_base_url()).unwrap(),
-            },
-        );
+        let (pie, mixer) = clients(core, &self.sandbox);
         (
             pie.session(Token::new(DEMO_USERS[n].appypie_token)),
             mixer.session(Token::new(DEMO_USERS[n].appmixer_token)),
