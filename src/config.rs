@@ -5,9 +5,10 @@
 
 use crate::sandbox::{Sandbox, DEMO_USERS};
 use crate::server::{CorsConfig, GatewayConfig, Limits, PersistedConfig, SubscriptionConfig};
+use crate::store::RedisConfig;
 use crate::upstream::appmixer::AppmixerConfig;
 use crate::upstream::appypie::AppyPieConfig;
-use crate::upstream::{HttpConfig, Policy, SharingConfig};
+use crate::upstream::{HttpConfig, Policy, RateLimit, SharingConfig};
 use reqwest::header::HeaderName;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -29,6 +30,7 @@ pub struct Config {
     pub persisted: Persisted,
     pub cors: Cors,
     pub subscriptions: Subscriptions,
+    pub redis: Redis,
     pub logs: Logs,
     pub telemetry: Telemetry,
     /// Wired to the in-process sandboxes: GraphiQL opens with a demo user's tokens.
@@ -79,6 +81,8 @@ pub struct Vendor {
     pub max_retries: u32,
     pub breaker_threshold: u32,
     pub breaker_open_secs: u64,
+    pub rate_limit_per_min: u32,
+    pub rate_limit_burst: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -129,6 +133,32 @@ pub struct Subscriptions {
     pub poll_ms: u64,
     pub max_per_connection: usize,
     pub max_per_caller: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Redis {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint_secret: Option<String>,
+    pub timeout_ms: u64,
+    pub pool_size: usize,
+    pub max_value_kib: usize,
+    pub prefix: String,
+}
+
+impl Default for Redis {
+    fn default() -> Self {
+        Redis {
+            url: None,
+            fingerprint_secret: None,
+            timeout_ms: 5,
+            pool_size: 4,
+            max_value_kib: 1024,
+            prefix: "flowgate".into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -206,6 +236,8 @@ pub const SETTINGS: &[Setting] = &[
     s("appypie", "max_retries", Number, "Retries of an idempotent Appy Pie read (writes are never retried)."),
     s("appypie", "breaker_threshold", Number, "Consecutive Appy Pie failures that open its circuit breaker."),
     s("appypie", "breaker_open_secs", Number, "Seconds an open Appy Pie breaker fails fast before probing."),
+    s("appypie", "rate_limit_per_min", Number, "Appy Pie calls one credential may make a minute, across replicas with Redis; past it RATE_LIMITED with retryAfter, before any call; 0: no limit."),
+    s("appypie", "rate_limit_burst", Number, "Appy Pie calls one credential may make at once before the rate applies; 0: the rate's."),
     s("appmixer", "url", Optional, "Base URL of the Appmixer API; required unless --sandbox."),
     s("appmixer", "header", Text, "Incoming header carrying the caller's Appmixer token."),
     s("appmixer", "timeout_ms", Number, "Timeout of one Appmixer call, body included, in milliseconds."),
@@ -213,6 +245,8 @@ pub const SETTINGS: &[Setting] = &[
     s("appmixer", "max_retries", Number, "Retries of an idempotent Appmixer read (writes are never retried)."),
     s("appmixer", "breaker_threshold", Number, "Consecutive Appmixer failures that open its circuit breaker."),
     s("appmixer", "breaker_open_secs", Number, "Seconds an open Appmixer breaker fails fast before probing."),
+    s("appmixer", "rate_limit_per_min", Number, "Appmixer calls one credential may make a minute, across replicas with Redis; past it RATE_LIMITED with retryAfter, before any call; 0: no limit."),
+    s("appmixer", "rate_limit_burst", Number, "Appmixer calls one credential may make at once before the rate applies; 0: the rate's."),
     s("caches", "dedupe", Switch, "Identical in-flight upstream reads of one credential share one call."),
     s("caches", "coalesce", Switch, "Identical concurrent queries of one caller share one execution."),
     s("caches", "catalogue_ttl_secs", Number, "Seconds catalogue replies (apps, categories, triggers, actions, components) are cached per credential; 0 turns the cache off."),
@@ -226,6 +260,12 @@ pub const SETTINGS: &[Setting] = &[
     s("subscriptions", "poll_ms", Number, "Milliseconds between two polls of an automation watched by subscriptions (at least 100)."),
     s("subscriptions", "max_per_connection", Number, "Subscriptions one WebSocket connection may hold at once."),
     s("subscriptions", "max_per_caller", Number, "Subscriptions one caller (token pair) may hold at once."),
+    Setting { secret: true, ..s("redis", "url", Optional, "Redis shared by the replicas (redis://host:6379/0): persisted queries, the catalogue cache's second tier, rate limits. Unset: each process keeps its own.") },
+    Setting { secret: true, ..s("redis", "fingerprint_secret", Optional, "Key of the HMAC that names every Redis key (the same on every replica, at least 16 characters); required with redis.url.") },
+    s("redis", "timeout_ms", Number, "Longest wait on one Redis call; past it (or on any Redis failure) the replica uses its own memory."),
+    s("redis", "pool_size", Number, "Redis connections (each multiplexed) per replica."),
+    s("redis", "max_value_kib", Number, "Largest value stored in Redis, in KiB; larger ones stay in the replica's memory."),
+    s("redis", "prefix", Text, "First part of every Redis key (<prefix>:v1:<kind>:<hmac>)."),
     s("logs", "format", Text, "Log lines as text (for terminals) or json (for log collectors)."),
     s("logs", "level", Text, "Log filter (tracing's syntax: info gives a line a GraphQL request, debug one an upstream call); RUST_LOG is read too."),
     s("telemetry", "otlp_endpoint", Optional, "OTLP/HTTP endpoint spans are exported to (http://collector:4318); unset exports nothing."),
@@ -235,7 +275,14 @@ pub const SETTINGS: &[Setting] = &[
 
 /// Sections whose flags carry their name: `[appmixer] url` is `--appmixer-url`, while
 /// `[limits] max_depth` is `--max-depth`.
-const PREFIXED: &[&str] = &["appypie", "appmixer", "cors", "subscriptions", "logs"];
+const PREFIXED: &[&str] = &[
+    "appypie",
+    "appmixer",
+    "cors",
+    "subscriptions",
+    "logs",
+    "redis",
+];
 
 impl Setting {
     /// `section.key`, as problems name it.
@@ -374,6 +421,8 @@ impl Vendor {
             max_retries: policy.max_retries,
             breaker_threshold: policy.breaker_threshold,
             breaker_open_secs: policy.breaker_open_for.as_secs(),
+            rate_limit_per_min: policy.rate_limit.map_or(0, |r| r.per_min),
+            rate_limit_burst: policy.rate_limit.map_or(0, |r| r.burst),
         }
     }
 
@@ -384,6 +433,13 @@ impl Vendor {
             max_retries: self.max_retries,
             breaker_threshold: self.breaker_threshold,
             breaker_open_for: Duration::from_secs(self.breaker_open_secs),
+            rate_limit: (self.rate_limit_per_min > 0).then_some(RateLimit {
+                per_min: self.rate_limit_per_min,
+                burst: match self.rate_limit_burst {
+                    0 => self.rate_limit_per_min,
+                    burst => burst,
+                },
+            }),
             ..Policy::default()
         }
     }
@@ -828,9 +884,11 @@ impl Config {
             c.at_least(path, value, 1);
         }
         c.at_least("subscriptions.poll_ms", self.subscriptions.poll_ms, 100);
-        let (Ok(listen), Some(gateway)) = (listen, gateway) else {
+        let redis = self.redis_config(&mut c);
+        let (Ok(listen), Some(mut gateway)) = (listen, gateway) else {
             return Err(c.0);
         };
+        gateway.redis = redis;
         c.0.into_result(Settings {
             gateway,
             listen,
@@ -915,6 +973,7 @@ impl Config {
                 dedupe: self.caches.dedupe,
                 catalogue_ttl: Duration::from_secs(self.caches.catalogue_ttl_secs),
                 catalogue_max_bytes: self.caches.catalogue_cache_mib << 20,
+                shared: None,
             },
             coalesce: self.caches.coalesce,
             parsed_documents: self.caches.document_cache,
@@ -930,6 +989,32 @@ impl Config {
                 max_per_connection: self.subscriptions.max_per_connection,
                 max_per_caller: self.subscriptions.max_per_caller,
             },
+            redis: None,
+        })
+    }
+
+    fn redis_config(&self, c: &mut Check) -> Option<RedisConfig> {
+        let r = &self.redis;
+        c.at_least("redis.timeout_ms", r.timeout_ms, 1);
+        let url = r.url.as_ref()?;
+        if !url.starts_with("redis://") && !url.starts_with("unix://") {
+            c.fail::<()>("redis.url", "must start with redis:// or unix://");
+        }
+        let secret = match &r.fingerprint_secret {
+            Some(secret) if secret.len() >= 16 => Some(secret.clone()),
+            Some(_) => c.fail("redis.fingerprint_secret", "must be at least 16 characters"),
+            None => c.fail(
+                "redis.fingerprint_secret",
+                "required with redis.url (the same on every replica)",
+            ),
+        };
+        Some(RedisConfig {
+            url: url.clone(),
+            secret: secret?,
+            timeout: Duration::from_millis(r.timeout_ms),
+            pool_size: c.at_least("redis.pool_size", r.pool_size, 1),
+            max_value_bytes: r.max_value_kib << 10,
+            prefix: r.prefix.clone(),
         })
     }
 

@@ -7,6 +7,7 @@ pub mod loaders;
 pub mod sandbox;
 pub mod schema;
 pub mod server;
+pub mod store;
 pub mod telemetry;
 pub mod upstream;
 

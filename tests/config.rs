@@ -73,6 +73,8 @@ fn every_problem_is_listed_at_once_with_its_key() {
             "ftp://x",
             "--subscription-poll-ms",
             "5",
+            "--redis-url",
+            "redis://127.0.0.1:1",
         ],
         &[
             ("FLOWGATE_MAX_ALIASES", "-1"),
@@ -91,10 +93,11 @@ fn every_problem_is_listed_at_once_with_its_key() {
         "appmixer.url: \"ftp://x\" is not an http(s) URL",
         "subscriptions.poll_ms: must be at least 100",
         "logs.format: \"yaml\" is neither text nor json",
+        "redis.fingerprint_secret: required with redis.url",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
-    assert!(err.contains("10 problem(s)"), "{err}");
+    assert!(err.contains("11 problem(s)"), "{err}");
 }
 
 #[test]

@@ -22,6 +22,7 @@ use crate::inflight::InFlight;
 use crate::loaders::tick;
 use crate::loaders::watch::Watches;
 use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
+use crate::store::{RedisConfig, Shared as SharedStore};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
 use crate::upstream::{
@@ -69,6 +70,8 @@ pub struct GatewayConfig {
     pub allow_trace: bool,
     /// Polling and limits of subscriptions.
     pub subscriptions: SubscriptionConfig,
+    /// The Redis the replicas share, if any.
+    pub redis: Option<RedisConfig>,
 }
 
 impl Default for GatewayConfig {
@@ -93,6 +96,7 @@ impl Default for GatewayConfig {
             cors: CorsConfig::default(),
             allow_trace: false,
             subscriptions: SubscriptionConfig::default(),
+            redis: None,
         }
     }
 }
@@ -111,13 +115,18 @@ struct Gateway {
     sdl: String,
     subscriptions: SubscriptionConfig,
     allow_trace: bool,
+    /// The store replicas share, if any.
+    store: Option<SharedStore>,
 }
 
 type Shared = State<Arc<Gateway>>;
 
 /// The gateway's router, or why the configuration cannot start one.
-pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
-    let persisted = persisted::Persisted::new(&config.persisted);
+pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
+    let store = config.redis.clone().map(SharedStore::new).transpose();
+    let store = store.map_err(std::io::Error::other)?;
+    config.sharing.shared = store.clone();
+    let persisted = persisted::Persisted::new(&config.persisted, store.clone());
     let mut problems = config.cors.problems();
     problems.extend(persisted.as_ref().err().cloned());
     if !problems.is_empty() {
@@ -163,6 +172,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, std::io::Error> {
         sdl: schema::sdl(),
         subscriptions: config.subscriptions,
         allow_trace: config.allow_trace,
+        store,
     };
     let router = Router::new()
         .route("/", get(graphiql_page))
@@ -290,7 +300,11 @@ async fn execute(g: Arc<Gateway>, headers: &HeaderMap, params: Params, over_get:
 }
 
 async fn execute_as(g: Arc<Gateway>, who: Caller, mut params: Params, over_get: bool) -> Answer {
-    let text = match g.persisted.document(&mut params, who.key) {
+    let text = match g
+        .persisted
+        .document(&mut params, who.key, &who.credential())
+        .await
+    {
         Ok(text) => text,
         Err(error) => return async_graphql::Response::from_errors(vec![error]).into(),
     };
@@ -415,6 +429,11 @@ struct Caller {
 }
 
 impl Caller {
+    /// The caller's tokens, as the shared store's keys are made of (never stored as such).
+    fn credential(&self) -> [&[u8]; 2] {
+        [token_bytes(&self.pie), token_bytes(&self.mixer)]
+    }
+
     fn from_headers(headers: &HeaderMap, names: &CredentialHeaders) -> Caller {
         let (pie, mixer) = tokens(headers, names);
         Caller {
@@ -441,6 +460,10 @@ impl Caller {
             self.key,
         )
     }
+}
+
+fn token_bytes(token: &Option<Token>) -> &[u8] {
+    token.as_ref().map_or(&b""[..], |t| t.expose().as_bytes())
 }
 
 /// Executes one request with fresh loaders for its credentials, under the deadline.

@@ -190,6 +190,7 @@ pub async fn ready(State(g): Shared) -> Response {
                 "lastCall": h.last_call,
             })))
             .collect::<serde_json::Map<_, _>>(),
+        "redis": g.store.as_ref().map_or("off", |s| if s.is_up() { "up" } else { "down" }),
     });
     let status = if open {
         StatusCode::SERVICE_UNAVAILABLE

@@ -5,12 +5,14 @@
 
 use super::http::Params;
 use crate::error::Code;
+use crate::store::Shared;
 use async_graphql::ServerError;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How persisted queries are served.
 #[derive(Clone, Debug)]
@@ -36,7 +38,12 @@ impl Default for PersistedConfig {
 pub struct Persisted {
     registered: Option<moka::sync::Cache<(u128, String), Arc<str>>>,
     trusted: Option<Trusted>,
+    /// The store replicas share: registrations and the manifest's documents.
+    shared: Option<Shared>,
 }
+
+/// How long a registration or a published manifest document stays in the shared store.
+const SHARED_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The documents of a manifest, by the id clients send, and the hashes of their text.
 struct Trusted {
@@ -45,7 +52,7 @@ struct Trusted {
 }
 
 impl Persisted {
-    pub fn new(config: &PersistedConfig) -> Result<Persisted, String> {
+    pub fn new(config: &PersistedConfig, shared: Option<Shared>) -> Result<Persisted, String> {
         let registered = config.apq.then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(config.apq_cache_mib << 20)
@@ -58,49 +65,89 @@ impl Persisted {
             Some(path) => Some(Trusted::load(path)?),
             None => None,
         };
+        if let (Some(store), Some(trusted)) = (&shared, &trusted) {
+            trusted.publish(store);
+        }
         Ok(Persisted {
             registered,
             trusted,
+            shared,
         })
     }
 
     /// The text of the document a request runs, or the answer that refuses it. `caller` is the
-    /// fingerprint of the caller's credentials.
-    pub fn document(&self, params: &mut Params, caller: u128) -> Result<String, ServerError> {
+    /// fingerprint of the caller's credentials, `credential` what the shared store's keys are
+    /// made from.
+    pub async fn document(
+        &self,
+        params: &mut Params,
+        caller: u128,
+        credential: &[&[u8]],
+    ) -> Result<String, ServerError> {
         let hash = requested_hash(params)?;
         if let Some(trusted) = &self.trusted {
-            return trusted.document(hash.or(params.document_id.take()), params.query.take());
+            let id = hash.or(params.document_id.take());
+            return trusted
+                .document(id, params.query.take(), self.shared.as_ref())
+                .await;
         }
         if params.document_id.is_some() {
             return Err(not_supported());
         }
+        let store = || self.registered.as_ref().ok_or_else(not_supported);
         match (hash, params.query.take()) {
             (None, Some(text)) => Ok(text),
             (Some(hash), None) => {
-                let store = self.registered.as_ref().ok_or_else(not_supported)?;
-                let found = store.get(&(caller, hash));
+                let found = store()?.get(&(caller, hash.clone()));
+                let found = match found {
+                    Some(text) => Some(text),
+                    None => self.registered_elsewhere(credential, &hash).await,
+                };
                 let result = if found.is_some() { "hit" } else { "miss" };
                 metrics::counter!("flowgate_cache_requests_total", "cache" => "persisted_queries", "result" => result).increment(1);
                 match found {
-                    Some(text) => Ok(text.to_string()),
+                    Some(text) => {
+                        store()?.insert((caller, hash), text.clone());
+                        Ok(text.to_string())
+                    }
                     None => {
                         Err(Code::PersistedQueryNotFound.request_error("PersistedQueryNotFound"))
                     }
                 }
             }
             (Some(hash), Some(text)) => {
-                let store = self.registered.as_ref().ok_or_else(not_supported)?;
+                let store = store()?;
                 if sha256_hex(&text) != hash {
                     return Err(Code::BadUserInput.request_error(
                         "the persisted query's sha256Hash is not the SHA-256 of its query",
                     ));
                 }
-                store.insert((caller, hash), Arc::from(text.as_str()));
+                store.insert((caller, hash.clone()), Arc::from(text.as_str()));
+                if let Some(shared) = &self.shared {
+                    let (shared, name) = (shared.clone(), apq_key(shared, credential, &hash));
+                    let value = text.clone().into_bytes();
+                    tokio::spawn(async move { shared.set(&name, &value, SHARED_TTL).await });
+                }
                 Ok(text)
             }
             (None, None) => Err(Code::BadUserInput.request_error("the request has no `query`")),
         }
     }
+
+    /// A document the caller registered on another replica; its text must hash to `hash`.
+    async fn registered_elsewhere(&self, credential: &[&[u8]], hash: &str) -> Option<Arc<str>> {
+        let shared = self.shared.as_ref()?;
+        let stored = shared.get(&apq_key(shared, credential, hash)).await??;
+        let text = String::from_utf8(stored).ok()?;
+        (sha256_hex(&text) == hash).then(|| Arc::from(text.as_str()))
+    }
+}
+
+/// The shared store's key of a caller's registration.
+fn apq_key(shared: &Shared, credential: &[&[u8]], hash: &str) -> String {
+    let mut parts = credential.to_vec();
+    parts.push(hash.as_bytes());
+    shared.key("apq", &parts)
 }
 
 impl Trusted {
@@ -127,14 +174,34 @@ impl Trusted {
         Ok(trusted)
     }
 
-    /// The manifest's document for an id, or a document sent as text when the manifest holds
-    /// exactly that text.
-    fn document(&self, id: Option<String>, text: Option<String>) -> Result<String, ServerError> {
+    /// Publishes the manifest's documents to the shared store, so that replicas started with
+    /// an older manifest find the ids of this one.
+    fn publish(&self, shared: &Shared) {
+        for (id, body) in &self.by_id {
+            let (shared, body) = (shared.clone(), body.clone());
+            let name = shared.key("document", &[id.as_bytes()]);
+            tokio::spawn(
+                async move { shared.set_sealed(&name, body.as_bytes(), SHARED_TTL).await },
+            );
+        }
+    }
+
+    /// The manifest's document for an id (this replica's manifest, else one another replica
+    /// published), or a document sent as text when the manifest holds exactly that text.
+    async fn document(
+        &self,
+        id: Option<String>,
+        text: Option<String>,
+        shared: Option<&Shared>,
+    ) -> Result<String, ServerError> {
         let refuse = |message: String| Err(Code::DocumentNotTrusted.request_error(message));
         match (id, text) {
             (Some(id), _) => match self.by_id.get(&id) {
                 Some(body) => Ok(body.to_string()),
-                None => refuse(format!("no trusted document has the id {id}")),
+                None => match published(shared, &id).await {
+                    Some(body) => Ok(body),
+                    None => refuse(format!("no trusted document has the id {id}")),
+                },
             },
             (None, Some(text)) if self.hashes.contains(&sha256_hex(&text)) => Ok(text),
             (None, _) => refuse(
@@ -142,6 +209,13 @@ impl Trusted {
             ),
         }
     }
+}
+
+/// A manifest document another replica published under `id`.
+async fn published(shared: Option<&Shared>, id: &str) -> Option<String> {
+    let shared = shared?;
+    let name = shared.key("document", &[id.as_bytes()]);
+    String::from_utf8(shared.get_sealed(&name).await??).ok()
 }
 
 /// `(id, document)` pairs of an Apollo persisted query manifest

@@ -94,7 +94,10 @@ pub async fn events(
     over_get: bool,
 ) -> Response {
     let who = Caller::from_headers(headers, &g.headers);
-    let document = g.persisted.document(&mut params, who.key);
+    let document = g
+        .persisted
+        .document(&mut params, who.key, &who.credential())
+        .await;
     let mut request = match document {
         Ok(text) => params.into_request(text),
         Err(e) => return refused(e),
@@ -191,10 +194,10 @@ struct Connection {
 impl Connection {
     /// The document a message runs: its text, or a persisted one, under the same rules as HTTP
     /// (automatic persisted queries, trusted documents).
-    fn document(
+    async fn document(
         &self,
         request: &mut async_graphql::Request,
-        caller: u128,
+        who: &Caller,
     ) -> Result<(), async_graphql::ServerError> {
         let extensions = serde_json::to_value(&request.extensions).ok();
         let mut params = Params {
@@ -202,7 +205,10 @@ impl Connection {
             extensions: extensions.and_then(|e| e.as_object().cloned()),
             ..Params::default()
         };
-        request.query = self.g.persisted.document(&mut params, caller)?;
+        let persisted = &self.g.persisted;
+        request.query = persisted
+            .document(&mut params, who.key, &who.credential())
+            .await?;
         Ok(())
     }
 }
@@ -230,16 +236,23 @@ impl Executor for Connection {
             .and_then(|c| c.downcast_ref::<Caller>())
             .cloned()
             .unwrap_or_else(|| Caller::from_headers(&HeaderMap::new(), &self.g.headers));
-        if let Err(e) = self.document(&mut request, who.key) {
-            return failed(e);
-        }
-        let kind = match check(&self.g, &mut request) {
-            Ok(kind) => kind,
-            Err(e) => return failed(e),
-        };
-        if kind.is_none() {
-            return failed(Code::BadUserInput.request_error("the request selects no operation"));
-        }
-        run_stream(self.g.clone(), request, who, kind, Some(self.slots.clone()))
+        let connection = self.clone();
+        stream::once(async move {
+            if let Err(e) = connection.document(&mut request, &who).await {
+                return failed(e);
+            }
+            let kind = match check(&connection.g, &mut request) {
+                Ok(kind) => kind,
+                Err(e) => return failed(e),
+            };
+            if kind.is_none() {
+                let message = "the request selects no operation";
+                return failed(Code::BadUserInput.request_error(message));
+            }
+            let slots = Some(connection.slots.clone());
+            run_stream(connection.g.clone(), request, who, kind, slots)
+        })
+        .flatten()
+        .boxed()
     }
 }

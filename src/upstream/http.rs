@@ -5,6 +5,7 @@ use super::context::{RequestContext, UpstreamCall};
 use super::error::{ErrorKind, Provider, UpstreamError};
 use super::policy::{Breaker, Policy, RetryBudget};
 use super::share::{self, Catalogue, SharedReads, SharingConfig};
+use crate::store::{LocalBuckets, Shared};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -86,6 +87,10 @@ struct VendorGuard {
     dedupe: bool,
     in_flight_calls: SharedReads,
     catalogue: Option<Catalogue>,
+    /// The store replicas share, if any.
+    shared: Option<Shared>,
+    /// Per-credential buckets, when calls are rate limited and no shared store answers.
+    buckets: Option<LocalBuckets>,
     /// How the last call went: 0 none yet, 1 healthy, 2 failed.
     last_call: std::sync::atomic::AtomicU8,
 }
@@ -127,6 +132,10 @@ impl HttpCore {
             in_flight: Semaphore::new(max_in_flight.max(1)),
             breaker: Breaker::new(policy.breaker_threshold, policy.breaker_open_for),
             budget: RetryBudget::new(policy.retry_budget_ratio),
+            shared: sharing.shared.clone(),
+            buckets: policy
+                .rate_limit
+                .map(|r| LocalBuckets::new(r.per_min, r.burst)),
             policy,
             last_call: Default::default(),
         };
@@ -166,22 +175,14 @@ impl HttpCore {
         }
         let key = share::request_key(&request);
         let cache = v.catalogue.as_ref().filter(|_| call == Call::Catalogue);
+        let shared = cache.and(v.shared.as_ref());
+        let shared_key = shared.map(|s| s.key("catalogue", &share::request_parts(&request)));
         if let Some(cache) = cache {
-            let hit = cache.get(key);
-            let result = if hit.is_some() { "hit" } else { "miss" };
-            metrics::counter!("flowgate_cache_requests_total", "cache" => "catalogue", "vendor" => provider.label(), "result" => result).increment(1);
-            if let Some(hit) = hit {
+            if let Some(hit) = cached(cache, key, shared.zip(shared_key.as_deref()), provider).await
+            {
                 if let Some(c) = &context {
-                    c.record(|| {
-                        traced(
-                            provider,
-                            operation,
-                            &Ok(hit.clone()),
-                            Duration::ZERO,
-                            0,
-                            "cache",
-                        )
-                    });
+                    let ok = Ok(hit.clone());
+                    c.record(|| traced(provider, operation, &ok, Duration::ZERO, 0, "cache"));
                 }
                 return Ok(hit);
             }
@@ -217,7 +218,11 @@ impl HttpCore {
                 .await
         };
         if let (Some(cache), Ok(reply)) = (cache, &outcome) {
-            cache.put(key, reply);
+            let ttl = cache.put(key, reply);
+            if let (Some(ttl), Some(store), Some(name)) = (ttl, shared, shared_key) {
+                let (store, value) = (store.clone(), share::encode_reply(reply, ttl));
+                tokio::spawn(async move { store.set_sealed(&name, &value, ttl).await });
+            }
         }
         outcome
     }
@@ -232,6 +237,14 @@ impl HttpCore {
         idempotent: bool,
         trace: Option<&RequestContext>,
     ) -> Result<Reply, UpstreamError> {
+        if let Some(wait) = limited(v, provider, &current).await {
+            metrics::counter!("flowgate_rate_limited_total", "vendor" => provider.label())
+                .increment(1);
+            return Err(UpstreamError {
+                retry_after: Some(wait),
+                ..UpstreamError::new(provider, ErrorKind::RateLimited, operation)
+            });
+        }
         if !v.breaker.admit() {
             return Err(UpstreamError::new(
                 provider,
@@ -419,6 +432,60 @@ fn tag(request: &mut reqwest::Request, context: Option<&RequestContext>) {
     if let Some(value) = parent.and_then(|p| HeaderValue::from_str(p).ok()) {
         headers.insert("traceparent", value);
     }
+}
+
+/// A catalogue reply from this process's cache, or else from the shared store (then kept
+/// here too for the time it has left).
+async fn cached(
+    cache: &Catalogue,
+    key: u128,
+    shared: Option<(&Shared, &str)>,
+    provider: Provider,
+) -> Option<Reply> {
+    let count = |cache: &'static str, hit: bool| {
+        let result = if hit { "hit" } else { "miss" };
+        metrics::counter!("flowgate_cache_requests_total", "cache" => cache, "vendor" => provider.label(), "result" => result).increment(1);
+    };
+    let hit = cache.get(key);
+    count("catalogue", hit.is_some());
+    if hit.is_some() {
+        return hit;
+    }
+    let (store, name) = shared?;
+    let stored = store.get_sealed(name).await.flatten();
+    let found = stored.and_then(|bytes| share::decode_reply(&bytes));
+    count("catalogue_shared", found.is_some());
+    let (reply, left) = found?;
+    cache.put_for(key, &reply, left);
+    Some(reply)
+}
+
+/// How long the caller must wait before this call may go out, when its credential has spent
+/// its rate: across replicas through the shared store, else in this process. Calls without a
+/// credential are not limited.
+async fn limited(
+    v: &VendorGuard,
+    provider: Provider,
+    request: &reqwest::Request,
+) -> Option<Duration> {
+    let rate = v.policy.rate_limit?;
+    let credential = share::credential_parts(request);
+    if credential.is_empty() {
+        return None;
+    }
+    let mut answer = None;
+    if let Some(store) = &v.shared {
+        let mut parts = vec![provider.label().as_bytes()];
+        parts.extend_from_slice(&credential);
+        answer = store
+            .take(&store.key("rate", &parts), rate.per_min, rate.burst)
+            .await;
+    }
+    let wait = match answer {
+        Some(wait) => wait,
+        None => v.buckets.as_ref()?.take(share::fingerprint(&credential)),
+    };
+    wait.map(|w| Duration::from_secs(w.as_secs_f64().ceil().max(1.0) as u64))
 }
 
 /// One upstream call as a request's trace shows it.

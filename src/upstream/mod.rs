@@ -12,7 +12,7 @@ mod share;
 pub use context::{batch_keys, continue_trace, in_batch, RequestContext, UpstreamCall};
 pub use error::{ErrorKind, Provider, UpstreamError};
 pub use http::{Call, HttpConfig, HttpCore, VendorHealth};
-pub use policy::Policy;
+pub use policy::{Policy, RateLimit};
 pub use share::{fingerprint, SharingConfig};
 
 use std::fmt;

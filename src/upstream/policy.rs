@@ -23,6 +23,15 @@ pub struct Policy {
     pub breaker_open_for: Duration,
     /// Largest response body read; past it the call fails, having buffered no more.
     pub max_body_bytes: usize,
+    /// Calls one credential may make, if limited.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A token bucket per credential: `per_min` calls a minute, `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_min: u32,
+    pub burst: u32,
 }
 
 impl Default for Policy {
@@ -37,6 +46,7 @@ impl Default for Policy {
             breaker_threshold: 5,
             breaker_open_for: Duration::from_secs(10),
             max_body_bytes: 8 << 20,
+            rate_limit: None,
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct SharingConfig {
     pub catalogue_ttl: Duration,
     /// Most bytes of reply bodies the catalogue cache holds, per vendor.
     pub catalogue_max_bytes: u64,
+    /// The store replicas share (catalogue replies, rate limits), if any.
+    pub shared: Option<crate::store::Shared>,
 }
 
 impl Default for SharingConfig {
@@ -29,6 +31,7 @@ impl Default for SharingConfig {
             dedupe: true,
             catalogue_ttl: Duration::from_secs(60),
             catalogue_max_bytes: 64 << 20,
+            shared: None,
         }
     }
 }
@@ -48,17 +51,57 @@ pub fn fingerprint(parts: &[&[u8]]) -> u128 {
     (u128::from(half(a)) << 64) | u128::from(half(b))
 }
 
-/// The key of a GET: its URL and every credential (sensitive) header it carries.
-pub fn request_key(request: &reqwest::Request) -> u128 {
+/// What identifies a GET: its method, URL and every credential (sensitive) header it carries.
+pub fn request_parts(request: &reqwest::Request) -> Vec<&[u8]> {
     let mut parts: Vec<&[u8]> = vec![request.method().as_str().as_bytes()];
     parts.push(request.url().as_str().as_bytes());
+    parts.extend(credential_parts(request));
+    parts
+}
+
+/// The credential (sensitive) headers of a request, names and values; empty without any.
+pub fn credential_parts(request: &reqwest::Request) -> Vec<&[u8]> {
+    let mut parts: Vec<&[u8]> = Vec::new();
     for (name, value) in request.headers() {
         if value.is_sensitive() {
             parts.push(name.as_str().as_bytes());
             parts.push(value.as_bytes());
         }
     }
-    fingerprint(&parts)
+    parts
+}
+
+/// The key of a GET in this process.
+pub fn request_key(request: &reqwest::Request) -> u128 {
+    fingerprint(&request_parts(request))
+}
+
+/// A catalogue reply as the shared store keeps it: status, expiry (Unix milliseconds), body.
+pub fn encode_reply(reply: &Reply, ttl: Duration) -> Vec<u8> {
+    let expires = std::time::SystemTime::now() + ttl;
+    let millis = expires
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut out = Vec::with_capacity(10 + reply.body.len());
+    out.extend_from_slice(&reply.status.as_u16().to_be_bytes());
+    out.extend_from_slice(&millis.to_be_bytes());
+    out.extend_from_slice(&reply.body);
+    out
+}
+
+/// A reply `encode_reply` made and the time it has left, unless it is malformed or expired.
+pub fn decode_reply(bytes: &[u8]) -> Option<(Reply, Duration)> {
+    let (status, rest) = bytes.split_first_chunk::<2>()?;
+    let (expires, body) = rest.split_first_chunk::<8>()?;
+    let status = reqwest::StatusCode::from_u16(u16::from_be_bytes(*status)).ok()?;
+    let expires = std::time::UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(*expires));
+    let left = expires.duration_since(std::time::SystemTime::now()).ok()?;
+    let reply = Reply {
+        status,
+        headers: reqwest::header::HeaderMap::new(),
+        body: bytes::Bytes::copy_from_slice(body),
+    };
+    status.is_success().then_some((reply, left))
 }
 
 type Outcome = Result<Reply, UpstreamError>;
@@ -131,18 +174,22 @@ impl Catalogue {
         self.entries.get(&key).map(|c| c.reply)
     }
 
-    /// Keeps a successful reply for the shorter of our TTL and the upstream's `max-age`;
-    /// nothing when the upstream says `no-store`.
-    pub fn put(&self, key: u128, reply: &Reply) {
+    /// Keeps a successful reply for the shorter of our TTL and the upstream's `max-age`, and
+    /// says for how long; nothing when the upstream says `no-store`.
+    pub fn put(&self, key: u128, reply: &Reply) -> Option<Duration> {
         if !reply.status.is_success() {
-            return;
+            return None;
         }
-        let Some(ttl) = allowed_ttl(reply, self.ttl) else {
-            return;
-        };
+        let ttl = allowed_ttl(reply, self.ttl)?;
+        self.put_for(key, reply, ttl);
+        Some(ttl)
+    }
+
+    /// Keeps a reply for `ttl`, at most our TTL.
+    pub fn put_for(&self, key: u128, reply: &Reply, ttl: Duration) {
         let cached = Cached {
             reply: reply.clone(),
-            ttl,
+            ttl: ttl.min(self.ttl),
         };
         self.entries.insert(key, cached);
     }
