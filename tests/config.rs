@@ -245,3 +245,30 @@ fn the_readme_lists_every_setting_with_its_default() {
         "README's settings table is stale: `cargo run -- config markdown`"
     );
 }
+
+#[test]
+fn the_kubernetes_config_map_holds_a_valid_configuration() {
+    let manifest = std::fs::read_to_string("deploy/kubernetes.yaml").unwrap();
+    let start = manifest
+        .find("flowgate.toml: |")
+        .expect("the ConfigMap's file");
+    let toml: String = manifest[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("---"))
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let sources = Sources {
+        file: Some(file("kubernetes.toml", &toml)),
+        env: pairs(&[(
+            "FLOWGATE_REDIS_FINGERPRINT_SECRET",
+            "replace-me-with-32-random-characters",
+        )]),
+        flags: Vec::new(),
+    };
+    let (config, problems) = Config::load(&sources);
+    assert!(problems.0.is_empty(), "{problems}");
+    let settings = config.build().expect("valid");
+    assert!(settings.gateway.redis.is_some());
+    assert_eq!(settings.listen.to_string(), "0.0.0.0:8080");
+}
