@@ -50,6 +50,9 @@ struct Inner {
     /// While set, calls are not tried (Redis failed a moment ago).
     paused_until: Mutex<Option<Instant>>,
     last_warning: Mutex<Option<Instant>>,
+    /// When the latest call that went through started: an older call failing later says
+    /// nothing new.
+    last_ok: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -105,6 +108,7 @@ impl Shared {
             up: AtomicBool::new(true),
             paused_until: Mutex::new(None),
             last_warning: Mutex::new(None),
+            last_ok: Mutex::new(None),
         })))
     }
 
@@ -221,22 +225,28 @@ impl Shared {
         op: &'static str,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Option<T> {
+        let started = Instant::now();
         let outcome = tokio::time::timeout(self.0.config.timeout, call).await;
         match outcome {
             Ok(Ok(value)) => {
+                *self.0.last_ok.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
                 if !self.0.up.swap(true, Ordering::Relaxed) {
                     tracing::warn!("redis answers again; shared state is back in use");
                     metrics::gauge!("flowgate_redis_up").set(1.0);
                 }
                 Some(value)
             }
-            Ok(Err(e)) => self.failed(op, e.category()),
-            Err(_) => self.failed(op, "timeout"),
+            Ok(Err(e)) => self.failed(op, e.category(), started),
+            Err(_) => self.failed(op, "timeout", started),
         }
     }
 
-    fn failed<T>(&self, op: &'static str, why: &str) -> Option<T> {
+    fn failed<T>(&self, op: &'static str, why: &str, started: Instant) -> Option<T> {
         metrics::counter!("flowgate_redis_errors_total", "op" => op).increment(1);
+        let last_ok = *self.0.last_ok.lock().unwrap_or_else(|e| e.into_inner());
+        if last_ok.is_some_and(|ok| ok > started) {
+            return None;
+        }
         metrics::gauge!("flowgate_redis_up").set(0.0);
         self.0.up.store(false, Ordering::Relaxed);
         *self

@@ -149,7 +149,7 @@ async fn connect_lifecycle() {
         .await;
     assert_eq!(d["node"], json!({ "name": "Renamed", "enabled": false }));
 
-    let q = "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId } }";
+    let q = "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId userErrors { field code message } } }";
     assert_eq!(
         g.ok(q, json!({ "id": id })).await["deleteAutomation"]["deletedId"],
         id
@@ -161,8 +161,11 @@ async fn connect_lifecycle() {
         )
         .await;
     assert!(d["node"].is_null(), "delete -> gone");
-    let again = g.query(Who::Both(0), q, json!({ "id": id })).await;
-    assert_eq!(codes(&again), vec!["NOT_FOUND"]);
+    let again = g.ok(q, json!({ "id": id })).await;
+    let refused = &again["deleteAutomation"];
+    assert!(refused["deletedId"].is_null(), "{again}");
+    assert_eq!(refused["userErrors"][0]["code"], "NOT_FOUND", "{again}");
+    assert_eq!(refused["userErrors"][0]["field"], json!(["input"]));
 }
 
 #[tokio::test]
@@ -189,12 +192,12 @@ async fn flow_lifecycle() {
         g.ok(start, json!({ "id": id })).await["enableAutomation"]["automation"]["state"],
         "RUNNING"
     );
-    let rename = "mutation($id: ID!, $f: Boolean!) { renameAutomation(input: { id: $id, name: \"New name\", force: $f }) { automation { name } } }";
-    let refused = g
-        .query(Who::Both(0), rename, json!({ "id": id, "f": false }))
-        .await;
-    assert_eq!(codes(&refused), vec!["BAD_USER_INPUT"]);
-    assert!(refused["errors"][0]["message"]
+    let rename = "mutation($id: ID!, $f: Boolean!) { renameAutomation(input: { id: $id, name: \"New name\", force: $f }) { automation { name } userErrors { code message } } }";
+    let refused = g.ok(rename, json!({ "id": id, "f": false })).await;
+    let refused = &refused["renameAutomation"];
+    assert!(refused["automation"].is_null(), "{refused}");
+    assert_eq!(refused["userErrors"][0]["code"], "REJECTED", "{refused}");
+    assert!(refused["userErrors"][0]["message"]
         .as_str()
         .unwrap()
         .contains("forceUpdate"));
@@ -224,9 +227,11 @@ async fn flow_lifecycle() {
         )
         .await["node"]
         .is_null());
+    let delete =
+        "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { userErrors { code } } }";
     assert_eq!(
-        codes(&g.query(Who::Both(0), delete, json!({ "id": id })).await),
-        vec!["NOT_FOUND"]
+        g.ok(delete, json!({ "id": id })).await["deleteAutomation"]["userErrors"][0]["code"],
+        "NOT_FOUND"
     );
 }
 
@@ -249,7 +254,7 @@ async fn account_mutations() {
         g.ok(q, json!({ "id": id })).await["testAccount"]["tokens"][0]["valid"],
         true
     );
-    let q = "mutation($id: ID!) { removeAccount(input: { id: $id }) { deletedId } }";
+    let q = "mutation($id: ID!) { removeAccount(input: { id: $id }) { deletedId userErrors { code } } }";
     g.ok(q, json!({ "id": id })).await;
     assert!(g
         .ok(
@@ -258,8 +263,11 @@ async fn account_mutations() {
         )
         .await["node"]
         .is_null());
-    let again = g.query(Who::Both(0), q, json!({ "id": id })).await;
-    assert_eq!(codes(&again), vec!["NOT_FOUND"]);
+    let again = g.ok(q, json!({ "id": id })).await;
+    assert_eq!(
+        again["removeAccount"]["userErrors"][0]["code"], "NOT_FOUND",
+        "{again}"
+    );
 
     let d = g
         .ok(
@@ -271,11 +279,14 @@ async fn account_mutations() {
     let wrong = g
         .query(
             Who::Both(0),
-            "mutation($id: ID!) { removeAccount(input: { id: $id }) { deletedId } }",
+            "mutation($id: ID!) { removeAccount(input: { id: $id }) { deletedId userErrors { field code } } }",
             json!({ "id": pie_account }),
         )
         .await;
-    assert_eq!(codes(&wrong), vec!["BAD_USER_INPUT"]);
+    assert_eq!(
+        wrong["data"]["removeAccount"]["userErrors"],
+        json!([{ "field": ["input", "id"], "code": "INVALID" }])
+    );
 }
 
 #[tokio::test]
@@ -361,5 +372,98 @@ async fn mutations_over_get_are_refused() {
     assert_eq!(
         res["data"]["viewer"]["appmixer"]["email"],
         "alice@example.com"
+    );
+}
+
+/// The routes each sandbox has served, both vendors together.
+fn hits(g: &Gateway) -> std::collections::BTreeMap<String, u64> {
+    let mut all = g.sandbox.appypie.hooks.counts();
+    all.extend(g.sandbox.appmixer.hooks.counts());
+    all
+}
+
+#[tokio::test]
+async fn a_write_whose_result_cannot_be_read_is_still_reported_as_done() {
+    use flowgate::sandbox::{Fault, FaultRule};
+    let g = Gateway::start().await;
+    g.sandbox
+        .appmixer
+        .hooks
+        .add_fault(FaultRule::new("/flows/*", Fault::Status { status: 500 }).method("GET"));
+    let q = "mutation { createFlow(input: { name: \"Kept\" }) { id flow { name } userErrors { code } } }";
+    let res = g.query(Who::Both(0), q, json!({})).await;
+    let payload = &res["data"]["createFlow"];
+    assert!(payload["id"].is_string(), "the write happened: {res}");
+    assert!(payload["flow"].is_null());
+    assert_eq!(payload["userErrors"], json!([]));
+    let error = &res["errors"][0];
+    assert_eq!(error["path"], json!(["createFlow", "flow"]), "{res}");
+    assert_eq!(error["extensions"]["readAfterWrite"], true);
+    assert_eq!(error["extensions"]["code"], "UPSTREAM_ERROR");
+    assert_eq!(hits(&g)["POST /flows"], 1, "sent once");
+    g.sandbox.appmixer.hooks.clear_faults();
+    let read = g
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on Flow { name } } }",
+            json!({ "id": payload["id"] }),
+        )
+        .await;
+    assert_eq!(read["node"]["name"], "Kept");
+}
+
+#[tokio::test]
+async fn input_the_caller_can_fix_comes_back_as_user_errors_and_writes_nothing() {
+    let g = Gateway::start().await;
+    let d = g
+        .ok("{ flows(first: 1) { edges { node { id } } } }", json!({}))
+        .await;
+    let flow = edges(&d["flows"])[0]["id"].clone();
+    let before = hits(&g);
+    let q = "mutation($m: ID!) { createConnect(input: { popularMatchId: $m, triggerAccountId: $m, actionAccountId: $m }) { connect { id } userErrors { field code message } } }";
+    let res = g.ok(q, json!({ "m": flow })).await;
+    let errors = &res["createConnect"]["userErrors"];
+    assert_eq!(
+        errors[0]["field"],
+        json!(["input", "popularMatchId"]),
+        "{res}"
+    );
+    assert_eq!(errors[0]["code"], "INVALID");
+    assert!(res["createConnect"]["connect"].is_null());
+    let q = "mutation($id: ID!) { renameAutomation(input: { id: $id, name: \"  \" }) { userErrors { field code } } }";
+    let res = g.ok(q, json!({ "id": flow })).await;
+    assert_eq!(
+        res["renameAutomation"]["userErrors"],
+        json!([{ "field": ["input", "name"], "code": "INVALID" }])
+    );
+    assert_eq!(hits(&g), before, "nothing was sent upstream");
+}
+
+#[tokio::test]
+async fn a_renamed_or_toggled_connect_is_read_fresh() {
+    let g = Gateway::start().await;
+    let d = g
+        .ok(
+            "{ connects(first: 1) { edges { node { id updatedAt } } } }",
+            json!({}),
+        )
+        .await;
+    let connect = edges(&d["connects"])[0].clone();
+    let q = "mutation($id: ID!) { renameAutomation(input: { id: $id, name: \"Fresh\" }) { automation { name updatedAt } } }";
+    let renamed =
+        g.ok(q, json!({ "id": connect["id"] })).await["renameAutomation"]["automation"].clone();
+    let listed = g
+        .ok(
+            "{ connects(first: 1) { edges { node { name updatedAt } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        renamed,
+        edges(&listed["connects"])[0],
+        "the payload is what a later read shows"
+    );
+    assert_ne!(
+        renamed["updatedAt"], connect["updatedAt"],
+        "not the stale row"
     );
 }

@@ -121,25 +121,25 @@ async fn bad_input_gets_a_clear_error_and_no_upstream_call() {
     let res = g
         .query(
             Who::Both(0),
-            "mutation($id: ID!) { updateFlow(input: { id: $id, name: \"x\" }) { flow { id } } }",
+            "mutation($id: ID!) { updateFlow(input: { id: $id, name: \"x\" }) { flow { id } userErrors { field code } } }",
             json!({ "id": connect }),
         )
         .await;
     assert_eq!(
-        codes(&res),
-        vec!["BAD_USER_INPUT"],
+        res["data"]["updateFlow"]["userErrors"],
+        json!([{ "field": ["input", "id"], "code": "INVALID" }]),
         "a connect id where a flow id belongs"
     );
     let res = g
         .query(
             Who::Both(0),
-            "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId } }",
+            "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId userErrors { field code } } }",
             json!({ "id": "QXBwOmFwcHlwaWU6eA" }),
         )
         .await;
     assert_eq!(
-        codes(&res),
-        vec!["BAD_USER_INPUT"],
+        res["data"]["deleteAutomation"]["userErrors"],
+        json!([{ "field": ["input", "id"], "code": "INVALID" }]),
         "an App id where an automation belongs"
     );
 }

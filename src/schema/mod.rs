@@ -6,6 +6,7 @@ mod app;
 mod automation;
 mod mutation;
 mod node;
+mod payload;
 mod query;
 mod subscription;
 

@@ -1,14 +1,16 @@
 //! The mutation root: every upstream write, each sent once (never retried).
 
-use super::account::{mixer_account, Account};
+use super::account::Account;
 use super::automation::{Automation, Connect, ConnectSide, Flow};
 use super::node::{GlobalId, Kind};
-use super::query::{connect, AppmixerUser};
+use super::payload::{after_write, at_field, payloads, settle, UserError};
+use super::query::AppmixerUser;
 use super::{data, mixer, pie, Provider};
 use crate::error::{Code, Gql};
 use crate::upstream::appmixer::model as mm;
+use crate::upstream::appypie::all_pages;
 use crate::upstream::appypie::model as pm;
-use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
 use std::sync::Arc;
 
 pub struct Mutation;
@@ -23,10 +25,12 @@ pub struct CreateAppyPieAccessTokenInput {
 }
 
 /// Result of `createAppyPieAccessToken`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct CreateAppyPieAccessTokenPayload {
     /// Send it in the Appy Pie credential header.
-    pub access_token: String,
+    pub access_token: Option<String>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Input of `appmixerSignIn`.
@@ -39,12 +43,14 @@ pub struct AppmixerSignInInput {
 }
 
 /// Result of `appmixerSignIn`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct AppmixerSignInPayload {
     /// Send it in the Appmixer credential header.
-    pub token: String,
+    pub token: Option<String>,
     /// The signed-in user.
-    pub user: AppmixerUser,
+    pub user: Option<AppmixerUser>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Input of `connectAppyPieAccount`.
@@ -57,10 +63,12 @@ pub struct ConnectAppyPieAccountInput {
 }
 
 /// Result of `connectAppyPieAccount`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct ConnectAppyPieAccountPayload {
     /// Where to send the user to authorize.
-    pub authorization_url: String,
+    pub authorization_url: Option<String>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Input of `createConnect`.
@@ -77,10 +85,12 @@ pub struct CreateConnectInput {
 }
 
 /// A payload holding one connect.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct ConnectPayload {
-    /// The connect after the change.
-    pub connect: Connect,
+    /// The connect after the change, as the vendor answered the write.
+    pub connect: Option<Connect>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Input of `updateConnectOptions`.
@@ -104,18 +114,34 @@ pub struct ConnectIdInput {
 }
 
 /// Result of `testConnect`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
+#[graphql(complex)]
 pub struct TestConnectPayload {
     /// Whether the test run succeeded.
-    pub success: bool,
+    pub success: Option<bool>,
     /// What happened.
     pub message: Option<String>,
     /// The sample the trigger produced.
-    pub trigger_sample: Json<serde_json::Value>,
+    pub trigger_sample: Option<Json<serde_json::Value>>,
     /// What the action app answered.
     pub action_response: Option<Json<serde_json::Value>>,
-    /// The connect, whose history now holds this run.
-    pub connect: Option<Connect>,
+    /// The history entry of this run.
+    pub history_id: Option<String>,
+    #[graphql(skip)]
+    pub connect_id: Option<String>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
+}
+
+#[ComplexObject]
+impl TestConnectPayload {
+    /// The connect, read after the run (its history now holds it).
+    async fn connect(&self, ctx: &Context<'_>) -> Result<Option<Connect>> {
+        match &self.connect_id {
+            Some(id) => after_write(fresh_connect(ctx, id)).await,
+            None => Ok(None),
+        }
+    }
 }
 
 /// Input naming one automation (flow or connect).
@@ -126,10 +152,31 @@ pub struct AutomationIdInput {
 }
 
 /// A payload holding one automation.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
+#[graphql(complex)]
 pub struct AutomationPayload {
-    /// The automation after the change.
-    pub automation: Automation,
+    /// The id of the automation written.
+    pub id: Option<ID>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
+}
+
+#[ComplexObject]
+impl AutomationPayload {
+    /// The automation after the change, read fresh from its vendor.
+    async fn automation(&self, ctx: &Context<'_>) -> Result<Option<Automation>> {
+        let Some(id) = &self.id else { return Ok(None) };
+        let g = GlobalId::decode(id)?;
+        after_write(async {
+            Ok(match g.kind {
+                Kind::Flow => Some(Automation::Flow(fresh_flow(ctx, &g.native).await?)),
+                _ => fresh_connect(ctx, &g.native)
+                    .await?
+                    .map(Automation::Connect),
+            })
+        })
+        .await
+    }
 }
 
 /// Input of `renameAutomation`.
@@ -145,10 +192,12 @@ pub struct RenameAutomationInput {
 }
 
 /// Result of a delete.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct DeletePayload {
     /// The id of what was deleted.
-    pub deleted_id: ID,
+    pub deleted_id: Option<ID>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Input of `createFlow`.
@@ -179,10 +228,32 @@ pub struct UpdateFlowInput {
 }
 
 /// A payload holding one flow.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
+#[graphql(complex)]
 pub struct FlowPayload {
-    /// The flow after the change.
-    pub flow: Flow,
+    /// The id of the flow written.
+    pub id: Option<ID>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
+}
+
+#[ComplexObject]
+impl FlowPayload {
+    /// The flow after the change, read fresh.
+    async fn flow(&self, ctx: &Context<'_>) -> Result<Option<Flow>> {
+        let Some(id) = &self.id else { return Ok(None) };
+        let g = GlobalId::decode(id)?;
+        after_write(fresh_flow(ctx, &g.native)).await.map(Some)
+    }
+}
+
+impl FlowPayload {
+    fn written(id: &str) -> FlowPayload {
+        FlowPayload {
+            id: Some(GlobalId::encode(Kind::Flow, Provider::Appmixer, id)),
+            user_errors: Vec::new(),
+        }
+    }
 }
 
 /// Input of `createAppmixerAccount`.
@@ -199,10 +270,29 @@ pub struct CreateAppmixerAccountInput {
 }
 
 /// A payload holding one account.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
+#[graphql(complex)]
 pub struct AccountPayload {
-    /// The account after the change.
-    pub account: Option<Account>,
+    /// The id of the account written.
+    pub id: Option<ID>,
+    /// The account as the vendor answered the write, when it did.
+    #[graphql(skip)]
+    pub answered: Option<Account>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
+}
+
+#[ComplexObject]
+impl AccountPayload {
+    /// The account after the change (read fresh unless the write answered it).
+    async fn account(&self, ctx: &Context<'_>) -> Result<Option<Account>> {
+        if let Some(account) = &self.answered {
+            return Ok(Some(account.clone()));
+        }
+        let Some(id) = &self.id else { return Ok(None) };
+        let g = GlobalId::decode(id)?;
+        after_write(fresh_mixer_account(ctx, &g.native)).await
+    }
 }
 
 /// Input of `updateAccount`.
@@ -231,17 +321,21 @@ pub struct TokenCheck {
 }
 
 /// Result of `testAccount`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct TestAccountPayload {
     /// One verdict per token.
     pub tokens: Vec<TokenCheck>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Result of `createAuthTicket`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct AuthTicketPayload {
     /// The session ticket.
-    pub ticket: String,
+    pub ticket: Option<String>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Input of `appmixerAuthUrl`.
@@ -256,10 +350,12 @@ pub struct AuthUrlInput {
 }
 
 /// Result of `appmixerAuthUrl`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct AuthUrlPayload {
     /// Where the user authenticates.
-    pub auth_url: String,
+    pub auth_url: Option<String>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Input of `startAuthSession`.
@@ -272,10 +368,12 @@ pub struct StartAuthSessionInput {
 }
 
 /// Result of `startAuthSession`.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct StartAuthSessionPayload {
     /// The service being authenticated, e.g. `appmixer:slack`.
-    pub service: String,
+    pub service: Option<String>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
 /// Input of `assignAccount`.
@@ -295,69 +393,126 @@ pub struct UnassignAccountInput {
 }
 
 /// Result of assigning or clearing a component's account.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
+#[graphql(complex)]
 pub struct AssignmentPayload {
     /// The component instance id.
-    pub component_id: String,
-    /// The account now assigned (none after unassigning).
-    pub account: Option<Account>,
+    pub component_id: Option<String>,
+    #[graphql(skip)]
+    pub account_id: Option<String>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
 }
 
-fn expect_provider(g: &GlobalId, p: Provider) -> Result<()> {
-    if g.provider != p {
-        return Err(Code::BadUserInput.error(format!("this mutation takes a {p:?} id")));
+#[ComplexObject]
+impl AssignmentPayload {
+    /// The account now assigned (none after unassigning), read fresh.
+    async fn account(&self, ctx: &Context<'_>) -> Result<Option<Account>> {
+        match &self.account_id {
+            Some(id) => after_write(fresh_mixer_account(ctx, id)).await,
+            None => Ok(None),
+        }
     }
-    Ok(())
+}
+
+payloads!(
+    CreateAppyPieAccessTokenPayload,
+    AppmixerSignInPayload,
+    ConnectAppyPieAccountPayload,
+    ConnectPayload,
+    TestConnectPayload,
+    AutomationPayload,
+    DeletePayload,
+    FlowPayload,
+    AccountPayload,
+    TestAccountPayload,
+    AuthTicketPayload,
+    AuthUrlPayload,
+    StartAuthSessionPayload,
+    AssignmentPayload,
+);
+
+/// The id in input field `field`, of type `kind` and (if given) of `provider`.
+fn id_of(id: &ID, kind: Kind, provider: Option<Provider>, field: &str) -> Result<GlobalId> {
+    let g = GlobalId::expect(id, kind).map_err(|e| at_field(e, field))?;
+    match provider {
+        Some(p) if g.provider != p => {
+            let e = Code::BadUserInput.error(format!("this mutation takes a {p:?} id"));
+            Err(at_field(e, field))
+        }
+        _ => Ok(g),
+    }
+}
+
+fn automation_id(id: &ID) -> Result<GlobalId> {
+    let g = GlobalId::decode(id).map_err(|e| at_field(e, "id"))?;
+    match g.kind {
+        Kind::Flow | Kind::Connect => Ok(g),
+        _ => Err(at_field(
+            Code::BadUserInput.error("expected a Flow or Connect id"),
+            "id",
+        )),
+    }
 }
 
 async fn fresh_flow(ctx: &Context<'_>, id: &str) -> Result<Flow> {
     Ok(Flow(Arc::new(mixer(ctx)?.session.flow(id).await.gql()?)))
 }
 
-/// The connect as cached for this request, or NOT_FOUND.
-async fn cached_connect(ctx: &Context<'_>, id: &str) -> Result<Connect> {
-    connect(ctx, id)
-        .await?
-        .ok_or_else(|| Code::NotFound.error("no such connect"))
+/// A connect read fresh from Appy Pie (its list: there is no read of one connect).
+async fn fresh_connect(ctx: &Context<'_>, id: &str) -> Result<Option<Connect>> {
+    let s = &pie(ctx)?.session;
+    let all = all_pages(CONNECT_PAGE, |p| s.connects(None, p))
+        .await
+        .gql()?;
+    Ok(all
+        .into_iter()
+        .find(|c| c.id == id)
+        .map(|c| Connect(Arc::new(c))))
 }
 
-fn automation_id(id: &ID) -> Result<GlobalId> {
-    let g = GlobalId::decode(id)?;
-    match g.kind {
-        Kind::Flow | Kind::Connect => Ok(g),
-        _ => Err(Code::BadUserInput.error("expected a Flow or Connect id")),
-    }
+/// An Appmixer account read fresh.
+async fn fresh_mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
+    let s = &mixer(ctx)?.session;
+    let found = s.accounts(&[format!("accountId:{id}")]).await.gql()?;
+    let found = found.into_iter().find(|a| a.account_id == id);
+    Ok(found.map(|a| Account::Appmixer(Arc::new(a))))
 }
+
+const CONNECT_PAGE: u32 = 100;
 
 async fn set_enabled(ctx: &Context<'_>, id: &ID, on: bool) -> Result<AutomationPayload> {
     let g = automation_id(id)?;
-    let automation = if g.kind == Kind::Flow {
+    if g.kind == Kind::Flow {
         let s = &mixer(ctx)?.session;
         if on {
             s.start_flow(&g.native).await.gql()?;
         } else {
             s.stop_flow(&g.native, false).await.gql()?;
         }
-        Automation::Flow(fresh_flow(ctx, &g.native).await?)
     } else {
         let status = if on {
             pm::ConnectStatus::On
         } else {
             pm::ConnectStatus::Off
         };
-        let changed = pie(ctx)?
-            .session
-            .set_connect_status(&g.native, status)
-            .await
-            .gql()?;
-        let mut c = cached_connect(ctx, &g.native).await?;
-        Arc::make_mut(&mut c.0).status = changed.status;
-        Automation::Connect(c)
-    };
-    Ok(AutomationPayload { automation })
+        let session = &pie(ctx)?.session;
+        session.set_connect_status(&g.native, status).await.gql()?;
+    }
+    Ok(AutomationPayload::written(id))
 }
 
-/// Writes to both vendors; each is sent upstream once and never retried.
+impl AutomationPayload {
+    fn written(id: &ID) -> AutomationPayload {
+        AutomationPayload {
+            id: Some(id.clone()),
+            user_errors: Vec::new(),
+        }
+    }
+}
+
+/// Writes to both vendors; each is sent upstream once and never retried. What the caller can
+/// fix comes back in `userErrors`; the written object is read fresh.
 #[Object]
 impl Mutation {
     /// Appy Pie A0: exchanges a token key and secret key for an access token.
@@ -366,14 +521,18 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: CreateAppyPieAccessTokenInput,
     ) -> Result<CreateAppyPieAccessTokenPayload> {
-        let token = data(ctx)?
-            .appypie_client
-            .create_access_token(&input.token_key, &input.secret_key)
-            .await
-            .gql()?;
-        Ok(CreateAppyPieAccessTokenPayload {
-            access_token: token.expose().to_string(),
-        })
+        settle(Box::pin(async {
+            let token = data(ctx)?
+                .appypie_client
+                .create_access_token(&input.token_key, &input.secret_key)
+                .await
+                .gql()?;
+            Ok(CreateAppyPieAccessTokenPayload {
+                access_token: Some(token.expose().to_string()),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Appmixer sign-in with a username (or email) and password.
@@ -382,23 +541,27 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AppmixerSignInInput,
     ) -> Result<AppmixerSignInPayload> {
-        let signed = data(ctx)?
-            .appmixer_client
-            .sign_in(&input.username, &input.password)
-            .await
-            .gql()?;
-        let u = signed.user;
-        let user = AppmixerUser {
-            id: u.id,
-            username: u.username,
-            email: u.email,
-            plan: u.plan,
-            scope: vec!["user".into()],
-        };
-        Ok(AppmixerSignInPayload {
-            token: signed.token,
-            user,
-        })
+        settle(Box::pin(async {
+            let signed = data(ctx)?
+                .appmixer_client
+                .sign_in(&input.username, &input.password)
+                .await
+                .gql()?;
+            let u = signed.user;
+            let user = AppmixerUser {
+                id: u.id,
+                username: u.username,
+                email: u.email,
+                plan: u.plan,
+                scope: vec!["user".into()],
+            };
+            Ok(AppmixerSignInPayload {
+                token: Some(signed.token),
+                user: Some(user),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Starts connecting an Appy Pie account: returns the URL the user must visit.
@@ -407,27 +570,31 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: ConnectAppyPieAccountInput,
     ) -> Result<ConnectAppyPieAccountPayload> {
-        let g = GlobalId::expect(&input.app_id, Kind::App)?;
-        expect_provider(&g, Provider::Appypie)?;
-        let app = super::app::pie_app(ctx, &g.native)
-            .await?
-            .ok_or_else(|| Code::NotFound.error("no such app"))?;
-        let super::App::AppyPie(app) = app else {
-            return Err(Code::BadUserInput.error("not an Appy Pie app"));
-        };
-        let url = pie(ctx)?
-            .session
-            .connect_account(
-                app.auth_type,
-                &app.app_id,
-                &app.seo_link,
-                &input.callback_url,
-            )
-            .await
-            .gql()?;
-        Ok(ConnectAppyPieAccountPayload {
-            authorization_url: url.url,
-        })
+        settle(Box::pin(async {
+            let g = id_of(&input.app_id, Kind::App, Some(Provider::Appypie), "appId")?;
+            let no_app = || at_field(Code::NotFound.error("no such app"), "appId");
+            let app = super::app::pie_app(ctx, &g.native)
+                .await?
+                .ok_or_else(no_app)?;
+            let super::App::AppyPie(app) = app else {
+                return Err(no_app());
+            };
+            let url = pie(ctx)?
+                .session
+                .connect_account(
+                    app.auth_type,
+                    &app.app_id,
+                    &app.seo_link,
+                    &input.callback_url,
+                )
+                .await
+                .gql()?;
+            Ok(ConnectAppyPieAccountPayload {
+                authorization_url: Some(url.url),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Creates an Appy Pie connect (off) from a popular match.
@@ -436,22 +603,36 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: CreateConnectInput,
     ) -> Result<ConnectPayload> {
-        let pm_id = GlobalId::expect(&input.popular_match_id, Kind::PopularMatch)?;
-        let trigger = GlobalId::expect(&input.trigger_account_id, Kind::Account)?;
-        let action = GlobalId::expect(&input.action_account_id, Kind::Account)?;
-        for g in [&pm_id, &trigger, &action] {
-            expect_provider(g, Provider::Appypie)?;
-        }
-        let new = pm::NewConnect {
-            popular_match_id: pm_id.native,
-            trigger_account_id: trigger.native,
-            action_account_id: action.native,
-            name: input.name,
-        };
-        let connect = pie(ctx)?.session.create_connect(&new).await.gql()?;
-        Ok(ConnectPayload {
-            connect: Connect(Arc::new(connect)),
-        })
+        settle(Box::pin(async {
+            let pie_id = |id: &ID, kind, field| id_of(id, kind, Some(Provider::Appypie), field);
+            let new = pm::NewConnect {
+                popular_match_id: pie_id(
+                    &input.popular_match_id,
+                    Kind::PopularMatch,
+                    "popularMatchId",
+                )?
+                .native,
+                trigger_account_id: pie_id(
+                    &input.trigger_account_id,
+                    Kind::Account,
+                    "triggerAccountId",
+                )?
+                .native,
+                action_account_id: pie_id(
+                    &input.action_account_id,
+                    Kind::Account,
+                    "actionAccountId",
+                )?
+                .native,
+                name: input.name,
+            };
+            let connect = pie(ctx)?.session.create_connect(&new).await.gql()?;
+            Ok(ConnectPayload {
+                connect: Some(Connect(Arc::new(connect))),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Sets a connect's trigger or action options (and optionally that side's account).
@@ -460,23 +641,29 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: UpdateConnectOptionsInput,
     ) -> Result<ConnectPayload> {
-        let c = GlobalId::expect(&input.connect_id, Kind::Connect)?;
-        let account_id = match &input.account_id {
-            Some(id) => Some(GlobalId::expect(id, Kind::Account)?.native),
-            None => None,
-        };
-        let body = pm::StepOptions {
-            account_id,
-            options: input.options.0,
-        };
-        let connect = pie(ctx)?
-            .session
-            .edit_options(&c.native, input.side.into(), &body)
-            .await
-            .gql()?;
-        Ok(ConnectPayload {
-            connect: Connect(Arc::new(connect)),
-        })
+        settle(Box::pin(async {
+            let c = id_of(&input.connect_id, Kind::Connect, None, "connectId")?;
+            let account_id = match &input.account_id {
+                Some(id) => {
+                    Some(id_of(id, Kind::Account, Some(Provider::Appypie), "accountId")?.native)
+                }
+                None => None,
+            };
+            let body = pm::StepOptions {
+                account_id,
+                options: input.options.0,
+            };
+            let connect = pie(ctx)?
+                .session
+                .edit_options(&c.native, input.side.into(), &body)
+                .await
+                .gql()?;
+            Ok(ConnectPayload {
+                connect: Some(Connect(Arc::new(connect))),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Runs a test of a connect; the run is added to its history.
@@ -485,15 +672,20 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: ConnectIdInput,
     ) -> Result<TestConnectPayload> {
-        let c = GlobalId::expect(&input.connect_id, Kind::Connect)?;
-        let r = pie(ctx)?.session.test_connect(&c.native).await.gql()?;
-        Ok(TestConnectPayload {
-            success: r.result == pm::RunStatus::Success,
-            message: r.message,
-            trigger_sample: Json(r.trigger_sample),
-            action_response: r.action_response.map(Json),
-            connect: connect(ctx, &c.native).await?,
-        })
+        settle(Box::pin(async {
+            let c = id_of(&input.connect_id, Kind::Connect, None, "connectId")?;
+            let r = pie(ctx)?.session.test_connect(&c.native).await.gql()?;
+            Ok(TestConnectPayload {
+                success: Some(r.result == pm::RunStatus::Success),
+                message: r.message,
+                trigger_sample: Some(Json(r.trigger_sample)),
+                action_response: r.action_response.map(Json),
+                history_id: Some(r.history_id),
+                connect_id: Some(c.native),
+                user_errors: Vec::new(),
+            })
+        }))
+        .await
     }
 
     /// Starts a flow or turns a connect on.
@@ -502,7 +694,7 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AutomationIdInput,
     ) -> Result<AutomationPayload> {
-        set_enabled(ctx, &input.id, true).await
+        settle(Box::pin(set_enabled(ctx, &input.id, true))).await
     }
 
     /// Stops a flow or turns a connect off.
@@ -511,7 +703,7 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AutomationIdInput,
     ) -> Result<AutomationPayload> {
-        set_enabled(ctx, &input.id, false).await
+        settle(Box::pin(set_enabled(ctx, &input.id, false))).await
     }
 
     /// Renames a flow or a connect.
@@ -520,29 +712,28 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: RenameAutomationInput,
     ) -> Result<AutomationPayload> {
-        let g = automation_id(&input.id)?;
-        let automation = if g.kind == Kind::Flow {
-            let change = mm::FlowInput {
-                name: Some(input.name),
-                ..mm::FlowInput::default()
-            };
-            mixer(ctx)?
-                .session
-                .update_flow(&g.native, &change, input.force)
-                .await
-                .gql()?;
-            Automation::Flow(fresh_flow(ctx, &g.native).await?)
-        } else {
-            let changed = pie(ctx)?
-                .session
-                .rename_connect(&g.native, &input.name)
-                .await
-                .gql()?;
-            let mut c = cached_connect(ctx, &g.native).await?;
-            Arc::make_mut(&mut c.0).name = changed.name;
-            Automation::Connect(c)
-        };
-        Ok(AutomationPayload { automation })
+        settle(Box::pin(async {
+            let g = automation_id(&input.id)?;
+            if input.name.trim().is_empty() {
+                return Err(at_field(
+                    Code::BadUserInput.error("a name cannot be empty"),
+                    "name",
+                ));
+            }
+            if g.kind == Kind::Flow {
+                let change = mm::FlowInput {
+                    name: Some(input.name),
+                    ..mm::FlowInput::default()
+                };
+                let s = &mixer(ctx)?.session;
+                s.update_flow(&g.native, &change, input.force).await.gql()?;
+            } else {
+                let s = &pie(ctx)?.session;
+                s.rename_connect(&g.native, &input.name).await.gql()?;
+            }
+            Ok(AutomationPayload::written(&input.id))
+        }))
+        .await
     }
 
     /// Deletes a flow or a connect.
@@ -551,15 +742,19 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AutomationIdInput,
     ) -> Result<DeletePayload> {
-        let g = automation_id(&input.id)?;
-        if g.kind == Kind::Flow {
-            mixer(ctx)?.session.delete_flow(&g.native).await.gql()?;
-        } else {
-            pie(ctx)?.session.delete_connect(&g.native).await.gql()?;
-        }
-        Ok(DeletePayload {
-            deleted_id: input.id,
-        })
+        settle(Box::pin(async {
+            let g = automation_id(&input.id)?;
+            if g.kind == Kind::Flow {
+                mixer(ctx)?.session.delete_flow(&g.native).await.gql()?;
+            } else {
+                pie(ctx)?.session.delete_connect(&g.native).await.gql()?;
+            }
+            Ok(DeletePayload {
+                deleted_id: Some(input.id),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Creates an Appmixer flow (stopped).
@@ -568,16 +763,23 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: CreateFlowInput,
     ) -> Result<FlowPayload> {
-        let body = mm::FlowInput {
-            name: Some(input.name),
-            flow: input.descriptor.map(|d| d.0),
-            custom_fields: input.custom_fields.map(|c| c.0),
-            ..mm::FlowInput::default()
-        };
-        let id = mixer(ctx)?.session.create_flow(&body).await.gql()?;
-        Ok(FlowPayload {
-            flow: fresh_flow(ctx, &id).await?,
-        })
+        settle(Box::pin(async {
+            if input.name.trim().is_empty() {
+                return Err(at_field(
+                    Code::BadUserInput.error("a name cannot be empty"),
+                    "name",
+                ));
+            }
+            let body = mm::FlowInput {
+                name: Some(input.name),
+                flow: input.descriptor.map(|d| d.0),
+                custom_fields: input.custom_fields.map(|c| c.0),
+                ..mm::FlowInput::default()
+            };
+            let id = mixer(ctx)?.session.create_flow(&body).await.gql()?;
+            Ok(FlowPayload::written(&id))
+        }))
+        .await
     }
 
     /// Updates an Appmixer flow; a running flow needs `force`.
@@ -586,21 +788,19 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: UpdateFlowInput,
     ) -> Result<FlowPayload> {
-        let g = GlobalId::expect(&input.id, Kind::Flow)?;
-        let body = mm::FlowInput {
-            name: input.name,
-            flow: input.descriptor.map(|d| d.0),
-            custom_fields: input.custom_fields.map(|c| c.0),
-            ..mm::FlowInput::default()
-        };
-        mixer(ctx)?
-            .session
-            .update_flow(&g.native, &body, input.force)
-            .await
-            .gql()?;
-        Ok(FlowPayload {
-            flow: fresh_flow(ctx, &g.native).await?,
-        })
+        settle(Box::pin(async {
+            let g = id_of(&input.id, Kind::Flow, None, "id")?;
+            let body = mm::FlowInput {
+                name: input.name,
+                flow: input.descriptor.map(|d| d.0),
+                custom_fields: input.custom_fields.map(|c| c.0),
+                ..mm::FlowInput::default()
+            };
+            let s = &mixer(ctx)?.session;
+            s.update_flow(&g.native, &body, input.force).await.gql()?;
+            Ok(FlowPayload::written(&g.native))
+        }))
+        .await
     }
 
     /// Creates an Appmixer account from credentials the caller already holds.
@@ -609,21 +809,28 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: CreateAppmixerAccountInput,
     ) -> Result<AccountPayload> {
-        let body = mm::NewAccount {
-            service: input.service,
-            token: input.token.0,
-            name: input.name,
-            display_name: input.display_name,
-            profile_info: None,
-        };
-        let created = mixer(ctx)?
-            .session
-            .create_account(&body, false, true)
-            .await
-            .gql()?;
-        Ok(AccountPayload {
-            account: Some(Account::Appmixer(Arc::new(created.account))),
-        })
+        settle(Box::pin(async {
+            let body = mm::NewAccount {
+                service: input.service,
+                token: input.token.0,
+                name: input.name,
+                display_name: input.display_name,
+                profile_info: None,
+            };
+            let s = &mixer(ctx)?.session;
+            let created = s.create_account(&body, false, true).await.gql()?;
+            let id = GlobalId::encode(
+                Kind::Account,
+                Provider::Appmixer,
+                &created.account.account_id,
+            );
+            Ok(AccountPayload {
+                id: Some(id),
+                answered: Some(Account::Appmixer(Arc::new(created.account))),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Sets an Appmixer account's display name.
@@ -632,22 +839,18 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: UpdateAccountInput,
     ) -> Result<AccountPayload> {
-        let g = GlobalId::expect(&input.id, Kind::Account)?;
-        expect_provider(&g, Provider::Appmixer)?;
-        let s = &mixer(ctx)?.session;
-        s.update_account(&g.native, input.display_name.as_deref())
-            .await
-            .gql()?;
-        let fresh = s
-            .accounts(&[format!("accountId:{}", g.native)])
-            .await
-            .gql()?;
-        Ok(AccountPayload {
-            account: fresh
-                .into_iter()
-                .next()
-                .map(|a| Account::Appmixer(Arc::new(a))),
-        })
+        settle(Box::pin(async {
+            let g = id_of(&input.id, Kind::Account, Some(Provider::Appmixer), "id")?;
+            let s = &mixer(ctx)?.session;
+            s.update_account(&g.native, input.display_name.as_deref())
+                .await
+                .gql()?;
+            Ok(AccountPayload {
+                id: Some(input.id),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Checks whether an Appmixer account's tokens are still valid.
@@ -656,17 +859,22 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AccountIdInput,
     ) -> Result<TestAccountPayload> {
-        let g = GlobalId::expect(&input.id, Kind::Account)?;
-        expect_provider(&g, Provider::Appmixer)?;
-        let verdicts = mixer(ctx)?.session.test_account(&g.native).await.gql()?;
-        let tokens = verdicts
-            .into_iter()
-            .map(|(token_id, v)| TokenCheck {
-                token_id,
-                valid: v == "valid",
+        settle(Box::pin(async {
+            let g = id_of(&input.id, Kind::Account, Some(Provider::Appmixer), "id")?;
+            let verdicts = mixer(ctx)?.session.test_account(&g.native).await.gql()?;
+            let tokens = verdicts
+                .into_iter()
+                .map(|(token_id, v)| TokenCheck {
+                    token_id,
+                    valid: v == "valid",
+                })
+                .collect();
+            Ok(TestAccountPayload {
+                tokens,
+                ..Default::default()
             })
-            .collect();
-        Ok(TestAccountPayload { tokens })
+        }))
+        .await
     }
 
     /// Removes an Appmixer account; the flows using it stop.
@@ -675,19 +883,26 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AccountIdInput,
     ) -> Result<DeletePayload> {
-        let g = GlobalId::expect(&input.id, Kind::Account)?;
-        expect_provider(&g, Provider::Appmixer)?;
-        mixer(ctx)?.session.remove_account(&g.native).await.gql()?;
-        Ok(DeletePayload {
-            deleted_id: input.id,
-        })
+        settle(Box::pin(async {
+            let g = id_of(&input.id, Kind::Account, Some(Provider::Appmixer), "id")?;
+            mixer(ctx)?.session.remove_account(&g.native).await.gql()?;
+            Ok(DeletePayload {
+                deleted_id: Some(input.id),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Starts an Appmixer authentication session.
     async fn create_auth_ticket(&self, ctx: &Context<'_>) -> Result<AuthTicketPayload> {
-        Ok(AuthTicketPayload {
-            ticket: mixer(ctx)?.session.auth_ticket().await.gql()?,
-        })
+        settle(Box::pin(async {
+            Ok(AuthTicketPayload {
+                ticket: Some(mixer(ctx)?.session.auth_ticket().await.gql()?),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// The URL where the user authenticates for a component type.
@@ -696,16 +911,22 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AuthUrlInput,
     ) -> Result<AuthUrlPayload> {
-        let url = mixer(ctx)?
-            .session
-            .auth_url(
-                &input.component_type,
-                &input.ticket,
-                input.component_id.as_deref(),
-            )
-            .await
-            .gql()?;
-        Ok(AuthUrlPayload { auth_url: url })
+        settle(Box::pin(async {
+            let url = mixer(ctx)?
+                .session
+                .auth_url(
+                    &input.component_type,
+                    &input.ticket,
+                    input.component_id.as_deref(),
+                )
+                .await
+                .gql()?;
+            Ok(AuthUrlPayload {
+                auth_url: Some(url),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Starts the authentication session of a ticket.
@@ -714,12 +935,18 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: StartAuthSessionInput,
     ) -> Result<StartAuthSessionPayload> {
-        let service = mixer(ctx)?
-            .session
-            .start_auth_session(&input.component_type, &input.ticket)
-            .await
-            .gql()?;
-        Ok(StartAuthSessionPayload { service })
+        settle(Box::pin(async {
+            let service = mixer(ctx)?
+                .session
+                .start_auth_session(&input.component_type, &input.ticket)
+                .await
+                .gql()?;
+            Ok(StartAuthSessionPayload {
+                service: Some(service),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Assigns an Appmixer account to a component instance of a flow.
@@ -728,17 +955,25 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AssignAccountInput,
     ) -> Result<AssignmentPayload> {
-        let g = GlobalId::expect(&input.account_id, Kind::Account)?;
-        expect_provider(&g, Provider::Appmixer)?;
-        let a = mixer(ctx)?
-            .session
-            .assign_account(&input.component_id, &g.native)
-            .await
-            .gql()?;
-        Ok(AssignmentPayload {
-            component_id: a.component_id,
-            account: mixer_account(ctx, &a.account_id).await?,
-        })
+        settle(Box::pin(async {
+            let g = id_of(
+                &input.account_id,
+                Kind::Account,
+                Some(Provider::Appmixer),
+                "accountId",
+            )?;
+            let a = mixer(ctx)?
+                .session
+                .assign_account(&input.component_id, &g.native)
+                .await
+                .gql()?;
+            Ok(AssignmentPayload {
+                component_id: Some(a.component_id),
+                account_id: Some(a.account_id),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 
     /// Clears the account of a component instance.
@@ -747,14 +982,17 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: UnassignAccountInput,
     ) -> Result<AssignmentPayload> {
-        let id = mixer(ctx)?
-            .session
-            .unassign_account(&input.component_id)
-            .await
-            .gql()?;
-        Ok(AssignmentPayload {
-            component_id: id,
-            account: None,
-        })
+        settle(Box::pin(async {
+            let id = mixer(ctx)?
+                .session
+                .unassign_account(&input.component_id)
+                .await
+                .gql()?;
+            Ok(AssignmentPayload {
+                component_id: Some(id),
+                ..Default::default()
+            })
+        }))
+        .await
     }
 }
