@@ -130,7 +130,7 @@ async fn flows_with_apps_components_and_runs() {
     g.sandbox.reset_hooks();
 
     let q = "{ automations(provider: APPMIXER, first: 100) { edges { node { name ... on Flow {
-        apps { name } components { trigger { name } action { name } app { name } } runs { status at } } } } } }";
+        apps { name } components { trigger { name } action { name } app { name } } runs { edges { node { status startedAt } } } } } } } }";
     let data = g.ok(q, json!({})).await;
     assert_eq!(data["automations"]["edges"].as_array().unwrap().len(), 40);
     let hooks = &g.sandbox.appmixer.hooks;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 const SEEDS: [&str; 4] = [
     "{ viewer { appmixer { email } appypie { email } } }",
     "{ connects(first: 3) { edges { node { name trigger { name } triggerApp { name } } } } }",
-    "query($id: ID!) { node(id: $id) { id ... on Flow { name runs { status } } } }",
+    "query($id: ID!) { node(id: $id) { id ... on Flow { name runs { edges { node { status } } } } } }",
     "mutation { renameAutomation(input: { id: \"RmxvdzphcHBtaXhlcjp4\", name: \"n\" }) { automation { name } } }",
 ];
 

@@ -116,9 +116,12 @@ async fn connect_lifecycle() {
         );
     }
 
-    let d = g.ok("mutation($id: ID!) { testConnect(input: { connectId: $id }) { success message triggerSample connect { history(first: 1) { isTest status } } } }", json!({ "id": id })).await;
+    let d = g.ok("mutation($id: ID!) { testConnect(input: { connectId: $id }) { success message triggerSample connect { runs(first: 1) { edges { node { isTest status } } } } } }", json!({ "id": id })).await;
     assert_eq!(d["testConnect"]["success"], true);
-    assert_eq!(d["testConnect"]["connect"]["history"][0]["isTest"], true);
+    assert_eq!(
+        d["testConnect"]["connect"]["runs"]["edges"][0]["node"]["isTest"],
+        true
+    );
 
     let q = "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { enabled state } } }";
     let d = g.ok(q, json!({ "id": id })).await;

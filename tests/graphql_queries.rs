@@ -211,7 +211,7 @@ async fn flows_filter_pattern_sort_and_details() {
 
     let q = "{ flows(first: 1, filter: [\"stage:running\"]) { edges { node { id nativeId createdAt startedAt customFields descriptor
         components { id componentType label app { name } trigger { name } action { name } }
-        apps { name } accounts { service } runs(first: 3) { status at componentType } stopStatus { status stepsTotal } } } } }";
+        apps { name } accounts { service } runs(first: 3) { edges { node { status startedAt componentTypes } } } stopStatus { status stepsTotal } } } } }";
     let d = g.ok(q, json!({})).await;
     let flow = &edges(&d["flows"])[0];
     let components = flow["components"].as_array().unwrap();
@@ -258,7 +258,7 @@ async fn connects_popular_matches_and_details() {
         .all(|m| m["triggerApp"]["id"] == pm["triggerApp"]["id"]
             || m["actionApp"]["id"] == pm["triggerApp"]["id"]));
 
-    let q = "{ connects(first: 40) { edges { node { id triggerOptions actionOptions history(first: 2) { status isTest at message }
+    let q = "{ connects(first: 40) { edges { node { id triggerOptions actionOptions runs(first: 2) { edges { node { status isTest startedAt message } } }
         trigger { fields { key kind dynamic } } } } } }";
     let d = g.ok(q, json!({})).await;
     let with_select = edges(&d["connects"])

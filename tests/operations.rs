@@ -107,7 +107,7 @@ fn sandbox_counts(g: &Gateway) -> BTreeMap<String, u64> {
 #[tokio::test]
 async fn the_upstream_call_trace_matches_the_sandbox_counters() {
     let g = Gateway::start_with(|c| c.allow_trace = true).await;
-    let q = "{ connects(first: 5) { edges { node { name triggerApp { name } trigger { name } } } } viewer { appmixer { email } } flows(first: 3) { edges { node { name runs(first: 2) { id } } } } }";
+    let q = "{ connects(first: 5) { edges { node { name triggerApp { name } trigger { name } } } } viewer { appmixer { email } } flows(first: 3) { edges { node { name runs(first: 2) { edges { node { id } } } } } } }";
     let first = traced(&g, q, true).await;
     assert!(first.get("errors").is_none(), "{first:#}");
     let seen = sandbox_counts(&g);

@@ -56,31 +56,45 @@ async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Arc<Flow>>>, UpstreamEr
     Err(stop("more pages than the gateway reads"))
 }
 
+/// The newest [`LOGS_PER_FLOW`] log entries of each flow, newest first. One call asks for
+/// all the flows at once; when that answer is full, a busy flow may have crowded out the
+/// others, so each flow left with fewer entries than its share is asked for on its own.
 fn logs_loader(session: AppmixerSession) -> Load<Arc<Vec<LogEntry>>> {
     let f: super::BatchFn<Arc<Vec<LogEntry>>> = Box::new(move |flow_ids| {
         let s = session.clone();
         Box::pin(async move {
-            let q = LogQuery {
-                size: Some(
-                    LOGS_PER_FLOW
-                        .saturating_mul(flow_ids.len() as u32)
-                        .min(10_000),
-                ),
-                flow_ids: flow_ids.clone(),
-                ..LogQuery::default()
-            };
-            let logs = s.logs(&q).await?;
+            let size = LOGS_PER_FLOW
+                .saturating_mul(flow_ids.len() as u32)
+                .min(10_000);
+            let logs = s.logs(&newest(flow_ids.clone(), size)).await?;
+            let full = logs.hits.len() as u32 >= size;
             let mut by_flow: HashMap<String, Vec<LogEntry>> =
-                flow_ids.into_iter().map(|id| (id, Vec::new())).collect();
+                flow_ids.iter().map(|id| (id.clone(), Vec::new())).collect();
             for hit in logs.hits {
                 if let Some(list) = hit.flow_id.clone().and_then(|id| by_flow.get_mut(&id)) {
                     list.push(hit);
                 }
             }
+            for (id, list) in by_flow.iter_mut() {
+                if full && flow_ids.len() > 1 && (list.len() as u32) < LOGS_PER_FLOW {
+                    *list = s.logs(&newest(vec![id.clone()], LOGS_PER_FLOW)).await?.hits;
+                }
+                list.truncate(LOGS_PER_FLOW as usize);
+            }
             Ok(by_flow.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
         })
     });
     Load::new(f)
+}
+
+/// The newest `size` log entries of `flow_ids`.
+pub fn newest(flow_ids: Vec<String>, size: u32) -> LogQuery {
+    LogQuery {
+        flow_ids,
+        size: Some(size),
+        sort: Some("@timestamp:desc".into()),
+        ..LogQuery::default()
+    }
 }
 
 impl AppmixerLoaders {

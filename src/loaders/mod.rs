@@ -6,7 +6,7 @@ mod appypie;
 pub mod tick;
 pub mod watch;
 
-pub use appmixer::AppmixerLoaders;
+pub use appmixer::{newest as newest_logs, AppmixerLoaders, LOGS_PER_FLOW};
 pub use appypie::AppyPieLoaders;
 
 use crate::upstream::{in_batch, ErrorKind, UpstreamError};

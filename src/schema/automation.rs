@@ -5,6 +5,7 @@ use super::app::{
     component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
 };
 use super::node::{GlobalId, Kind};
+use super::runs::{self, Run, RunPage};
 use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
@@ -43,6 +44,27 @@ pub enum AutomationState {
         name = "updated_at",
         ty = "Option<&str>",
         desc = "Last change (ISO-8601)."
+    ),
+    field(
+        name = "runs",
+        ty = "Option<RunPage>",
+        desc = "Its runs, newest first.",
+        arg(
+            name = "first",
+            ty = "Option<i32>",
+            desc = "Most runs to return (default 20, at most 100)."
+        ),
+        arg(
+            name = "after",
+            ty = "Option<String>",
+            desc = "Continue after this cursor."
+        )
+    ),
+    field(name = "last_run", ty = "Option<Run>", desc = "Its newest run."),
+    field(
+        name = "last_error",
+        ty = "Option<Run>",
+        desc = "Its newest failed run among its recent ones."
     )
 )]
 pub enum Automation {
@@ -55,66 +77,6 @@ impl Automation {
         match self {
             Automation::Flow(f) => f.0.mtime.as_deref().unwrap_or(""),
             Automation::Connect(c) => &c.0.updated_at,
-        }
-    }
-}
-
-/// The outcome of one run.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum RunStatus {
-    /// The run did its work.
-    Success,
-    /// The run failed.
-    Failed,
-}
-
-/// One run of an automation: an Appy Pie history entry or an Appmixer log entry.
-#[derive(SimpleObject, Clone)]
-pub struct Run {
-    /// The vendor's id of the entry.
-    pub id: String,
-    /// Success, or failure (Appmixer: a log entry of severity `error`).
-    pub status: RunStatus,
-    /// What happened.
-    pub message: Option<String>,
-    /// When (ISO-8601).
-    pub at: String,
-    /// Whether it was a test run (Appy Pie).
-    pub is_test: bool,
-    /// The component that logged it (Appmixer).
-    pub component_type: Option<String>,
-}
-
-impl From<&pm::HistoryEntry> for Run {
-    fn from(h: &pm::HistoryEntry) -> Self {
-        Run {
-            id: h.id.clone(),
-            status: if h.status == pm::RunStatus::Success {
-                RunStatus::Success
-            } else {
-                RunStatus::Failed
-            },
-            message: Some(h.message.clone()),
-            at: h.created_at.clone(),
-            is_test: h.is_test,
-            component_type: None,
-        }
-    }
-}
-
-impl From<&mm::LogEntry> for Run {
-    fn from(l: &mm::LogEntry) -> Self {
-        Run {
-            id: l.id.clone(),
-            status: if l.severity.as_deref() == Some("error") {
-                RunStatus::Failed
-            } else {
-                RunStatus::Success
-            },
-            message: l.msg.clone(),
-            at: l.timestamp.clone(),
-            is_test: false,
-            component_type: l.component_type.clone(),
         }
     }
 }
@@ -291,26 +253,35 @@ impl Flow {
         .await
     }
 
-    /// Recent runs (log entries), newest first; at most `first` (default 20, up to 50).
+    /// Its runs, newest first: log entries grouped by the message they followed through the
+    /// flow (Appmixer's correlation id); paged over its newest 1,000 log entries.
     pub async fn runs(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Most runs to return (default 20, at most 50).")] first: Option<i32>,
-    ) -> Result<Option<Vec<Run>>> {
-        nullable(async move {
-            let logs = mixer(ctx)?
-                .logs
-                .load_one(self.0.flow_id.clone())
-                .await
-                .gql()?
-                .unwrap_or_default();
-            Ok(logs
-                .iter()
-                .take(limit(first, 20, 50))
-                .map(Run::from)
-                .collect())
-        })
+        #[graphql(desc = "Most runs to return (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+    ) -> Result<Option<RunPage>> {
+        let take = limit(first, 20, 100);
+        nullable(Box::pin(runs::flow_runs(
+            ctx,
+            &self.0.flow_id,
+            take,
+            after.as_deref(),
+        )))
         .await
+    }
+
+    /// Its newest run.
+    pub async fn last_run(&self, ctx: &Context<'_>) -> Result<Option<Run>> {
+        let (recent, _) = Box::pin(runs::flow_recent(ctx, &self.0.flow_id)).await?;
+        Ok(runs::newest(recent, false))
+    }
+
+    /// Its newest failed run among its recent ones (its newest 50 log entries).
+    pub async fn last_error(&self, ctx: &Context<'_>) -> Result<Option<Run>> {
+        let (recent, _) = Box::pin(runs::flow_recent(ctx, &self.0.flow_id)).await?;
+        Ok(runs::newest(recent, true))
     }
 
     /// Progress of the last stop.
@@ -465,23 +436,34 @@ impl Connect {
         }
     }
 
-    /// Recent runs, newest first; at most `first` (default 20, up to 100).
-    pub async fn history(
+    /// Its runs (history entries), newest first, paged through the vendor's history.
+    pub async fn runs(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Most runs to return (default 20, at most 100).")] first: Option<i32>,
-    ) -> Result<Option<Vec<Run>>> {
-        nullable(async move {
-            let page = pie(ctx)?.history.load_one(self.0.id.clone()).await.gql()?;
-            Ok(page.map_or_else(Vec::new, |p| {
-                p.items
-                    .iter()
-                    .take(limit(first, 20, 100))
-                    .map(Run::from)
-                    .collect()
-            }))
-        })
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+    ) -> Result<Option<RunPage>> {
+        let take = limit(first, 20, 100);
+        nullable(Box::pin(runs::connect_runs(
+            ctx,
+            &self.0.id,
+            take,
+            after.as_deref(),
+        )))
         .await
+    }
+
+    /// Its newest run.
+    pub async fn last_run(&self, ctx: &Context<'_>) -> Result<Option<Run>> {
+        let recent = Box::pin(runs::connect_recent(ctx, &self.0.id)).await?;
+        Ok(runs::newest(recent, false))
+    }
+
+    /// Its newest failed run among its recent ones (the first history page).
+    pub async fn last_error(&self, ctx: &Context<'_>) -> Result<Option<Run>> {
+        let recent = Box::pin(runs::connect_recent(ctx, &self.0.id)).await?;
+        Ok(runs::newest(recent, true))
     }
 
     /// Choices of a select field on one side, fetched with that side's account.

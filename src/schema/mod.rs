@@ -8,6 +8,7 @@ mod mutation;
 mod node;
 mod payload;
 mod query;
+mod runs;
 mod subscription;
 
 pub use node::{GlobalId, Kind};
@@ -45,6 +46,7 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Su
         .override_output_type_description::<Page<PopularMatch>>(
             "A page of Appy Pie popular matches.",
         )
+        .override_output_type_description::<runs::RunPage>("A page of an automation's runs.")
 }
 
 /// The schema with depth and complexity limits, introspection on or off, and the pollers its

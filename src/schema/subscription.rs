@@ -2,8 +2,9 @@
 //! come from polling (`loaders::watch`): subscribers of one automation with the same credentials
 //! share one poller.
 
-use super::automation::{AutomationState, Run};
+use super::automation::AutomationState;
 use super::node::{GlobalId, Kind};
+use super::runs::{runs_of_logs, Run};
 use super::{data, mixer, pie, Automation, Connect, Flow, Provider};
 use crate::error::{upstream, Code};
 use crate::loaders::watch::{ConnectionSlots, Seen, Sighting, Target, Watch, Watches};
@@ -47,12 +48,12 @@ impl Subscription {
         Ok(events(watch, first, move |seen| {
             let runs = runs_of(seen);
             let Some(known) = known.as_mut() else {
-                known = Some(runs.into_iter().map(|r| r.id).collect());
+                known = Some(runs.into_iter().map(|r| r.id.0).collect());
                 return Vec::new();
             };
             let mut new: Vec<Run> = runs
                 .into_iter()
-                .filter(|r| known.insert(r.id.clone()))
+                .filter(|r| known.insert(r.id.0.clone()))
                 .collect();
             new.reverse();
             new
@@ -161,7 +162,7 @@ fn state(running: bool) -> AutomationState {
 /// The runs a sighting holds, newest first.
 fn runs_of(seen: &Sighting) -> Vec<Run> {
     match seen {
-        Sighting::Flow(_, logs) => logs.iter().map(Run::from).collect(),
+        Sighting::Flow(_, logs) => runs_of_logs(logs, true),
         Sighting::Connect(_, history) => history.iter().map(Run::from).collect(),
     }
 }

@@ -85,6 +85,26 @@ impl Appmixer {
         })
     }
 
+    /// Test aid: adds a log entry to a flow of the tenant holding `token`, at `ts` (Unix
+    /// milliseconds); the body's other fields are the contract's `LogEntry`.
+    pub fn add_log(&self, token: &str, flow_id: &str, ts: i64, mut body: Value) {
+        let mut store = self.lock();
+        let Some(&t) = store.tokens.get(token) else {
+            return;
+        };
+        let id = store.rng.object_id();
+        if let Some(map) = body.as_object_mut() {
+            map.entry("id").or_insert(json!(id));
+            map.insert("@timestamp".into(), json!(iso(ts)));
+            map.insert("flowId".into(), json!(flow_id));
+        }
+        store.tenants[t].logs.push(data::LogEntry {
+            flow_id: flow_id.to_string(),
+            ts,
+            body,
+        });
+    }
+
     fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1,0 +1,211 @@
+//! Runs of automations, both vendors alike: an Appy Pie connect's history entries, and an
+//! Appmixer flow's log entries grouped into runs (the entries of one message through the flow
+//! share a correlation id; the run failed when any of them is an error).
+
+use super::{mixer, pie};
+use crate::error::{Code, Gql};
+use crate::upstream::appmixer::model::LogEntry;
+use crate::upstream::appypie::model::{HistoryEntry, PageRequest, RunStatus as PieStatus};
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Enum, Result, SimpleObject, ID};
+
+/// The outcome of one run.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// The run did its work.
+    Success,
+    /// The run failed.
+    Failed,
+}
+
+/// One run of an automation.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Run {
+    /// The vendor's id of the run (Appy Pie: the history entry; Appmixer: the correlation id).
+    pub id: ID,
+    /// Failed when any step failed.
+    pub status: RunStatus,
+    /// When it started (ISO-8601).
+    pub started_at: String,
+    /// When its last step was logged (ISO-8601).
+    pub finished_at: String,
+    /// What happened: the error when it failed, else the last step's message.
+    pub message: Option<String>,
+    /// Whether it was a test run (Appy Pie's `testConnect`).
+    pub is_test: bool,
+    /// Steps logged (Appmixer: log entries; Appy Pie: 1).
+    pub steps: i32,
+    /// The component types that logged it, in order (Appmixer).
+    pub component_types: Vec<String>,
+}
+
+/// A page of runs.
+pub type RunPage = Connection<usize, Run, EmptyFields, EmptyFields>;
+
+/// Log entries read for one flow when paging past what the batched read holds.
+const DEEP_LOGS: u32 = 1000;
+/// History entries read per call when paging past the first page.
+const HISTORY_PAGE: u32 = 100;
+/// History pages read at most for one page of runs.
+const MAX_HISTORY_PAGES: u32 = 20;
+
+impl From<&HistoryEntry> for Run {
+    fn from(h: &HistoryEntry) -> Self {
+        Run {
+            id: ID(h.id.clone()),
+            status: if h.status == PieStatus::Success {
+                RunStatus::Success
+            } else {
+                RunStatus::Failed
+            },
+            started_at: h.created_at.clone(),
+            finished_at: h.created_at.clone(),
+            message: Some(h.message.clone()),
+            is_test: h.is_test,
+            steps: 1,
+            component_types: Vec::new(),
+        }
+    }
+}
+
+/// Log entries (newest first) as runs, newest first. With `complete` false the entries may
+/// stop inside the oldest run, which is then left out.
+pub fn runs_of_logs(entries: &[LogEntry], complete: bool) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    for e in entries {
+        let key = e.correlation_id.clone().unwrap_or_else(|| e.id.clone());
+        let failed = e.severity.as_deref() == Some("error");
+        match index.get(&key) {
+            Some(&i) => {
+                let run = &mut runs[i];
+                run.started_at = e.timestamp.clone();
+                run.steps += 1;
+                run.component_types.extend(e.component_type.clone());
+                if failed {
+                    run.status = RunStatus::Failed;
+                    run.message = e.msg.clone();
+                }
+            }
+            None => {
+                index.insert(key.clone(), runs.len());
+                runs.push(Run {
+                    id: ID(key),
+                    status: if failed {
+                        RunStatus::Failed
+                    } else {
+                        RunStatus::Success
+                    },
+                    started_at: e.timestamp.clone(),
+                    finished_at: e.timestamp.clone(),
+                    message: e.msg.clone(),
+                    is_test: false,
+                    steps: 1,
+                    component_types: e.component_type.iter().cloned().collect(),
+                });
+            }
+        }
+    }
+    for run in &mut runs {
+        run.component_types.reverse();
+    }
+    if !complete && runs.len() > 1 {
+        runs.pop();
+    }
+    runs
+}
+
+/// Where a page starts, from the cursor `after`.
+fn start_of(after: Option<&str>) -> Result<usize> {
+    match after {
+        Some(cursor) => cursor
+            .parse::<usize>()
+            .map(|n| n + 1)
+            .map_err(|_| Code::BadUserInput.error("after is not a valid cursor")),
+        None => Ok(0),
+    }
+}
+
+fn page_of(runs: Vec<Run>, start: usize, take: usize) -> RunPage {
+    let has_next = runs.len() > start + take;
+    let mut page = Connection::new(start > 0, has_next);
+    let edges = runs.into_iter().enumerate().skip(start).take(take);
+    page.edges.extend(edges.map(|(i, run)| Edge::new(i, run)));
+    page
+}
+
+/// A flow's recent runs, from the request's batched read of its newest log entries; and
+/// whether they are all of its runs.
+pub async fn flow_recent(ctx: &Context<'_>, flow_id: &str) -> Result<(Vec<Run>, bool)> {
+    let batched = mixer(ctx)?.logs.load_one(flow_id.to_string()).await.gql()?;
+    let batched = batched.unwrap_or_default();
+    let whole = (batched.len() as u32) < crate::loaders::LOGS_PER_FLOW;
+    Ok((runs_of_logs(&batched, whole), whole))
+}
+
+/// A page of a flow's runs: from its recent runs when the page lies within them, else from a
+/// read of its own.
+pub async fn flow_runs(
+    ctx: &Context<'_>,
+    flow_id: &str,
+    take: usize,
+    after: Option<&str>,
+) -> Result<RunPage> {
+    let start = start_of(after)?;
+    let (runs, whole) = flow_recent(ctx, flow_id).await?;
+    if whole || runs.len() > start + take {
+        return Ok(page_of(runs, start, take));
+    }
+    let query = crate::loaders::newest_logs(vec![flow_id.to_string()], DEEP_LOGS);
+    let deep = mixer(ctx)?.session.logs(&query).await.gql()?.hits;
+    let complete = (deep.len() as u32) < DEEP_LOGS;
+    Ok(page_of(runs_of_logs(&deep, complete), start, take))
+}
+
+/// A connect's recent runs: its first history page.
+pub async fn connect_recent(ctx: &Context<'_>, connect_id: &str) -> Result<Vec<Run>> {
+    let first = pie(ctx)?
+        .history
+        .load_one(connect_id.to_string())
+        .await
+        .gql()?;
+    Ok(first.map_or_else(Vec::new, |p| p.items.iter().map(Run::from).collect()))
+}
+
+/// A page of a connect's runs: from the request's read of its first history page when the
+/// page lies within it, else page by page from the vendor.
+pub async fn connect_runs(
+    ctx: &Context<'_>,
+    connect_id: &str,
+    take: usize,
+    after: Option<&str>,
+) -> Result<RunPage> {
+    let start = start_of(after)?;
+    let l = pie(ctx)?;
+    let first = l.history.load_one(connect_id.to_string()).await.gql()?;
+    let Some(first) = first else {
+        return Ok(page_of(Vec::new(), 0, take));
+    };
+    let mut entries = first.items.clone();
+    let mut last = first.is_last();
+    let mut page = 1;
+    while !last && entries.len() <= start + take && page < MAX_HISTORY_PAGES {
+        page += 1;
+        let more = l
+            .session
+            .connect_history(connect_id, PageRequest::new(page, HISTORY_PAGE))
+            .await
+            .gql()?;
+        last = more.is_last() || more.items.is_empty();
+        entries.extend(more.items);
+    }
+    let runs = entries.iter().map(Run::from).collect();
+    Ok(page_of(runs, start, take))
+}
+
+/// The newest run, or the newest failed one, among an automation's recent runs.
+pub fn newest(recent: Vec<Run>, failed: bool) -> Option<Run> {
+    recent
+        .into_iter()
+        .find(|r| !failed || r.status == RunStatus::Failed)
+}
