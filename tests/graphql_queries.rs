@@ -268,14 +268,14 @@ async fn connects_popular_matches_and_details() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|f| f["kind"] == "select")
+                .any(|f| f["kind"] == "SELECT")
         })
         .expect("some trigger has a select field");
     let key = with_select["trigger"]["fields"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["kind"] == "select")
+        .find(|f| f["kind"] == "SELECT")
         .unwrap()["key"]
         .clone();
     let d = g.ok("query($id: ID!, $k: String!) { node(id: $id) { ... on Connect { dropdownOptions(side: TRIGGER, fieldKey: $k) { label value } } } }", json!({ "id": with_select["id"], "k": key })).await;
@@ -397,4 +397,40 @@ async fn component_names_and_usable_accounts() {
     };
     let accounts = side["usableAccounts"].as_array().unwrap();
     assert_eq!(accounts.iter().filter(|a| a["assigned"] == true).count(), 1);
+}
+
+#[tokio::test]
+async fn times_are_date_times_and_closed_sets_are_enums() {
+    let g = Gateway::start().await;
+    let q = "{ connects(first: 3) { edges { node { createdAt updatedAt lastRun { startedAt } } } }
+        flows(first: 3) { edges { node { createdAt updatedAt } } }
+        accounts { provider status }
+        apps(provider: APPYPIE, first: 5) { edges { node { authType } } } }";
+    let d = g.ok(q, json!({})).await;
+    let rfc3339 = |v: &Value| {
+        let t = v.as_str().unwrap_or_default();
+        t.len() >= 20
+            && t.as_bytes()[10] == b'T'
+            && (t.ends_with('Z') || t[t.len() - 6..].starts_with(['+', '-']))
+    };
+    for c in edges(&d["connects"])
+        .iter()
+        .chain(edges(&d["flows"]).iter())
+    {
+        assert!(rfc3339(&c["createdAt"]) && rfc3339(&c["updatedAt"]), "{c}");
+    }
+    for a in d["accounts"].as_array().unwrap() {
+        let expected: &[&str] = if a["provider"] == "APPYPIE" {
+            &["ACTIVE", "EXPIRED"]
+        } else {
+            &["UNCHECKED"]
+        };
+        assert!(expected.contains(&a["status"].as_str().unwrap()), "{a}");
+    }
+    for app in edges(&d["apps"]) {
+        assert!(
+            ["O_AUTH_V2", "API_KEY", "BASIC_AUTH"].contains(&app["authType"].as_str().unwrap()),
+            "{app}"
+        );
+    }
 }

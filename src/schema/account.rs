@@ -3,12 +3,24 @@
 use super::app::{account_matches_app, pie_app, App};
 use super::automation::{Automation, Connect, Flow};
 use super::node::{GlobalId, Kind};
+use super::DateTime;
 use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
-use async_graphql::{Context, Json, Object, Result, ID};
+use async_graphql::{Context, Enum, Json, Object, Result, ID};
+
+/// Whether an account can be used, both vendors alike.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// The vendor says it works (Appy Pie `active`).
+    Active,
+    /// Its authorization ran out; the user must connect it again (Appy Pie `expired`).
+    Expired,
+    /// The vendor lists it without saying (Appmixer); `testAccount` checks its tokens.
+    Unchecked,
+}
 use std::sync::Arc;
 
 /// An account the caller connected: an Appy Pie connected account or an Appmixer account.
@@ -82,14 +94,14 @@ impl Account {
         }
     }
 
-    /// Appy Pie: `active` or `expired`.
-    pub async fn status(&self) -> Option<&'static str> {
+    /// Whether it can be used, as far as the vendor says without a test.
+    pub async fn status(&self) -> AccountStatus {
         match self {
-            Account::AppyPie(a) => Some(match a.status {
-                pm::AccountStatus::Active => "active",
-                pm::AccountStatus::Expired => "expired",
-            }),
-            Account::Appmixer(_) => None,
+            Account::AppyPie(a) => match a.status {
+                pm::AccountStatus::Active => AccountStatus::Active,
+                pm::AccountStatus::Expired => AccountStatus::Expired,
+            },
+            Account::Appmixer(_) => AccountStatus::Unchecked,
         }
     }
 
@@ -102,9 +114,9 @@ impl Account {
     }
 
     /// When it was connected (Appy Pie).
-    pub async fn created_at(&self) -> Option<&str> {
+    pub async fn created_at(&self) -> Option<DateTime> {
         match self {
-            Account::AppyPie(a) => Some(&a.created_at),
+            Account::AppyPie(a) => DateTime::from_vendor(&a.created_at),
             Account::Appmixer(_) => None,
         }
     }

@@ -7,7 +7,37 @@ use crate::error::Gql;
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model::{AppInfo, ComponentManifest};
 use crate::upstream::appypie::model as pm;
-use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Enum, Object, Result, SimpleObject, ID};
+
+/// How an Appy Pie app's accounts authenticate.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AuthType {
+    /// OAuth 2.
+    #[graphql(name = "O_AUTH_V2")]
+    OAuthV2,
+    /// An API key.
+    ApiKey,
+    /// A username and password.
+    BasicAuth,
+}
+
+/// What an input field takes.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Free text.
+    String,
+    /// One of a list of choices (`Connect.dropdownOptions`).
+    Select,
+}
+
+/// How a trigger learns of new data.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// It asks the service now and then.
+    Polling,
+    /// The service calls it.
+    Webhook,
+}
 use std::sync::Arc;
 
 /// An app: an Appy Pie app, or an Appmixer app (a module or a service without modules).
@@ -163,10 +193,14 @@ impl App {
         }
     }
 
-    /// Appy Pie only: how accounts authenticate (`O_AUTH_V2`, `API_KEY`, `BASIC_AUTH`).
-    pub async fn auth_type(&self) -> Option<&str> {
+    /// Appy Pie only: how accounts authenticate.
+    pub async fn auth_type(&self) -> Option<AuthType> {
         match self {
-            App::AppyPie(a) => Some(a.auth_type.as_str()),
+            App::AppyPie(a) => Some(match a.auth_type {
+                pm::AuthType::OAuthV2 => AuthType::OAuthV2,
+                pm::AuthType::ApiKey => AuthType::ApiKey,
+                pm::AuthType::BasicAuth => AuthType::BasicAuth,
+            }),
             App::Appmixer(_) => None,
         }
     }
@@ -391,8 +425,8 @@ pub struct Field {
     pub key: String,
     /// Label shown to people.
     pub label: String,
-    /// `string` or `select`.
-    pub kind: String,
+    /// Free text or a choice.
+    pub kind: FieldKind,
     /// Whether the connect needs a value before it can run.
     pub required: bool,
     /// Whether a select's options come from the connected account.
@@ -405,8 +439,8 @@ fn fields(list: &[pm::Field]) -> Vec<Field> {
             key: f.key.clone(),
             label: f.label.clone(),
             kind: match f.kind {
-                pm::FieldType::String => "string".into(),
-                pm::FieldType::Select => "select".into(),
+                pm::FieldType::String => FieldKind::String,
+                pm::FieldType::Select => FieldKind::Select,
             },
             required: f.required,
             dynamic: f.dynamic,
@@ -465,15 +499,15 @@ impl Step {
         }
     }
 
-    fn kind(&self) -> Option<&'static str> {
+    fn kind(&self) -> Option<StepKind> {
         match self {
             Step::AppyPieTrigger(t) => Some(match t.kind {
-                pm::TriggerType::Polling => "polling",
-                pm::TriggerType::Webhook => "webhook",
+                pm::TriggerType::Polling => StepKind::Polling,
+                pm::TriggerType::Webhook => StepKind::Webhook,
             }),
             Step::AppyPieAction(_) => None,
-            Step::Appmixer(c) if c.webhook == Some(true) => Some("webhook"),
-            Step::Appmixer(c) if c.tick == Some(true) => Some("polling"),
+            Step::Appmixer(c) if c.webhook == Some(true) => Some(StepKind::Webhook),
+            Step::Appmixer(c) if c.tick == Some(true) => Some(StepKind::Polling),
             Step::Appmixer(_) => None,
         }
     }
@@ -591,8 +625,8 @@ macro_rules! step_object {
                 self.0.description()
             }
 
-            /// `polling` or `webhook` where the vendor says so.
-            pub async fn kind(&self) -> Option<&'static str> {
+            /// Polled or pushed, where the vendor says so.
+            pub async fn kind(&self) -> Option<StepKind> {
                 self.0.kind()
             }
 

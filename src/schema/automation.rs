@@ -6,7 +6,7 @@ use super::app::{
 };
 use super::node::{GlobalId, Kind};
 use super::runs::{self, Run, RunPage};
-use super::{mixer, nullable, pie, Provider};
+use super::{mixer, nullable, pie, DateTime, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model as mm;
@@ -35,16 +35,8 @@ pub enum AutomationState {
     field(name = "name", ty = "&str", desc = "Display name."),
     field(name = "enabled", ty = "bool", desc = "Whether it is running."),
     field(name = "state", ty = "AutomationState", desc = "Running or stopped."),
-    field(
-        name = "created_at",
-        ty = "Option<&str>",
-        desc = "Creation time (ISO-8601)."
-    ),
-    field(
-        name = "updated_at",
-        ty = "Option<&str>",
-        desc = "Last change (ISO-8601)."
-    ),
+    field(name = "created_at", ty = "Option<DateTime>", desc = "Creation time."),
+    field(name = "updated_at", ty = "Option<DateTime>", desc = "Last change."),
     field(
         name = "runs",
         ty = "Option<RunPage>",
@@ -177,18 +169,18 @@ impl Flow {
     }
 
     /// Creation time (`btime`).
-    pub async fn created_at(&self) -> Option<&str> {
-        self.0.btime.as_deref()
+    pub async fn created_at(&self) -> Option<DateTime> {
+        self.0.btime.as_deref().and_then(DateTime::from_vendor)
     }
 
     /// Last modification (`mtime`).
-    pub async fn updated_at(&self) -> Option<&str> {
-        self.0.mtime.as_deref()
+    pub async fn updated_at(&self) -> Option<DateTime> {
+        self.0.mtime.as_deref().and_then(DateTime::from_vendor)
     }
 
     /// Last start.
-    pub async fn started_at(&self) -> Option<&str> {
-        self.0.started.as_deref()
+    pub async fn started_at(&self) -> Option<DateTime> {
+        self.0.started.as_deref().and_then(DateTime::from_vendor)
     }
 
     /// Free-form metadata.
@@ -374,13 +366,13 @@ impl Connect {
     }
 
     /// Creation time.
-    pub async fn created_at(&self) -> Option<&str> {
-        Some(&self.0.created_at)
+    pub async fn created_at(&self) -> Option<DateTime> {
+        DateTime::from_vendor(&self.0.created_at)
     }
 
     /// Last change.
-    pub async fn updated_at(&self) -> Option<&str> {
-        Some(&self.0.updated_at)
+    pub async fn updated_at(&self) -> Option<DateTime> {
+        DateTime::from_vendor(&self.0.updated_at)
     }
 
     /// The app whose event starts the connect.

@@ -9,6 +9,8 @@ mod node;
 mod payload;
 mod query;
 mod runs;
+mod scalars;
+pub use scalars::DateTime;
 mod subscription;
 
 pub use node::{GlobalId, Kind};

@@ -8,6 +8,7 @@ use super::automation::{
     account_node, limit, popular_match, Automation, Connect, Flow, PopularMatch,
 };
 use super::node::{GlobalId, Kind};
+use super::DateTime;
 use super::{mixer, note_error, nullable, pie, Provider};
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
@@ -119,7 +120,7 @@ pub struct AppyPieProfile {
     /// Name.
     pub name: String,
     /// Sign-up time.
-    pub created_at: String,
+    pub created_at: Option<DateTime>,
 }
 
 /// Who the caller is, per vendor.
@@ -148,7 +149,7 @@ impl Viewer {
                 id: p.id,
                 email: p.email,
                 name: p.name,
-                created_at: p.created_at,
+                created_at: DateTime::from_vendor(&p.created_at),
             })
         })
         .await
@@ -163,7 +164,7 @@ pub struct AuthStatus {
     /// The account created, once finished.
     pub account: Option<Account>,
     /// When the session last changed.
-    pub updated_at: String,
+    pub updated_at: Option<DateTime>,
     /// What went wrong, if anything.
     pub error: Option<String>,
 }
@@ -656,7 +657,7 @@ impl Query {
             Ok(AuthStatus {
                 finished: s.finished,
                 account,
-                updated_at: s.updated_at,
+                updated_at: DateTime::from_vendor(&s.updated_at),
                 error: s.error,
             })
         })

@@ -2,7 +2,7 @@
 //! Appmixer flow's log entries grouped into runs (the entries of one message through the flow
 //! share a correlation id; the run failed when any of them is an error).
 
-use super::{mixer, pie};
+use super::{mixer, pie, DateTime};
 use crate::error::{Code, Gql};
 use crate::upstream::appmixer::model::LogEntry;
 use crate::upstream::appypie::model::{HistoryEntry, PageRequest, RunStatus as PieStatus};
@@ -25,10 +25,10 @@ pub struct Run {
     pub id: ID,
     /// Failed when any step failed.
     pub status: RunStatus,
-    /// When it started (ISO-8601).
-    pub started_at: String,
-    /// When its last step was logged (ISO-8601).
-    pub finished_at: String,
+    /// When it started.
+    pub started_at: Option<DateTime>,
+    /// When its last step was logged.
+    pub finished_at: Option<DateTime>,
     /// What happened: the error when it failed, else the last step's message.
     pub message: Option<String>,
     /// Whether it was a test run (Appy Pie's `testConnect`).
@@ -58,8 +58,8 @@ impl From<&HistoryEntry> for Run {
             } else {
                 RunStatus::Failed
             },
-            started_at: h.created_at.clone(),
-            finished_at: h.created_at.clone(),
+            started_at: DateTime::from_vendor(&h.created_at),
+            finished_at: DateTime::from_vendor(&h.created_at),
             message: Some(h.message.clone()),
             is_test: h.is_test,
             steps: 1,
@@ -79,7 +79,7 @@ pub fn runs_of_logs(entries: &[LogEntry], complete: bool) -> Vec<Run> {
         match index.get(&key) {
             Some(&i) => {
                 let run = &mut runs[i];
-                run.started_at = e.timestamp.clone();
+                run.started_at = DateTime::from_vendor(&e.timestamp);
                 run.steps += 1;
                 run.component_types.extend(e.component_type.clone());
                 if failed {
@@ -96,8 +96,8 @@ pub fn runs_of_logs(entries: &[LogEntry], complete: bool) -> Vec<Run> {
                     } else {
                         RunStatus::Success
                     },
-                    started_at: e.timestamp.clone(),
-                    finished_at: e.timestamp.clone(),
+                    started_at: DateTime::from_vendor(&e.timestamp),
+                    finished_at: DateTime::from_vendor(&e.timestamp),
                     message: e.msg.clone(),
                     is_test: false,
                     steps: 1,
