@@ -125,7 +125,7 @@ fn main() {
             vec![("x-appmixer-token", u.appmixer_token.to_string()), ("x-appypie-token", u.appypie_token.to_string())]
         };
         let queries = [
-            ("flat: 40 connects", "{ connects(first: 40) { edges { node { name enabled } } } }"),
+            ("flat: 40 connects", "{ connects(first: 40) { edges { node { name status } } } }"),
             (
                 "nested: connects with apps, triggers, actions, accounts",
                 "{ connects(first: 40) { edges { node { name triggerApp { name } actionApp { name } trigger { name } action { name } triggerAccount { name } actionAccount { name } } } } }",
@@ -133,7 +133,7 @@ fn main() {
             ("nested: accounts with their flows", "{ accounts(provider: APPMIXER) { name automations { name } } }"),
             (
                 "mixed: both vendors",
-                "{ viewer { appmixer { email } appypie { email } } automations(first: 20) { totalCount edges { node { name state } } } apps(first: 10) { edges { node { name } } } }",
+                "{ viewer { appmixer { email } appypie { email } } automations(first: 20) { totalCount edges { node { name status } } } apps(first: 10) { edges { node { name } } } }",
             ),
         ];
         let mut loads = Vec::new();

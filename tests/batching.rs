@@ -129,7 +129,7 @@ async fn flows_with_apps_components_and_runs() {
         .collect();
     g.sandbox.reset_hooks();
 
-    let q = "{ automations(provider: APPMIXER, first: 100) { edges { node { name ... on Flow {
+    let q = "{ automations(filter: { provider: APPMIXER }, first: 100) { edges { node { name ... on Flow {
         apps { name } components { trigger { name } action { name } app { name } } runs { edges { node { status startedAt } } } } } } } }";
     let data = g.ok(q, json!({})).await;
     assert_eq!(data["automations"]["edges"].as_array().unwrap().len(), 40);
@@ -161,9 +161,9 @@ async fn accounts_with_the_flows_that_use_them() {
         "no batch route: one call per account; names and ids need no flow list"
     );
     g.sandbox.reset_hooks();
-    let q = "{ accounts(provider: APPMIXER) { automations { name state } } }";
+    let q = "{ accounts(provider: APPMIXER) { automations { name status } } }";
     let data = g.ok(q, json!({})).await;
-    assert!(data["accounts"][0]["automations"][0]["state"].is_string());
+    assert!(data["accounts"][0]["automations"][0]["status"].is_string());
     assert_eq!(
         g.sandbox.appmixer.hooks.counts(),
         routes(&[

@@ -75,13 +75,13 @@ async fn connect_lifecycle() {
         accounts.push(d["appypieAccountByToken"]["id"].clone());
     }
 
-    let q = "mutation($i: CreateConnectInput!) { createConnect(input: $i) { connect { id name enabled popularMatch { id } triggerAccount { id } } } }";
+    let q = "mutation($i: CreateConnectInput!) { createConnect(input: $i) { connect { id name status popularMatch { id } triggerAccount { id } } } }";
     let input = json!({ "popularMatchId": pm["id"], "triggerAccountId": accounts[0], "actionAccountId": accounts[1], "name": "From GraphQL" });
     let d = g.ok(q, json!({ "i": input })).await;
     let connect = d["createConnect"]["connect"].clone();
     assert_eq!(
-        (connect["name"].as_str(), connect["enabled"].as_bool()),
-        (Some("From GraphQL"), Some(false))
+        (connect["name"].as_str(), connect["status"].as_str()),
+        (Some("From GraphQL"), Some("STOPPED"))
     );
     assert_eq!(connect["triggerAccount"]["id"], accounts[0]);
     let id = connect["id"].clone();
@@ -123,34 +123,34 @@ async fn connect_lifecycle() {
         true
     );
 
-    let q = "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { enabled state } } }";
+    let q = "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { status } } }";
     let d = g.ok(q, json!({ "id": id })).await;
-    assert_eq!(d["enableAutomation"]["automation"]["state"], "RUNNING");
+    assert_eq!(d["enableAutomation"]["automation"]["status"], "RUNNING");
     let d = g
         .ok(
-            "query($id: ID!) { node(id: $id) { ... on Connect { enabled } } }",
+            "query($id: ID!) { node(id: $id) { ... on Connect { status } } }",
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(d["node"]["enabled"], true);
+    assert_eq!(d["node"]["status"], "RUNNING");
     let q = "mutation($id: ID!) { renameAutomation(input: { id: $id, name: \"Renamed\" }) { automation { name } } }";
     assert_eq!(
         g.ok(q, json!({ "id": id })).await["renameAutomation"]["automation"]["name"],
         "Renamed"
     );
     let q =
-        "mutation($id: ID!) { disableAutomation(input: { id: $id }) { automation { enabled } } }";
+        "mutation($id: ID!) { disableAutomation(input: { id: $id }) { automation { status } } }";
     assert_eq!(
-        g.ok(q, json!({ "id": id })).await["disableAutomation"]["automation"]["enabled"],
-        false
+        g.ok(q, json!({ "id": id })).await["disableAutomation"]["automation"]["status"],
+        "STOPPED"
     );
     let d = g
         .ok(
-            "query($id: ID!) { node(id: $id) { ... on Connect { name enabled } } }",
+            "query($id: ID!) { node(id: $id) { ... on Connect { name status } } }",
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(d["node"], json!({ "name": "Renamed", "enabled": false }));
+    assert_eq!(d["node"], json!({ "name": "Renamed", "status": "STOPPED" }));
 
     let q = "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId userErrors { field code message } } }";
     assert_eq!(
@@ -177,7 +177,7 @@ async fn flow_lifecycle() {
     let descriptor = json!({
         "00000000-0000-4000-8000-000000000001": { "type": "appmixer.utils.controls.OnStart", "label": "Start", "source": {} },
     });
-    let q = "mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id name enabled components { componentType } customFields } } }";
+    let q = "mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id name status components { componentType } customFields } } }";
     let d = g.ok(q, json!({ "i": { "name": "GraphQL flow", "descriptor": descriptor, "customFields": { "category": "ops" } } })).await;
     let flow = d["createFlow"]["flow"].clone();
     assert_eq!(
@@ -190,9 +190,10 @@ async fn flow_lifecycle() {
         41
     );
 
-    let start = "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { enabled state } } }";
+    let start =
+        "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { status } } }";
     assert_eq!(
-        g.ok(start, json!({ "id": id })).await["enableAutomation"]["automation"]["state"],
+        g.ok(start, json!({ "id": id })).await["enableAutomation"]["automation"]["status"],
         "RUNNING"
     );
     let rename = "mutation($id: ID!, $f: Boolean!) { renameAutomation(input: { id: $id, name: \"New name\", force: $f }) { automation { name } userErrors { code message } } }";
@@ -214,7 +215,7 @@ async fn flow_lifecycle() {
         g.ok(update, json!({ "id": id })).await["updateFlow"]["flow"]["customFields"]["category"],
         "sales"
     );
-    let stop = "mutation($id: ID!) { disableAutomation(input: { id: $id }) { automation { enabled ... on Flow { stopStatus { status } } } } }";
+    let stop = "mutation($id: ID!) { disableAutomation(input: { id: $id }) { automation { status ... on Flow { stopStatus { status } } } } }";
     let d = g.ok(stop, json!({ "id": id })).await;
     assert_eq!(
         d["disableAutomation"]["automation"]["stopStatus"]["status"],

@@ -160,7 +160,7 @@ async fn accounts_and_what_uses_them() {
 #[tokio::test]
 async fn automations_mix_both_vendors() {
     let g = Gateway::start().await;
-    let d = g.ok("{ automations(first: 100) { totalCount edges { node { __typename id provider name enabled state updatedAt } } } }", json!({})).await;
+    let d = g.ok("{ automations(first: 100) { totalCount edges { node { __typename id provider name status updatedAt } } } }", json!({})).await;
     assert_eq!(d["automations"]["totalCount"], 80);
     let list = edges(&d["automations"]);
     assert_eq!(list.len(), 80);
@@ -173,13 +173,13 @@ async fn automations_mix_both_vendors() {
     );
     let d = g
         .ok(
-            "{ automations(enabled: true, first: 100) { edges { node { enabled state } } } }",
+            "{ automations(filter: { status: RUNNING }, first: 100) { edges { node { status } } } }",
             json!({}),
         )
         .await;
     assert!(edges(&d["automations"])
         .iter()
-        .all(|a| a["enabled"] == true && a["state"] == "RUNNING"));
+        .all(|a| a["status"] == "RUNNING"));
 }
 
 #[tokio::test]
@@ -187,18 +187,18 @@ async fn flows_filter_pattern_sort_and_details() {
     let g = Gateway::start().await;
     let d = g
         .ok(
-            "{ flows(first: 100) { totalCount edges { node { id name enabled } } } }",
+            "{ flows(first: 100) { totalCount edges { node { id name status } } } }",
             json!({}),
         )
         .await;
     assert_eq!(d["flows"]["totalCount"], 40);
     let d = g
         .ok(
-            "{ flows(filter: [\"stage:running\"], first: 3) { totalCount edges { node { enabled } } } all: flows(filter: [\"stage:running\"], first: 100) { edges { node { id } } } }",
+            "{ flows(filter: [\"stage:running\"], first: 3) { totalCount edges { node { status } } } all: flows(filter: [\"stage:running\"], first: 100) { edges { node { id } } } }",
             json!({}),
         )
         .await;
-    assert!(edges(&d["flows"]).iter().all(|f| f["enabled"] == true));
+    assert!(edges(&d["flows"]).iter().all(|f| f["status"] == "RUNNING"));
     assert_eq!(
         d["flows"]["totalCount"],
         edges(&d["all"]).len(),
@@ -242,9 +242,9 @@ async fn flows_filter_pattern_sort_and_details() {
 #[tokio::test]
 async fn connects_popular_matches_and_details() {
     let g = Gateway::start().await;
-    let d = g.ok("{ connects(first: 100) { totalCount } on: connects(enabled: true, first: 100) { edges { node { enabled } } } }", json!({})).await;
+    let d = g.ok("{ connects(first: 100) { totalCount } on: connects(enabled: true, first: 100) { edges { node { status } } } }", json!({})).await;
     assert_eq!(d["connects"]["totalCount"], 40);
-    assert!(edges(&d["on"]).iter().all(|c| c["enabled"] == true));
+    assert!(edges(&d["on"]).iter().all(|c| c["status"] == "RUNNING"));
 
     let q = "{ popularMatches(first: 100) { totalCount edges { node { id nativeId title description triggerApp { id name } trigger { name app { name } } actionApp { name } action { name } } } } }";
     let d = g.ok(q, json!({})).await;
@@ -433,4 +433,113 @@ async fn times_are_date_times_and_closed_sets_are_enums() {
             "{app}"
         );
     }
+}
+
+/// The native ids of a page of `automations`, and its end cursor.
+async fn automations_page(g: &Gateway, args: &str, after: Value) -> (Vec<String>, Value) {
+    let q = format!("query($after: String) {{ automations({args}, after: $after) {{ pageInfo {{ endCursor }} edges {{ node {{ nativeId }} }} }} }}");
+    let d = g.ok(&q, json!({ "after": after })).await;
+    let ids = edges(&d["automations"])
+        .iter()
+        .map(|a| a["nativeId"].as_str().unwrap().to_string())
+        .collect();
+    (ids, d["automations"]["pageInfo"]["endCursor"].clone())
+}
+
+#[tokio::test]
+async fn automations_filter_sort_and_keep_their_cursors_valid() {
+    let g = Gateway::start().await;
+    let q = "{ automations(sort: NAME_ASC, first: 100) { totalCount edges { node { __typename nativeId name status
+        apps { id } accounts { id } } } } }";
+    let d = g.ok(q, json!({})).await;
+    let all = edges(&d["automations"]);
+    let names: Vec<String> = all
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(
+        names.windows(2).all(|w| w[0] <= w[1]),
+        "NAME_ASC sorts by name"
+    );
+
+    let connect = all.iter().find(|a| a["__typename"] == "Connect").unwrap();
+    let (app, account) = (
+        connect["apps"][0]["id"].clone(),
+        connect["accounts"][0]["id"].clone(),
+    );
+    let word = connect["name"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_uppercase();
+    let filtered = "query($f: AutomationFilter) { automations(filter: $f, first: 100) { totalCount edges { node { __typename name status apps { id } accounts { id } } } } }";
+    for filter in [
+        json!({ "appId": app }),
+        json!({ "accountId": account }),
+        json!({ "search": word }),
+        json!({ "provider": "APPYPIE", "status": "RUNNING" }),
+    ] {
+        let d = g.ok(filtered, json!({ "f": filter })).await;
+        let found = edges(&d["automations"]);
+        let expected = all.iter().filter(|a| {
+            filter
+                .get("appId")
+                .is_none_or(|id| a["apps"].as_array().unwrap().iter().any(|x| x["id"] == *id))
+                && filter.get("accountId").is_none_or(|id| {
+                    a["accounts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|x| x["id"] == *id)
+                })
+                && filter.get("search").is_none_or(|w| {
+                    a["name"]
+                        .as_str()
+                        .unwrap()
+                        .to_uppercase()
+                        .contains(w.as_str().unwrap())
+                })
+                && filter
+                    .get("provider")
+                    .is_none_or(|_| a["__typename"] == "Connect")
+                && filter.get("status").is_none_or(|s| a["status"] == *s)
+        });
+        assert_eq!(found.len(), expected.count(), "{filter}");
+        assert!(!found.is_empty(), "{filter}");
+    }
+
+    // A cursor names a place in the order: removing what came before it moves nothing after it.
+    let (first, cursor) = automations_page(&g, "sort: NAME_ASC, first: 5", Value::Null).await;
+    let (expected, _) = automations_page(&g, "sort: NAME_ASC, first: 5", cursor.clone()).await;
+    let gone = all
+        .iter()
+        .find(|a| a["nativeId"] == first[1].as_str())
+        .unwrap();
+    let id = g
+        .ok(
+            "{ automations(sort: NAME_ASC, first: 2) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let id = edges(&id["automations"])[1]["id"].clone();
+    assert_eq!(gone["nativeId"].as_str(), Some(first[1].as_str()));
+    g.ok(
+        "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let (after_delete, _) = automations_page(&g, "sort: NAME_ASC, first: 5", cursor.clone()).await;
+    assert_eq!(after_delete, expected, "the next page is the same page");
+    let other =
+        "query($after: String) { automations(sort: UPDATED_DESC, after: $after) { totalCount } }";
+    let res = g
+        .query(Who::Both(0), other, json!({ "after": cursor }))
+        .await;
+    assert_eq!(
+        codes(&res),
+        vec!["BAD_USER_INPUT"],
+        "a cursor of another order"
+    );
 }

@@ -244,7 +244,7 @@ async fn the_same_flow_page_twice_stops_the_walk() {
     hooks.reset();
     hooks.add_fault(FaultRule::new("/flows", fault).method("GET"));
     let query =
-        "{ automations(provider: APPMIXER, first: 1) { totalCount } viewer { appypie { email } } }";
+        "{ automations(filter: { provider: APPMIXER }, first: 1) { totalCount } viewer { appypie { email } } }";
     let res = g.query(Who::Both(0), query, json!({})).await;
     assert_eq!(codes(&res), ["INVALID_UPSTREAM_RESPONSE"], "{res:#}");
     assert_eq!(

@@ -132,7 +132,7 @@ async fn apollo_client_with_persisted_queries_and_a_cache_works() {
     let answers: Value = serde_json::from_str(out.trim()).unwrap();
     let direct = g
         .ok(
-            "{ automations(first: 5) { totalCount edges { node { id name state } } } }",
+            "{ automations(first: 5) { totalCount edges { node { id name status } } } }",
             serde_json::json!({}),
         )
         .await;

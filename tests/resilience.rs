@@ -97,7 +97,8 @@ async fn writes_are_sent_once_even_when_they_time_out() {
     for fault in [Fault::Status { status: 503 }, Fault::DropConnection] {
         hooks.reset();
         hooks.add_fault(FaultRule::new("*/on", fault).times(1));
-        let q = "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { enabled } } }";
+        let q =
+            "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { status } } }";
         let res = g.query(Who::Both(0), q, json!({ "id": id })).await;
         assert!(!codes(&res).is_empty());
         assert_eq!(hooks.count("PUT /connect/{id}/on"), 1, "never retried");

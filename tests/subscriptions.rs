@@ -85,14 +85,14 @@ async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
 async fn first_flow(g: &Gateway) -> (String, String) {
     let d = g
         .ok(
-            "{ flows(first: 1) { edges { node { id state } } } }",
+            "{ flows(first: 1) { edges { node { id status } } } }",
             json!({}),
         )
         .await;
     let node = &d["flows"]["edges"][0]["node"];
     (
         node["id"].as_str().unwrap().into(),
-        node["state"].as_str().unwrap().into(),
+        node["status"].as_str().unwrap().into(),
     )
 }
 
@@ -105,13 +105,13 @@ async fn a_flow_state_arrives_now_and_on_each_change() {
     let g = fast().await;
     let (id, state) = first_flow(&g).await;
     let mut socket = connect(&g, alice()).await;
-    let query = format!(r#"subscription {{ automationState(id: "{id}") {{ id state }} }}"#);
+    let query = format!(r#"subscription {{ automationState(id: "{id}") {{ id status }} }}"#);
     subscribe(&mut socket, "s1", &query).await;
     let now = receive(&mut socket).await;
     assert_eq!(now["type"], "next", "{now}");
     assert_eq!(now["id"], "s1");
     assert_eq!(
-        now["payload"]["data"]["automationState"]["state"],
+        now["payload"]["data"]["automationState"]["status"],
         state.as_str()
     );
 
@@ -121,12 +121,12 @@ async fn a_flow_state_arrives_now_and_on_each_change() {
         ("enableAutomation", "RUNNING")
     };
     let mutation = format!(
-        "mutation($id: ID!) {{ {toggle}(input: {{ id: $id }}) {{ automation {{ state }} }} }}"
+        "mutation($id: ID!) {{ {toggle}(input: {{ id: $id }}) {{ automation {{ status }} }} }}"
     );
     g.ok(&mutation, json!({ "id": id })).await;
     let changed = receive(&mut socket).await;
     assert_eq!(
-        changed["payload"]["data"]["automationState"]["state"], then,
+        changed["payload"]["data"]["automationState"]["status"], then,
         "{changed}"
     );
     assert_eq!(
@@ -145,7 +145,7 @@ async fn a_connect_test_run_arrives_as_a_new_run() {
     let query = format!(r#"subscription {{ automationRuns(id: {id}) {{ id status isTest }} }}"#);
     subscribe(&mut socket, "runs", &query).await;
     // The state subscription shares the poller and tells when the baseline is taken.
-    let state = format!(r#"subscription {{ automationState(id: {id}) {{ state }} }}"#);
+    let state = format!(r#"subscription {{ automationState(id: {id}) {{ status }} }}"#);
     subscribe(&mut socket, "state", &state).await;
     assert_eq!(receive(&mut socket).await["id"], "state");
     let mutation = "mutation($id: ID!) { testConnect(input: { connectId: $id }) { __typename } }";
@@ -180,7 +180,7 @@ async fn credentials_may_come_from_the_upgrade_headers_and_bad_ones_fail_alone()
     send(&mut socket, json!({ "type": "connection_init" })).await;
     assert_eq!(receive(&mut socket).await["type"], "connection_ack");
     // Bob's token, Alice's connect: the vendor says it does not exist for him.
-    let query = format!(r#"subscription {{ automationState(id: {id}) {{ state }} }}"#);
+    let query = format!(r#"subscription {{ automationState(id: {id}) {{ status }} }}"#);
     subscribe(&mut socket, "a", &query).await;
     let refused = receive(&mut socket).await;
     assert_eq!(
@@ -191,7 +191,7 @@ async fn credentials_may_come_from_the_upgrade_headers_and_bad_ones_fail_alone()
     subscribe(
         &mut socket,
         "b",
-        "subscription { automationState(id: \"nope\") { state } }",
+        "subscription { automationState(id: \"nope\") { status } }",
     )
     .await;
     let bad = receive(&mut socket).await;
@@ -201,7 +201,7 @@ async fn credentials_may_come_from_the_upgrade_headers_and_bad_ones_fail_alone()
     );
     assert_eq!(receive(&mut socket).await["type"], "complete");
     let (flow, _) = first_flow(&g).await;
-    let query = format!(r#"subscription {{ automationState(id: "{flow}") {{ state }} }}"#);
+    let query = format!(r#"subscription {{ automationState(id: "{flow}") {{ status }} }}"#);
     subscribe(&mut socket, "c", &query).await;
     let missing = receive(&mut socket).await;
     assert_eq!(
@@ -226,7 +226,7 @@ async fn pollers_are_shared_per_caller_and_stop_with_their_last_subscriber() {
     let hooks = &g.sandbox.appypie.hooks;
     hooks.reset();
     let polls = || hooks.count("GET /connect/{id}/history");
-    let query = format!(r#"subscription {{ automationState(id: {id}) {{ state }} }}"#);
+    let query = format!(r#"subscription {{ automationState(id: {id}) {{ status }} }}"#);
 
     let mut first = connect(&g, alice()).await;
     subscribe(&mut first, "1", &query).await;
@@ -267,7 +267,7 @@ async fn subscriptions_are_limited_per_connection_and_per_caller() {
     })
     .await;
     let id = g.first_connect_id().await;
-    let query = format!(r#"subscription {{ automationState(id: {id}) {{ state }} }}"#);
+    let query = format!(r#"subscription {{ automationState(id: {id}) {{ status }} }}"#);
     let mut socket = connect(&g, alice()).await;
     for n in ["1", "2", "3"] {
         subscribe(&mut socket, n, &query).await;
@@ -331,13 +331,13 @@ async fn server_sent_events_carry_a_flow_start_as_a_new_run() {
     let g = fast().await;
     let d = g
         .ok(
-            r#"{ flows(first: 50) { edges { node { id state } } } }"#,
+            r#"{ flows(first: 50) { edges { node { id status } } } }"#,
             json!({}),
         )
         .await;
     let stopped = common::edges(&d["flows"])
         .into_iter()
-        .find(|f| f["state"] == "STOPPED")
+        .find(|f| f["status"] == "STOPPED")
         .expect("a stopped flow");
     let id = stopped["id"].as_str().unwrap();
     let http = reqwest::Client::new();
@@ -349,7 +349,7 @@ async fn server_sent_events_carry_a_flow_start_as_a_new_run() {
             .send()
     };
     let state = sse(format!(
-        r#"subscription {{ automationState(id: "{id}") {{ state }} }}"#
+        r#"subscription {{ automationState(id: "{id}") {{ status }} }}"#
     ))
     .await
     .unwrap();
@@ -360,11 +360,11 @@ async fn server_sent_events_carry_a_flow_start_as_a_new_run() {
     .await
     .unwrap();
     let first = sse_events(state, 1).await;
-    assert_eq!(first[0].1["data"]["automationState"]["state"], "STOPPED");
+    assert_eq!(first[0].1["data"]["automationState"]["status"], "STOPPED");
     // Both streams share the poller, so the runs baseline is taken too.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mutation =
-        "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { state } } }";
+        "mutation($id: ID!) { enableAutomation(input: { id: $id }) { automation { status } } }";
     g.ok(mutation, json!({ "id": id })).await;
     let events = sse_events(runs, 1).await;
     assert_eq!(events[0].0, "next");
@@ -396,7 +396,7 @@ async fn a_subscription_over_plain_http_is_refused() {
     let res = g
         .query(
             common::Who::Both(0),
-            "subscription { automationState(id: \"x\") { state } }",
+            "subscription { automationState(id: \"x\") { status } }",
             json!({}),
         )
         .await;

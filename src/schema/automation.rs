@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// Whether an automation is live.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum AutomationState {
+pub enum AutomationStatus {
     /// Running (Appmixer `running`, Appy Pie `on`).
     Running,
     /// Stopped (Appmixer `stopped`, Appy Pie `off`).
@@ -33,8 +33,17 @@ pub enum AutomationState {
     field(name = "provider", ty = "Provider", desc = "The vendor."),
     field(name = "native_id", ty = "&str", desc = "The vendor's own id."),
     field(name = "name", ty = "&str", desc = "Display name."),
-    field(name = "enabled", ty = "bool", desc = "Whether it is running."),
-    field(name = "state", ty = "AutomationState", desc = "Running or stopped."),
+    field(name = "status", ty = "AutomationStatus", desc = "Running or stopped."),
+    field(
+        name = "apps",
+        ty = "Option<Vec<App>>",
+        desc = "The apps it uses, each once."
+    ),
+    field(
+        name = "accounts",
+        ty = "Option<Vec<Account>>",
+        desc = "The caller's accounts it uses."
+    ),
     field(name = "created_at", ty = "Option<DateTime>", desc = "Creation time."),
     field(name = "updated_at", ty = "Option<DateTime>", desc = "Last change."),
     field(
@@ -154,17 +163,12 @@ impl Flow {
         self.0.name.as_deref().unwrap_or("")
     }
 
-    /// Whether the flow is running.
-    pub async fn enabled(&self) -> bool {
-        self.0.stage == Some(mm::Stage::Running)
-    }
-
     /// Running or stopped.
-    pub async fn state(&self) -> AutomationState {
+    pub async fn status(&self) -> AutomationStatus {
         if self.0.stage == Some(mm::Stage::Running) {
-            AutomationState::Running
+            AutomationStatus::Running
         } else {
-            AutomationState::Stopped
+            AutomationStatus::Stopped
         }
     }
 
@@ -351,17 +355,12 @@ impl Connect {
         &self.0.name
     }
 
-    /// Whether the connect is on.
-    pub async fn enabled(&self) -> bool {
-        self.0.status == pm::ConnectStatus::On
-    }
-
     /// Running (on) or stopped (off).
-    pub async fn state(&self) -> AutomationState {
+    pub async fn status(&self) -> AutomationStatus {
         if self.0.status == pm::ConnectStatus::On {
-            AutomationState::Running
+            AutomationStatus::Running
         } else {
-            AutomationState::Stopped
+            AutomationStatus::Stopped
         }
     }
 
@@ -383,6 +382,36 @@ impl Connect {
     /// The trigger.
     pub async fn trigger(&self, ctx: &Context<'_>) -> Result<Option<Trigger>> {
         pie_trigger(ctx, Some(&self.0.trigger_app_id), &self.0.trigger_id).await
+    }
+
+    /// Its trigger's app and its action's app, each once.
+    pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
+        nullable(async move {
+            let c = &self.0;
+            let mut ids = vec![&c.trigger_app_id, &c.action_app_id];
+            ids.dedup();
+            let mut apps = Vec::new();
+            for id in ids {
+                apps.extend(pie_app(ctx, id).await?);
+            }
+            Ok(apps)
+        })
+        .await
+    }
+
+    /// The accounts its trigger and its action use, each once.
+    pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
+        nullable(async move {
+            let c = &self.0;
+            let trigger = pie_account(ctx, Some(&c.trigger_app_id), &c.trigger_account_id);
+            let mut accounts: Vec<Account> = trigger.await?.into_iter().collect();
+            if c.action_account_id != c.trigger_account_id {
+                let action = pie_account(ctx, Some(&c.action_app_id), &c.action_account_id);
+                accounts.extend(action.await?);
+            }
+            Ok(accounts)
+        })
+        .await
     }
 
     /// The account the trigger uses.

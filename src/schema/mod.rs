@@ -4,6 +4,7 @@
 mod account;
 mod app;
 mod automation;
+mod automations;
 mod mutation;
 mod node;
 mod payload;
@@ -42,7 +43,7 @@ type Page<T> = Connection<usize, T, query::Total, EmptyFields>;
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .override_output_type_description::<Page<App>>("A page of apps.")
-        .override_output_type_description::<Page<Automation>>("A page of automations.")
+        .override_output_type_description::<automations::AutomationPage>("A page of automations.")
         .override_output_type_description::<Page<Flow>>("A page of Appmixer flows.")
         .override_output_type_description::<Page<Connect>>("A page of Appy Pie connects.")
         .override_output_type_description::<Page<PopularMatch>>(

@@ -4,9 +4,8 @@ use super::account::{pie_account, Account};
 use super::app::{
     app_by_id, component, pie_action, pie_trigger, Action, App, Category, Step, Trigger,
 };
-use super::automation::{
-    account_node, limit, popular_match, Automation, Connect, Flow, PopularMatch,
-};
+use super::automation::{account_node, limit, popular_match, Connect, Flow, PopularMatch};
+use super::automations::{self, AutomationFilter, AutomationPage, AutomationSort};
 use super::node::{GlobalId, Kind};
 use super::DateTime;
 use super::{mixer, note_error, nullable, pie, Provider};
@@ -430,59 +429,23 @@ impl Query {
         .await
     }
 
-    /// Appmixer flows and Appy Pie connects in one list, most recently changed first.
+    /// Appmixer flows and Appy Pie connects in one list, filtered and sorted (most recently
+    /// changed first unless `sort` says otherwise). A cursor names a place in the order, so it
+    /// stays valid as automations come and go.
     async fn automations(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only this vendor's.")] provider: Option<Provider>,
-        #[graphql(desc = "Only running ones (true) or only stopped ones (false).")] enabled: Option<
-            bool,
+        #[graphql(desc = "Which automations; every filter given must hold.")] filter: Option<
+            AutomationFilter,
         >,
+        #[graphql(desc = "The order (default `UPDATED_DESC`).")] sort: Option<AutomationSort>,
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
-    ) -> Result<Option<Connection<usize, Automation, Total, EmptyFields>>> {
-        nullable(async move {
-            let mut all: Vec<Automation> = Vec::new();
-            if wants(provider, Provider::Appmixer) {
-                let loaded = async {
-                    Ok(load_once(&mixer(ctx)?.flows)
-                        .await
-                        .gql()?
-                        .iter()
-                        .cloned()
-                        .map(|f| Automation::Flow(Flow(f)))
-                        .collect())
-                };
-                all.extend(half(ctx, loaded.await));
-            }
-            if wants(provider, Provider::Appypie) {
-                let loaded = async {
-                    Ok(load_once(&pie(ctx)?.connects)
-                        .await
-                        .gql()?
-                        .iter()
-                        .cloned()
-                        .map(|c| Automation::Connect(Connect(c)))
-                        .collect())
-                };
-                all.extend(half(ctx, loaded.await));
-            }
-            if let Some(want) = enabled {
-                all.retain(|a| match a {
-                    Automation::Flow(f) => {
-                        (f.0.stage == Some(crate::upstream::appmixer::model::Stage::Running))
-                            == want
-                    }
-                    Automation::Connect(c) => {
-                        (c.0.status == crate::upstream::appypie::model::ConnectStatus::On) == want
-                    }
-                });
-            }
-            all.sort_by(|a, b| b.updated().cmp(a.updated()));
-            page(all, first, after)
-        })
-        .await
+    ) -> Result<Option<AutomationPage>> {
+        let (filter, sort) = (filter.unwrap_or_default(), sort.unwrap_or_default());
+        let take = limit(first, 20, MAX_PAGE);
+        nullable(Box::pin(automations::list(ctx, filter, sort, take, after))).await
     }
 
     /// Appmixer flows, with Appmixer's own filters (`prop:value`, e.g. `stage:running`), name

@@ -2,7 +2,7 @@
 //! come from polling (`loaders::watch`): subscribers of one automation with the same credentials
 //! share one poller.
 
-use super::automation::AutomationState;
+use super::automation::AutomationStatus;
 use super::node::{GlobalId, Kind};
 use super::runs::{runs_of_logs, Run};
 use super::{data, mixer, pie, Automation, Connect, Flow, Provider};
@@ -138,7 +138,7 @@ fn passes(kind: ErrorKind) -> bool {
     )
 }
 
-fn automation_of(seen: &Sighting) -> (Automation, AutomationState) {
+fn automation_of(seen: &Sighting) -> (Automation, AutomationStatus) {
     match seen {
         Sighting::Flow(flow, _) => {
             let running = flow.stage == Some(crate::upstream::appmixer::model::Stage::Running);
@@ -151,11 +151,11 @@ fn automation_of(seen: &Sighting) -> (Automation, AutomationState) {
     }
 }
 
-fn state(running: bool) -> AutomationState {
+fn state(running: bool) -> AutomationStatus {
     if running {
-        AutomationState::Running
+        AutomationStatus::Running
     } else {
-        AutomationState::Stopped
+        AutomationStatus::Stopped
     }
 }
 

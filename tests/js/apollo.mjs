@@ -14,7 +14,7 @@ const client = new ApolloClient({
 });
 const query = gql`
   query Integrations {
-    automations(first: 5) { totalCount edges { node { id name state } } }
+    automations(first: 5) { totalCount edges { node { id name status } } }
   }
 `;
 const first = await client.query({ query });

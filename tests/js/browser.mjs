@@ -43,7 +43,7 @@ try {
   const id = out.graphiql.data.connects.edges[0].node.id;
   await page.evaluate((id) => {
     const editor = document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror;
-    editor.setValue(`subscription { automationState(id: "${id}") { __typename state } }`);
+    editor.setValue(`subscription { automationState(id: "${id}") { __typename status } }`);
   }, id);
   await page.waitForTimeout(800); // GraphiQL parses the edited document after a short debounce
   await page.click('.graphiql-execute-button');
