@@ -181,6 +181,33 @@ impl Gateway {
     pub fn calls(&self) -> u64 {
         self.sandbox.appypie.hooks.total() + self.sandbox.appmixer.hooks.total()
     }
+
+    /// Every upstream route served so far and how often, both vendors.
+    pub fn hits(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut all = self.sandbox.appypie.hooks.counts();
+        all.extend(self.sandbox.appmixer.hooks.counts());
+        all
+    }
+
+    /// Runs `work`, then asserts the upstream calls it caused, route by route: an extra call or
+    /// a missing one fails.
+    pub async fn costs<T>(
+        &self,
+        expected: &[(&str, u64)],
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let before = self.hits();
+        let out = work.await;
+        let mut caused = self.hits();
+        caused.retain(|route, n| {
+            *n -= before.get(route).copied().unwrap_or(0);
+            *n > 0
+        });
+        let expected: std::collections::BTreeMap<String, u64> =
+            expected.iter().map(|(r, n)| (r.to_string(), *n)).collect();
+        assert_eq!(caused, expected, "upstream calls, route by route");
+        out
+    }
 }
 
 /// The `extensions.code` of each error in a response.
