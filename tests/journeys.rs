@@ -69,3 +69,82 @@ async fn the_template_gallery_shows_popular_matches_by_category() {
         .await;
     insta::assert_json_snapshot!(gallery);
 }
+
+#[tokio::test]
+async fn connecting_an_account_is_one_flow_for_both_vendors() {
+    let g = Gateway::start().await;
+    let d = g
+        .ok(
+            "{ apps(provider: APPYPIE, first: 1) { edges { node { id } } }
+        flows(first: 40) { edges { node { components { componentType app { id } } } } } }",
+            json!({}),
+        )
+        .await;
+    let pie_app = edges(&d["apps"])[0]["id"].clone();
+    let mixer_app = edges(&d["flows"])
+        .iter()
+        .flat_map(|f| f["components"].as_array().unwrap().clone())
+        .find(|c| {
+            !c["componentType"]
+                .as_str()
+                .unwrap()
+                .starts_with("appmixer.utils.")
+        })
+        .unwrap()["app"]["id"]
+        .clone();
+    let start = "mutation($a: ID!) { startAccountLink(input: { appId: $a, callbackUrl: \"https://partner.example/cb\" }) {
+        link { handle provider state redirectUrl } userErrors { field code } } }";
+    let status = "query($h: ID!) { accountLink(handle: $h) { state account { id } } }";
+    let finish =
+        "mutation($h: ID!, $t: String) { finishAccountLink(input: { handle: $h, token: $t }) {
+        link { state account { id provider apps { id } } } userErrors { field code } } }";
+
+    let started = g.ok(start, json!({ "a": pie_app })).await["startAccountLink"]["link"].clone();
+    assert_eq!(
+        (&started["provider"], &started["state"]),
+        (&json!("APPYPIE"), &json!("PENDING"))
+    );
+    let visited = common::browse(started["redirectUrl"].as_str().unwrap()).await;
+    let token = visited["redirect"]
+        .as_str()
+        .unwrap()
+        .rsplit("t=")
+        .next()
+        .unwrap()
+        .to_string();
+    let done = g
+        .ok(finish, json!({ "h": started["handle"], "t": token }))
+        .await["finishAccountLink"]
+        .clone();
+    assert_eq!(done["link"]["state"], "CONNECTED", "{done}");
+    assert_eq!(done["link"]["account"]["apps"][0]["id"], pie_app);
+
+    let started = g.ok(start, json!({ "a": mixer_app })).await["startAccountLink"]["link"].clone();
+    assert_eq!(
+        (&started["provider"], &started["state"]),
+        (&json!("APPMIXER"), &json!("PENDING"))
+    );
+    let before = g.ok(status, json!({ "h": started["handle"] })).await;
+    assert_eq!(
+        before["accountLink"],
+        json!({ "state": "PENDING", "account": null })
+    );
+    common::browse(started["redirectUrl"].as_str().unwrap()).await;
+    let after = g.ok(status, json!({ "h": started["handle"] })).await;
+    assert_eq!(after["accountLink"]["state"], "CONNECTED", "{after}");
+    let account = after["accountLink"]["account"]["id"].clone();
+    let listed = g
+        .ok("{ accounts(provider: APPMIXER) { id } }", json!({}))
+        .await;
+    assert!(listed["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["id"] == account));
+
+    let refused = g.ok(finish, json!({ "h": "not-a-handle" })).await;
+    assert_eq!(
+        refused["finishAccountLink"]["userErrors"],
+        json!([{ "field": ["input", "handle"], "code": "INVALID" }])
+    );
+}

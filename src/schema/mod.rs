@@ -2,6 +2,7 @@
 //! writes and parameterised lists, the caller's session); they never hold a token themselves.
 
 mod account;
+mod account_link;
 mod app;
 mod automation;
 mod automations;
@@ -23,14 +24,25 @@ use crate::upstream::appmixer::AppmixerClient;
 use crate::upstream::appypie::AppyPieClient;
 use crate::upstream::{Provider as Vendor, Token};
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, Result, Schema, SchemaBuilder};
+use async_graphql::{Context, Enum, MergedObject, Result, Schema, SchemaBuilder};
 use std::sync::Arc;
 
 pub use account::Account;
 pub use app::{Action, App, Category, Trigger};
 pub use automation::{Automation, Connect, Flow, PopularMatch};
 
-pub type FlowgateSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+pub type FlowgateSchema = Schema<Query, Mutation, subscription::Subscription>;
+
+/// Reads, by domain.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(query::Query, account_link::AccountLinkQuery);
+
+/// Writes, by domain; each is sent upstream once and never retried. What the caller can fix
+/// comes back in `userErrors`; the written object is read fresh.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(mutation::Mutation, account_link::AccountLinkMutation);
 
 /// The schema, without any request data or limits: used by `print-schema`.
 pub fn build() -> FlowgateSchema {
@@ -40,16 +52,18 @@ pub fn build() -> FlowgateSchema {
 type Page<T> = Connection<usize, T, query::Total, EmptyFields>;
 
 /// The schema's types, with descriptions for the generated connection types.
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
-    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
-        .override_output_type_description::<Page<App>>("A page of apps.")
-        .override_output_type_description::<automations::AutomationPage>("A page of automations.")
-        .override_output_type_description::<Page<Flow>>("A page of Appmixer flows.")
-        .override_output_type_description::<Page<Connect>>("A page of Appy Pie connects.")
-        .override_output_type_description::<Page<PopularMatch>>(
-            "A page of Appy Pie popular matches.",
-        )
-        .override_output_type_description::<runs::RunPage>("A page of an automation's runs.")
+fn builder() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .override_output_type_description::<Page<App>>("A page of apps.")
+    .override_output_type_description::<automations::AutomationPage>("A page of automations.")
+    .override_output_type_description::<Page<Flow>>("A page of Appmixer flows.")
+    .override_output_type_description::<Page<Connect>>("A page of Appy Pie connects.")
+    .override_output_type_description::<Page<PopularMatch>>("A page of Appy Pie popular matches.")
+    .override_output_type_description::<runs::RunPage>("A page of an automation's runs.")
 }
 
 /// The schema with depth and complexity limits, introspection on or off, and the pollers its

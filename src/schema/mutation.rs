@@ -13,6 +13,7 @@ use crate::upstream::appypie::model as pm;
 use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
 use std::sync::Arc;
 
+#[derive(Default)]
 pub struct Mutation;
 
 /// Input of `createAppyPieAccessToken`.
@@ -513,7 +514,7 @@ impl AutomationPayload {
 
 /// Writes to both vendors; each is sent upstream once and never retried. What the caller can
 /// fix comes back in `userErrors`; the written object is read fresh.
-#[Object]
+#[Object(name = "CoreMutation")]
 impl Mutation {
     /// Appy Pie A0: exchanges a token key and secret key for an access token.
     async fn create_appy_pie_access_token(

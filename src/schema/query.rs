@@ -218,10 +218,11 @@ pub async fn connect(ctx: &Context<'_>, id: &str) -> Result<Option<Connect>> {
     Ok(all.iter().find(|c| c.id == id).cloned().map(Connect))
 }
 
+#[derive(Default)]
 pub struct Query;
 
 /// Reads over both vendors.
-#[Object]
+#[Object(name = "CoreQuery")]
 impl Query {
     /// Any object by its global id; null when it does not exist or is not the caller's.
     async fn node(
