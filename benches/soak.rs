@@ -119,7 +119,7 @@ const QUERIES: [&str; 4] = [
     "{ viewer { appmixer { email } appypie { email } } automations(first: 100) { edges { node { nativeId name status } } } }",
     "{ connects(first: 20) { edges { node { nativeId name triggerApp { name } actionApp { name } } } } }",
     "{ flows(first: 20) { edges { node { nativeId name runs(first: 3) { status } } } } apps(first: 10) { edges { node { name } } } }",
-    "{ accounts { name } categories { name } }",
+    "{ accounts(first: 100) { edges { node { name } } } categories(first: 100) { edges { node { name } } } }",
 ];
 
 #[derive(Default)]

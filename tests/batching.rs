@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Gateway, Who};
+use common::{edges, Gateway, Who};
 use flowgate::upstream::appmixer::model::FlowQuery;
 use flowgate::upstream::appypie::model::PageRequest;
 use serde_json::json;
@@ -148,9 +148,9 @@ fn routes(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 #[tokio::test]
 async fn accounts_with_the_flows_that_use_them() {
     let g = Gateway::start().await;
-    let q = "{ accounts(provider: APPMIXER) { name automations { name ... on Flow { nativeId } } apps { name } } }";
+    let q = "{ accounts(provider: APPMIXER, first: 100) { edges { node { name automations { name ... on Flow { nativeId } } apps { name } } } } }";
     let data = g.ok(q, json!({})).await;
-    assert_eq!(data["accounts"].as_array().unwrap().len(), 25);
+    assert_eq!(edges(&data["accounts"]).len(), 25);
     assert_eq!(
         g.sandbox.appmixer.hooks.counts(),
         routes(&[
@@ -161,9 +161,9 @@ async fn accounts_with_the_flows_that_use_them() {
         "no batch route: one call per account; names and ids need no flow list"
     );
     g.sandbox.reset_hooks();
-    let q = "{ accounts(provider: APPMIXER) { automations { name status } } }";
+    let q = "{ accounts(provider: APPMIXER, first: 100) { edges { node { automations { name status } } } } }";
     let data = g.ok(q, json!({})).await;
-    assert!(data["accounts"][0]["automations"][0]["status"].is_string());
+    assert!(edges(&data["accounts"])[0]["automations"][0]["status"].is_string());
     assert_eq!(
         g.sandbox.appmixer.hooks.counts(),
         routes(&[
@@ -205,11 +205,11 @@ async fn appypie_accounts_cost_one_call_per_app() {
     g.sandbox.reset_hooks();
     let data = g
         .ok(
-            "{ accounts(provider: APPYPIE) { name apps { name } } }",
+            "{ accounts(provider: APPYPIE, first: 100) { edges { node { name apps { name } } } } }",
             json!({}),
         )
         .await;
-    assert!(!data["accounts"].as_array().unwrap().is_empty());
+    assert!(!edges(&data["accounts"]).is_empty());
     let hooks = &g.sandbox.appypie.hooks;
     assert_eq!(
         hooks.count("GET /user-connected-accounts"),

@@ -67,12 +67,12 @@ async fn connect_lifecycle() {
             .to_string();
         let d = g
             .ok(
-                "query($t: String!) { appypieAccountByToken(token: $t) { id apps { id } } }",
+                "query($t: String!) { appyPieAccountByToken(token: $t) { id apps { id } } }",
                 json!({ "t": t }),
             )
             .await;
-        assert_eq!(&d["appypieAccountByToken"]["apps"][0]["id"], app);
-        accounts.push(d["appypieAccountByToken"]["id"].clone());
+        assert_eq!(&d["appyPieAccountByToken"]["apps"][0]["id"], app);
+        accounts.push(d["appyPieAccountByToken"]["id"].clone());
     }
 
     let q = "mutation($i: CreateConnectInput!) { createConnect(input: $i) { connect { id name status popularMatch { id } triggerAccount { id } } } }";
@@ -107,7 +107,7 @@ async fn connect_lifecycle() {
         let d = g
             .ok(
                 q,
-                json!({ "i": { "connectId": id, "side": side, "options": options } }),
+                json!({ "i": { "id": id, "side": side, "options": options } }),
             )
             .await;
         assert_eq!(
@@ -116,7 +116,7 @@ async fn connect_lifecycle() {
         );
     }
 
-    let d = g.ok("mutation($id: ID!) { testConnect(input: { connectId: $id }) { success message triggerSample connect { runs(first: 1) { edges { node { isTest status } } } } } }", json!({ "id": id })).await;
+    let d = g.ok("mutation($id: ID!) { testConnect(input: { id: $id }) { success message triggerSample connect { runs(first: 1) { edges { node { isTest status } } } } } }", json!({ "id": id })).await;
     assert_eq!(d["testConnect"]["success"], true);
     assert_eq!(
         d["testConnect"]["connect"]["runs"]["edges"][0]["node"]["isTest"],

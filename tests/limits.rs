@@ -32,13 +32,13 @@ async fn limits_refuse_before_any_upstream_call() {
         c.limits.max_root_fields = 4;
     })
     .await;
-    let deep = "{ apps { edges { node { category { apps { category { name } } } } } } }";
+    let deep = "{ apps { edges { node { category { apps { edges { node { category { name } } } } } } } } }";
     let complex = format!(
         "{{ viewer {{ appmixer {{ {} }} }} }}",
         ["email username plan scope id"; 10].join(" ")
     );
     let aliases = "{ a: viewer { appmixer { email } } b: viewer { appmixer { email } } c: viewer { appmixer { email } } d: viewer { appmixer { email } } }";
-    let roots = "{ viewer { appmixer { email } } flows { totalCount } connects { totalCount } categories { name } automations { totalCount } }";
+    let roots = "{ viewer { appmixer { email } } flows { totalCount } connects { totalCount } categories { totalCount } automations { totalCount } }";
     for q in [deep, complex.as_str(), aliases, roots] {
         let res = g.query(Who::Both(0), q, json!({})).await;
         assert_eq!(codes(&res), vec!["QUERY_LIMIT_EXCEEDED"], "{q}: {res:#}");
@@ -172,7 +172,7 @@ async fn fragments_do_not_walk_around_the_limits() {
         // aliases behind nested spreads
         format!("{{ viewer {{ appmixer {{ ...Outer }} }} }} fragment Outer on AppmixerUser {{ ...Inner }} fragment Inner on AppmixerUser {{ {ten_aliases} }}"),
         // depth through fragments
-        "{ apps { ...Deep } } fragment Deep on AppConnection { edges { node { category { apps { category { name } } } } } }".to_string(),
+        "{ apps { ...Deep } } fragment Deep on AppConnection { edges { node { category { apps { edges { node { category { name } } } } } } } }".to_string(),
         // complexity through a fragment spread many times
         format!(
             "{{ viewer {{ appmixer {{ ...U }} }} }} fragment U on AppmixerUser {{ {} }}",

@@ -172,7 +172,7 @@ async fn runs_page_past_the_batched_read_and_through_connect_history() {
     let connect = g.first_connect_id().await;
     for _ in 0..3 {
         g.ok(
-            "mutation($id: ID!) { testConnect(input: { connectId: $id }) { success } }",
+            "mutation($id: ID!) { testConnect(input: { id: $id }) { success } }",
             json!({ "id": connect }),
         )
         .await;

@@ -64,7 +64,7 @@ async fn no_secret_reaches_the_logs_or_an_error_message() {
     let mut errors = Vec::new();
     let mut run = |res: Value| errors.push(res["errors"].to_string());
 
-    let everything = "{ viewer { appmixer { email } appypie { email } } flows(first: 3) { edges { node { name runs { edges { node { status } } } } } } connects(first: 3) { edges { node { name trigger { name } } } } accounts { name } }";
+    let everything = "{ viewer { appmixer { email } appypie { email } } flows(first: 3) { edges { node { name runs { edges { node { status } } } } } } connects(first: 3) { edges { node { name trigger { name } } } } accounts(first: 100) { edges { node { name } } } }";
     for user in &DEMO_USERS {
         let headers = [
             ("x-appmixer-token", user.appmixer_token),

@@ -33,8 +33,19 @@ async fn graphiql_opens_with_the_demo_tokens_in_the_demo() {
 #[tokio::test]
 async fn appmixer_components_are_triggers_and_actions() {
     let g = Gateway::start().await;
-    let d = g.ok("{ appmixerComponents { __typename ... on Trigger { nativeId } ... on Action { nativeId } } }", json!({})).await;
-    let all = d["appmixerComponents"].as_array().unwrap();
+    let q = "query($after: String) { appmixerComponents(first: 100, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+        edges { node { __typename ... on Trigger { nativeId } ... on Action { nativeId } } } } }";
+    let (mut all, mut after) = (Vec::new(), serde_json::Value::Null);
+    loop {
+        let d = g.ok(q, json!({ "after": after })).await;
+        let page = &d["appmixerComponents"];
+        all.extend(common::edges(page));
+        if page["pageInfo"]["hasNextPage"] != true {
+            assert_eq!(page["totalCount"], all.len());
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
     assert!(
         all.iter().any(|c| c["__typename"] == "Trigger")
             && all.iter().any(|c| c["__typename"] == "Action")

@@ -148,7 +148,7 @@ async fn a_connect_test_run_arrives_as_a_new_run() {
     let state = format!(r#"subscription {{ automationState(id: {id}) {{ status }} }}"#);
     subscribe(&mut socket, "state", &state).await;
     assert_eq!(receive(&mut socket).await["id"], "state");
-    let mutation = "mutation($id: ID!) { testConnect(input: { connectId: $id }) { __typename } }";
+    let mutation = "mutation($id: ID!) { testConnect(input: { id: $id }) { __typename } }";
     g.ok(mutation, json!({ "id": id })).await;
     let run = receive(&mut socket).await;
     assert_eq!(run["id"], "runs", "{run}");

@@ -2,11 +2,13 @@
 
 use super::account::Account;
 use super::node::{GlobalId, Kind};
+use super::query::Total;
 use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model::{AppInfo, ComponentManifest};
 use crate::upstream::appypie::model as pm;
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, Object, Result, SimpleObject, ID};
 
 /// How an Appy Pie app's accounts authenticate.
@@ -372,9 +374,15 @@ impl Category {
         }
     }
 
-    /// Apps in this category.
-    pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
-        nullable(async move {
+    /// Apps in this category, by name.
+    pub async fn apps(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+    ) -> Result<Option<Connection<usize, App, Total, EmptyFields>>> {
+        let all = nullable(async move {
             match self {
                 Category::AppyPie(c) => {
                     let apps = load_once(&pie(ctx)?.apps).await.gql()?;
@@ -398,7 +406,9 @@ impl Category {
                 }
             }
         })
-        .await
+        .await?;
+        all.map(|all| super::query::page(all, first, after))
+            .transpose()
     }
 }
 

@@ -64,6 +64,9 @@ fn builder() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
     .override_output_type_description::<Page<Connect>>("A page of Appy Pie connects.")
     .override_output_type_description::<Page<PopularMatch>>("A page of Appy Pie popular matches.")
     .override_output_type_description::<runs::RunPage>("A page of an automation's runs.")
+    .override_output_type_description::<Page<Account>>("A page of accounts.")
+    .override_output_type_description::<Page<Category>>("A page of app categories.")
+    .override_output_type_description::<Page<query::Component>>("A page of Appmixer components.")
 }
 
 /// The schema with depth and complexity limits, introspection on or off, and the pollers its

@@ -98,7 +98,7 @@ pub struct ConnectPayload {
 #[derive(InputObject)]
 pub struct UpdateConnectOptionsInput {
     /// The connect.
-    pub connect_id: ID,
+    pub id: ID,
     /// Which side's options.
     pub side: ConnectSide,
     /// Field key -> value (strings).
@@ -111,7 +111,7 @@ pub struct UpdateConnectOptionsInput {
 #[derive(InputObject)]
 pub struct ConnectIdInput {
     /// The connect.
-    pub connect_id: ID,
+    pub id: ID,
 }
 
 /// Result of `testConnect`.
@@ -643,7 +643,7 @@ impl Mutation {
         #[graphql(desc = "What the mutation needs.")] input: UpdateConnectOptionsInput,
     ) -> Result<ConnectPayload> {
         settle(Box::pin(async {
-            let c = id_of(&input.connect_id, Kind::Connect, None, "connectId")?;
+            let c = id_of(&input.id, Kind::Connect, None, "id")?;
             let account_id = match &input.account_id {
                 Some(id) => {
                     Some(id_of(id, Kind::Account, Some(Provider::Appypie), "accountId")?.native)
@@ -674,7 +674,7 @@ impl Mutation {
         #[graphql(desc = "What the mutation needs.")] input: ConnectIdInput,
     ) -> Result<TestConnectPayload> {
         settle(Box::pin(async {
-            let c = id_of(&input.connect_id, Kind::Connect, None, "connectId")?;
+            let c = id_of(&input.id, Kind::Connect, None, "id")?;
             let r = pie(ctx)?.session.test_connect(&c.native).await.gql()?;
             Ok(TestConnectPayload {
                 success: Some(r.result == pm::RunStatus::Success),

@@ -325,8 +325,11 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only this vendor's.")] provider: Option<Provider>,
-    ) -> Result<Option<Vec<Category>>> {
-        nullable(async move {
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+    ) -> Result<Option<Connection<usize, Category, Total, EmptyFields>>> {
+        let all = nullable(async move {
             let mut out = Vec::new();
             if wants(provider, Provider::Appypie) {
                 let loaded = async {
@@ -351,7 +354,8 @@ impl Query {
             }
             Ok(out)
         })
-        .await
+        .await?;
+        all.map(|all| page(all, first, after)).transpose()
     }
 
     /// The caller's accounts. Appy Pie lists accounts per app only, so without `appId` its half
@@ -361,8 +365,11 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "Only this vendor's.")] provider: Option<Provider>,
         #[graphql(desc = "Only those of this app (global id).")] app_id: Option<ID>,
-    ) -> Result<Option<Vec<Account>>> {
-        nullable(async move {
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+    ) -> Result<Option<Connection<usize, Account, Total, EmptyFields>>> {
+        let all = nullable(Box::pin(async move {
             if let Some(id) = app_id {
                 let g = GlobalId::expect(&id, Kind::App)?;
                 return match app_by_id(ctx, &g).await? {
@@ -426,8 +433,9 @@ impl Query {
                 out.extend(half(ctx, loaded.await));
             }
             Ok(out)
-        })
-        .await
+        }))
+        .await?;
+        all.map(|all| page(all, first, after)).transpose()
     }
 
     /// Appmixer flows and Appy Pie connects in one list, filtered and sorted (most recently
@@ -572,7 +580,13 @@ impl Query {
     }
 
     /// Every Appmixer component, as a trigger or an action (`GET /components?manifest=yes`).
-    async fn appmixer_components(&self, ctx: &Context<'_>) -> Result<Option<Vec<Component>>> {
+    async fn appmixer_components(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Most items to return.")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+    ) -> Result<Option<Connection<usize, Component, Total, EmptyFields>>> {
         let all = mixer(ctx)?.session.component_manifests().await.gql()?;
         let component = |c: ComponentManifest| {
             if c.is_trigger() {
@@ -581,7 +595,7 @@ impl Query {
                 Component::Action(Action(Step::Appmixer(c)))
             }
         };
-        Ok(Some(all.into_iter().map(component).collect()))
+        page(all.into_iter().map(component).collect(), first, after).map(Some)
     }
 
     /// Every Appmixer component name (`GET /components`).
@@ -590,7 +604,7 @@ impl Query {
     }
 
     /// The Appy Pie account connected with the one-time token `t` from the partner callback.
-    async fn appypie_account_by_token(
+    async fn appy_pie_account_by_token(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The connected account's token.")] token: String,
