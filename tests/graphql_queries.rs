@@ -542,3 +542,26 @@ async fn automations_filter_sort_and_keep_their_cursors_valid() {
         "a cursor of another order"
     );
 }
+
+#[tokio::test]
+async fn appmixer_triggers_and_actions_have_their_manifest_fields() {
+    let g = Gateway::start().await;
+    let q = "{ apps(provider: APPMIXER, search: \"gmail\") { edges { node { actions { fields { key label kind required dynamic port } }
+        triggers { usableAccounts { assigned tokenValid } } } } } }";
+    let d = g.ok(q, json!({})).await;
+    let gmail = &edges(&d["apps"])[0];
+    for action in gmail["actions"].as_array().unwrap() {
+        assert_eq!(
+            action["fields"],
+            json!([{ "key": "text", "label": "Text", "kind": "STRING", "required": true, "dynamic": false, "port": "in" }])
+        );
+    }
+    let accounts = gmail["triggers"][0]["usableAccounts"].as_array().unwrap();
+    assert!(!accounts.is_empty());
+    assert!(
+        accounts
+            .iter()
+            .all(|a| a["assigned"].is_null() && a["tokenValid"].is_null()),
+        "unknown is null, not a guess"
+    );
+}

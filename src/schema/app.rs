@@ -10,6 +10,7 @@ use crate::upstream::appmixer::model::{AppInfo, ComponentManifest};
 use crate::upstream::appypie::model as pm;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, Object, Result, SimpleObject, ID};
+use serde_json::Value;
 
 /// How an Appy Pie app's accounts authenticate.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -428,10 +429,11 @@ impl Category {
     }
 }
 
-/// An input field of an Appy Pie trigger or action.
+/// An input field of a trigger or an action: an Appy Pie field, or a property or in-port
+/// input of an Appmixer component's manifest.
 #[derive(SimpleObject, Clone)]
 pub struct Field {
-    /// Key used in the connect's options.
+    /// Key used in the connect's options, or the property or input name in the manifest.
     pub key: String,
     /// Label shown to people.
     pub label: String,
@@ -441,6 +443,69 @@ pub struct Field {
     pub required: bool,
     /// Whether a select's options come from the connected account.
     pub dynamic: bool,
+    /// Appmixer: the in-port whose messages carry it (none for a component property).
+    pub port: Option<String>,
+}
+
+/// The fields a JSON schema declares, labelled and typed by an Appmixer inspector.
+fn schema_fields(
+    schema: Option<&Value>,
+    inspector: Option<&Value>,
+    port: Option<&str>,
+) -> Vec<Field> {
+    let Some(properties) = schema
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+    else {
+        return Vec::new();
+    };
+    let required: Vec<&str> = schema
+        .and_then(|s| s.get("required"))
+        .and_then(Value::as_array)
+        .map_or_else(Vec::new, |r| r.iter().filter_map(Value::as_str).collect());
+    let inputs = inspector.and_then(|i| i.get("inputs"));
+    properties
+        .iter()
+        .map(|(key, property)| {
+            let input = inputs.and_then(|i| i.get(key));
+            let kind = input.and_then(|i| i.get("type")).and_then(Value::as_str);
+            let select = kind == Some("select") || property.get("enum").is_some();
+            Field {
+                key: key.clone(),
+                label: input
+                    .and_then(|i| i.get("label"))
+                    .and_then(Value::as_str)
+                    .unwrap_or(key)
+                    .to_string(),
+                kind: if select {
+                    FieldKind::Select
+                } else {
+                    FieldKind::String
+                },
+                required: required.contains(&key.as_str()),
+                dynamic: input.is_some_and(|i| i.get("source").is_some()),
+                port: port.map(str::to_string),
+            }
+        })
+        .collect()
+}
+
+/// The fields of an Appmixer component: its properties, then each in-port's inputs.
+fn manifest_fields(c: &ComponentManifest) -> Vec<Field> {
+    let properties = c.properties.as_ref();
+    let mut out = schema_fields(
+        properties.and_then(|p| p.get("schema")),
+        properties.and_then(|p| p.get("inspector")),
+        None,
+    );
+    for port in c.in_ports.iter().flatten() {
+        out.extend(schema_fields(
+            port.schema.as_ref(),
+            port.inspector.as_ref(),
+            Some(&port.name),
+        ));
+    }
+    out
 }
 
 fn fields(list: &[pm::Field]) -> Vec<Field> {
@@ -454,6 +519,7 @@ fn fields(list: &[pm::Field]) -> Vec<Field> {
             },
             required: f.required,
             dynamic: f.dynamic,
+            port: None,
         })
         .collect()
 }
@@ -471,10 +537,11 @@ pub enum Step {
 pub struct ComponentAccount {
     /// The account.
     pub account: Option<Account>,
-    /// Whether the account is assigned to the component instance asked about.
-    pub assigned: bool,
-    /// Whether the account's access token is still valid.
-    pub token_valid: bool,
+    /// Whether the account is assigned to the component instance asked about (null when no
+    /// instance was named).
+    pub assigned: Option<bool>,
+    /// Whether the account's access token is still valid (null when the vendor does not say).
+    pub token_valid: Option<bool>,
 }
 
 impl Step {
@@ -526,7 +593,7 @@ impl Step {
         match self {
             Step::AppyPieTrigger(t) => fields(&t.fields),
             Step::AppyPieAction(a) => fields(&a.fields),
-            Step::Appmixer(_) => Vec::new(),
+            Step::Appmixer(c) => manifest_fields(c),
         }
     }
 
@@ -557,8 +624,8 @@ impl Step {
                 .filter(|a| Some(a.service.as_str()) == service)
                 .map(|a| ComponentAccount {
                     account: Some(Account::Appmixer(a.clone())),
-                    assigned: false,
-                    token_valid: true,
+                    assigned: None,
+                    token_valid: None,
                 })
                 .collect());
         };
@@ -577,8 +644,8 @@ impl Step {
                     .find(|x| x.account_id == a.account_id)
                     .cloned()
                     .map(Account::Appmixer),
-                assigned: a.component_assigned,
-                token_valid: a.access_token_valid,
+                assigned: Some(a.component_assigned),
+                token_valid: Some(a.access_token_valid),
             })
             .collect())
     }
@@ -594,8 +661,8 @@ async fn pie_accounts(ctx: &Context<'_>, app_id: &str) -> Result<Vec<ComponentAc
         l.iter()
             .map(|a| ComponentAccount {
                 account: Some(Account::AppyPie(a.clone())),
-                assigned: false,
-                token_valid: a.status == pm::AccountStatus::Active,
+                assigned: None,
+                token_valid: Some(a.status == pm::AccountStatus::Active),
             })
             .collect()
     }))
@@ -640,7 +707,7 @@ macro_rules! step_object {
                 self.0.kind()
             }
 
-            /// Input fields (Appy Pie).
+            /// Input fields: Appy Pie's, or an Appmixer manifest's properties and in-port inputs.
             pub async fn fields(&self) -> Vec<Field> {
                 self.0.fields()
             }
@@ -657,8 +724,8 @@ macro_rules! step_object {
                 ctx: &Context<'_>,
                 #[graphql(desc = "The Appmixer component instance (in a flow).")]
                 component_id: Option<String>,
-            ) -> Result<Vec<ComponentAccount>> {
-                self.0.usable_accounts(ctx, component_id).await
+            ) -> Result<Option<Vec<ComponentAccount>>> {
+                nullable(self.0.usable_accounts(ctx, component_id)).await
             }
         }
     };
