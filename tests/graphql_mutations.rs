@@ -248,17 +248,17 @@ async fn account_mutations() {
     assert_eq!(account["service"], "appmixer:github");
     let id = account["id"].clone();
 
-    let q = "mutation($id: ID!) { updateAccount(input: { id: $id, displayName: \"Work GitHub\" }) { account { displayName } } }";
+    let q = "mutation($id: ID!) { updateAppmixerAccount(input: { id: $id, displayName: \"Work GitHub\" }) { account { displayName } } }";
     assert_eq!(
-        g.ok(q, json!({ "id": id })).await["updateAccount"]["account"]["displayName"],
+        g.ok(q, json!({ "id": id })).await["updateAppmixerAccount"]["account"]["displayName"],
         "Work GitHub"
     );
-    let q = "mutation($id: ID!) { testAccount(input: { id: $id }) { tokens { tokenId valid } } }";
+    let q = "mutation($id: ID!) { testAppmixerAccount(input: { id: $id }) { tokens { tokenId valid } } }";
     assert_eq!(
-        g.ok(q, json!({ "id": id })).await["testAccount"]["tokens"][0]["valid"],
+        g.ok(q, json!({ "id": id })).await["testAppmixerAccount"]["tokens"][0]["valid"],
         true
     );
-    let q = "mutation($id: ID!) { removeAccount(input: { id: $id }) { deletedId userErrors { code } } }";
+    let q = "mutation($id: ID!) { removeAppmixerAccount(input: { id: $id }) { deletedId userErrors { code } } }";
     g.ok(q, json!({ "id": id })).await;
     assert!(g
         .ok(
@@ -269,7 +269,7 @@ async fn account_mutations() {
         .is_null());
     let again = g.ok(q, json!({ "id": id })).await;
     assert_eq!(
-        again["removeAccount"]["userErrors"][0]["code"], "NOT_FOUND",
+        again["removeAppmixerAccount"]["userErrors"][0]["code"], "NOT_FOUND",
         "{again}"
     );
 
@@ -283,12 +283,12 @@ async fn account_mutations() {
     let wrong = g
         .query(
             Who::Both(0),
-            "mutation($id: ID!) { removeAccount(input: { id: $id }) { deletedId userErrors { field code } } }",
+            "mutation($id: ID!) { removeAppmixerAccount(input: { id: $id }) { deletedId userErrors { field code } } }",
             json!({ "id": pie_account }),
         )
         .await;
     assert_eq!(
-        wrong["data"]["removeAccount"]["userErrors"],
+        wrong["data"]["removeAppmixerAccount"]["userErrors"],
         json!([{ "field": ["input", "id"], "code": "INVALID" }])
     );
 }

@@ -18,7 +18,7 @@ pub enum AccountStatus {
     Active,
     /// Its authorization ran out; the user must connect it again (Appy Pie `expired`).
     Expired,
-    /// The vendor lists it without saying (Appmixer); `testAccount` checks its tokens.
+    /// The vendor lists it without saying (Appmixer); `testAppmixerAccount` checks its tokens.
     Unchecked,
 }
 use std::sync::Arc;

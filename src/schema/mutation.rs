@@ -321,7 +321,7 @@ pub struct TokenCheck {
     pub valid: bool,
 }
 
-/// Result of `testAccount`.
+/// Result of `testAppmixerAccount`.
 #[derive(SimpleObject, Default)]
 pub struct TestAccountPayload {
     /// One verdict per token.
@@ -835,7 +835,7 @@ impl Mutation {
     }
 
     /// Sets an Appmixer account's display name.
-    async fn update_account(
+    async fn update_appmixer_account(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: UpdateAccountInput,
@@ -855,7 +855,7 @@ impl Mutation {
     }
 
     /// Checks whether an Appmixer account's tokens are still valid.
-    async fn test_account(
+    async fn test_appmixer_account(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AccountIdInput,
@@ -879,7 +879,7 @@ impl Mutation {
     }
 
     /// Removes an Appmixer account; the flows using it stop.
-    async fn remove_account(
+    async fn remove_appmixer_account(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AccountIdInput,
