@@ -40,6 +40,15 @@ pub async fn mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account
         .map(Account::Appmixer))
 }
 
+/// An Appmixer account read fresh (not the request's list): after a write, or once an
+/// authentication session has made one.
+pub async fn fresh_mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
+    let s = &mixer(ctx)?.session;
+    let found = s.accounts(&[format!("accountId:{id}")]).await.gql()?;
+    let found = found.into_iter().find(|a| a.account_id == id);
+    Ok(found.map(|a| Account::Appmixer(Arc::new(a))))
+}
+
 /// An Appy Pie account by id, through its app's accounts when the app is known.
 pub async fn pie_account(
     ctx: &Context<'_>,

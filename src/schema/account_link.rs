@@ -3,7 +3,7 @@
 //! sends the user back to the caller's callback with a one-time token, which finishing needs;
 //! Appmixer's sign-in page ends by itself, and polling sees the account appear.
 
-use super::account::Account;
+use super::account::{fresh_mixer_account, Account};
 use super::app::{app_by_id, App};
 use super::node::{GlobalId, Kind};
 use super::payload::{at_field, payloads, settle, UserError};
@@ -202,7 +202,7 @@ pub async fn status(ctx: &Context<'_>, handle: &ID, token: Option<&str>) -> Resu
             let s = &mixer(ctx)?.session;
             let seen = s.auth_status(ticket).await.gql()?;
             let account = match (&seen.account_id, seen.finished) {
-                (Some(id), true) => fresh_account(ctx, id).await?,
+                (Some(id), true) => fresh_mixer_account(ctx, id).await?,
                 _ => None,
             };
             let state = match (&seen.error, seen.finished) {
@@ -217,13 +217,6 @@ pub async fn status(ctx: &Context<'_>, handle: &ID, token: Option<&str>) -> Resu
             })
         }
     }
-}
-
-async fn fresh_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
-    let s = &mixer(ctx)?.session;
-    let found = s.accounts(&[format!("accountId:{id}")]).await.gql()?;
-    let found = found.into_iter().find(|a| a.account_id == id);
-    Ok(found.map(|a| Account::Appmixer(Arc::new(a))))
 }
 
 /// The account-link operations: the query and both mutations.

@@ -1,6 +1,6 @@
 //! The mutation root: every upstream write, each sent once (never retried).
 
-use super::account::Account;
+use super::account::{fresh_mixer_account, Account};
 use super::automation::{Automation, Connect, ConnectSide, Flow};
 use super::node::{GlobalId, Kind};
 use super::payload::{after_write, at_field, payloads, settle, UserError};
@@ -470,14 +470,6 @@ async fn fresh_connect(ctx: &Context<'_>, id: &str) -> Result<Option<Connect>> {
         .into_iter()
         .find(|c| c.id == id)
         .map(|c| Connect(Arc::new(c))))
-}
-
-/// An Appmixer account read fresh.
-async fn fresh_mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
-    let s = &mixer(ctx)?.session;
-    let found = s.accounts(&[format!("accountId:{id}")]).await.gql()?;
-    let found = found.into_iter().find(|a| a.account_id == id);
-    Ok(found.map(|a| Account::Appmixer(Arc::new(a))))
 }
 
 const CONNECT_PAGE: u32 = 100;

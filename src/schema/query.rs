@@ -1,6 +1,6 @@
 //! The query root.
 
-use super::account::{pie_account, Account};
+use super::account::{fresh_mixer_account, pie_account, Account};
 use super::app::{
     app_by_id, component, pie_action, pie_trigger, Action, App, Category, Step, Trigger,
 };
@@ -629,7 +629,7 @@ impl Query {
         nullable(async move {
             let s = mixer(ctx)?.session.auth_status(&ticket).await.gql()?;
             let account = match &s.account_id {
-                Some(id) => s_account(ctx, id).await?,
+                Some(id) => fresh_mixer_account(ctx, id).await?,
                 None => None,
             };
             Ok(AuthStatus {
@@ -641,17 +641,4 @@ impl Query {
         })
         .await
     }
-}
-
-/// A freshly created Appmixer account: looked up without the request's cached list.
-async fn s_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
-    let all = mixer(ctx)?
-        .session
-        .accounts(&[format!("accountId:{id}")])
-        .await
-        .gql()?;
-    Ok(all
-        .into_iter()
-        .next()
-        .map(|a| Account::Appmixer(Arc::new(a))))
 }
