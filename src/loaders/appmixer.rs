@@ -84,7 +84,7 @@ fn logs_loader(session: AppmixerSession) -> Load<Arc<Vec<LogEntry>>> {
             Ok(by_flow.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
         })
     });
-    Load::new(f)
+    Load::batched(f)
 }
 
 /// The newest `size` log entries of `flow_ids`.

@@ -42,6 +42,8 @@ struct State<V> {
 pub struct Load<V: Clone + Send + Sync + 'static> {
     fetch: Arc<BatchFn<V>>,
     state: Mutex<State<V>>,
+    /// One upstream call answers a whole batch (rather than one call a key).
+    batched: bool,
 }
 
 impl<V: Clone + Send + Sync + 'static> Load<V> {
@@ -52,6 +54,15 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
                 slots: HashMap::new(),
                 open: None,
             }),
+            batched: false,
+        }
+    }
+
+    /// A loader whose every batch is one upstream call (its trace says `batch`).
+    pub(crate) fn batched(f: BatchFn<V>) -> Self {
+        Load {
+            batched: true,
+            ..Load::new(f)
         }
     }
 
@@ -85,12 +96,13 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
     fn open_batch(&self, first: &str) -> Open<V> {
         let keys = Arc::new(Mutex::new(Some(vec![first.to_string()])));
         let (taken, fetch, gate) = (keys.clone(), self.fetch.clone(), tick::Gate::queue());
+        let batched = self.batched;
         let run = async move {
             gate.await;
             let keys = taken.lock().unwrap_or_else(|e| e.into_inner()).take();
             let keys = keys.unwrap_or_default();
             metrics::histogram!("flowgate_loader_batch_size").record(keys.len() as f64);
-            let size = keys.len();
+            let size = if batched { keys.len() } else { 1 };
             in_batch(size, fetch(keys)).await.map(Arc::new)
         };
         Open {
@@ -132,7 +144,7 @@ where
             Ok(all)
         })
     });
-    Load::new(f)
+    Load::batched(f)
 }
 
 /// A loader that calls the upstream once per distinct key, a few at a time; a 404 means absent.
@@ -151,7 +163,7 @@ where
                 .map(|key| {
                     let (session, fetch) = (session.clone(), fetch.clone());
                     async move {
-                        match in_batch(1, fetch(session, key.clone())).await {
+                        match fetch(session, key.clone()).await {
                             Ok(v) => Ok(Some((key, v))),
                             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
                             Err(e) => Err(e),

@@ -295,6 +295,9 @@ async fn execute(g: Arc<Gateway>, headers: &HeaderMap, params: Params, over_get:
         request_id = %who.request_id,
         graphql.operation.name = tracing::field::Empty,
     );
+    if span.is_disabled() {
+        return execute_as(g, who, params, over_get).await;
+    }
     continue_trace(&span, headers);
     execute_as(g, who, params, over_get).instrument(span).await
 }
@@ -332,8 +335,21 @@ async fn execute_as(g: Arc<Gateway>, who: Caller, mut params: Params, over_get: 
         _ => {}
     }
     let shared_key = key.filter(|_| kind == Some(OperationType::Query));
-    let run = run(g.clone(), request, who, kind).in_current_span();
-    match shared_key {
+    let run = run(g.clone(), request, who, kind);
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return shared(&g, shared_key, run).await;
+    }
+    shared(&g, shared_key, run.instrument(span)).await
+}
+
+/// Runs `run`, sharing it with identical concurrent requests when `key` says so.
+async fn shared(
+    g: &Gateway,
+    key: Option<u128>,
+    run: impl std::future::Future<Output = Answer> + Send + 'static,
+) -> Answer {
+    match key {
         Some(key) => finished(g.executions.join(key, run).await.0),
         None => run.await,
     }
@@ -501,9 +517,14 @@ async fn respond(
     let span = tracing::info_span!("graphql.execute", graphql.operation.type = kind_label(kind));
     let run = context
         .clone()
-        .scope(tick::drive(g.schema.execute(request.data(data))))
-        .instrument(span);
-    let mut response = match tokio::time::timeout(g.limits.deadline, run).await {
+        .scope(tick::drive(g.schema.execute(request.data(data))));
+    let deadline = g.limits.deadline;
+    let ran = if span.is_disabled() {
+        tokio::time::timeout(deadline, run).await
+    } else {
+        tokio::time::timeout(deadline, run.instrument(span)).await
+    };
+    let mut response = match ran {
         Ok(response) => response,
         Err(_) => {
             let error = Code::UpstreamTimeout

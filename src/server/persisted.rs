@@ -87,9 +87,8 @@ impl Persisted {
         let hash = requested_hash(params)?;
         if let Some(trusted) = &self.trusted {
             let id = hash.or(params.document_id.take());
-            return trusted
-                .document(id, params.query.take(), self.shared.as_ref())
-                .await;
+            let document = trusted.document(id, params.query.take(), self.shared.as_ref());
+            return Box::pin(document).await;
         }
         if params.document_id.is_some() {
             return Err(not_supported());
@@ -101,7 +100,7 @@ impl Persisted {
                 let found = store()?.get(&(caller, hash.clone()));
                 let found = match found {
                     Some(text) => Some(text),
-                    None => self.registered_elsewhere(credential, &hash).await,
+                    None => Box::pin(self.registered_elsewhere(credential, &hash)).await,
                 };
                 let result = if found.is_some() { "hit" } else { "miss" };
                 metrics::counter!("flowgate_cache_requests_total", "cache" => "persisted_queries", "result" => result).increment(1);

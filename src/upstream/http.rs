@@ -178,8 +178,13 @@ impl HttpCore {
         let shared = cache.and(v.shared.as_ref());
         let shared_key = shared.map(|s| s.key("catalogue", &share::request_parts(&request)));
         if let Some(cache) = cache {
-            if let Some(hit) = cached(cache, key, shared.zip(shared_key.as_deref()), provider).await
-            {
+            let hit = Box::pin(cached(
+                cache,
+                key,
+                shared.zip(shared_key.as_deref()),
+                provider,
+            ));
+            if let Some(hit) = hit.await {
                 if let Some(c) = &context {
                     let ok = Ok(hit.clone());
                     c.record(|| traced(provider, operation, &ok, Duration::ZERO, 0, "cache"));
@@ -194,10 +199,16 @@ impl HttpCore {
                 core.guarded(&guard, provider, operation, request, true, mine.as_deref())
                     .await
             };
-            let call = super::context::in_batch(super::context::batch_keys(), call);
-            let call = call.in_current_span();
             let started = std::time::Instant::now();
-            let (outcome, joined) = v.in_flight_calls.join(key, provider, call).await;
+            let keys = super::context::batch_keys();
+            let span = tracing::Span::current();
+            // Wrapped only when there is something to carry: a wrapper moves the whole future.
+            let (outcome, joined) = if keys == 1 && span.is_disabled() {
+                v.in_flight_calls.join(key, provider, call).await
+            } else {
+                let call = Box::pin(super::context::in_batch(keys, call).instrument(span));
+                v.in_flight_calls.join(key, provider, call).await
+            };
             if let (true, Some(c)) = (joined, &context) {
                 c.record(|| {
                     traced(
@@ -237,7 +248,13 @@ impl HttpCore {
         idempotent: bool,
         trace: Option<&RequestContext>,
     ) -> Result<Reply, UpstreamError> {
-        if let Some(wait) = limited(v, provider, &current).await {
+        // Boxed, like the shared store's reads: futures only some calls need would otherwise
+        // make every call's future larger.
+        let limit = match v.policy.rate_limit {
+            Some(_) => Box::pin(limited(v, provider, &current)).await,
+            None => None,
+        };
+        if let Some(wait) = limit {
             metrics::counter!("flowgate_rate_limited_total", "vendor" => provider.label())
                 .increment(1);
             return Err(UpstreamError {
@@ -367,8 +384,10 @@ impl HttpCore {
             route = operation,
             http.response.status_code = tracing::field::Empty,
         );
-        let result = self
-            .read(provider, operation, request, limit)
+        if span.is_disabled() {
+            return self.read(provider, operation, request, limit).await;
+        }
+        let result = Box::pin(self.read(provider, operation, request, limit))
             .instrument(span.clone())
             .await;
         if let Ok(reply) = &result {
