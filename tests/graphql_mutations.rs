@@ -298,16 +298,7 @@ async fn auth_session_and_assignment() {
     let g = Gateway::start().await;
     let q = "{ flows(first: 40) { edges { node { components { id componentType } } } } }";
     let d = g.ok(q, json!({})).await;
-    let component = edges(&d["flows"])
-        .into_iter()
-        .flat_map(|f| f["components"].as_array().unwrap().clone())
-        .find(|c| {
-            !c["componentType"]
-                .as_str()
-                .unwrap()
-                .starts_with("appmixer.utils.")
-        })
-        .unwrap();
+    let component = common::service_component(&d["flows"]);
     let (cid, ctype) = (component["id"].clone(), component["componentType"].clone());
 
     let ticket = g

@@ -371,16 +371,7 @@ async fn component_names_and_usable_accounts() {
     assert!(d["appmixerComponentNames"].as_array().unwrap().len() > 100);
     let q = "{ flows(first: 40) { edges { node { components { id componentType trigger { usableAccounts { assigned } } action { usableAccounts { assigned } } } } } } }";
     let d = g.ok(q, json!({})).await;
-    let component = edges(&d["flows"])
-        .into_iter()
-        .flat_map(|f| f["components"].as_array().unwrap().clone())
-        .find(|c| {
-            !c["componentType"]
-                .as_str()
-                .unwrap()
-                .starts_with("appmixer.utils.")
-        })
-        .unwrap();
+    let component = common::service_component(&d["flows"]);
     let q = "query($id: String) { flows(first: 40) { edges { node { components { id action { usableAccounts(componentId: $id) { assigned tokenValid account { service } } }
         trigger { usableAccounts(componentId: $id) { assigned account { service } } } } } } } }";
     let d = g.ok(q, json!({ "id": component["id"] })).await;

@@ -30,13 +30,7 @@ async fn the_integrations_page_lists_every_automation_with_its_health() {
 async fn run_history_pages_through_an_automations_runs() {
     let g = Gateway::start().await;
     let connect = g.first_connect_id().await;
-    for _ in 0..3 {
-        g.ok(
-            "mutation($id: ID!) { testConnect(input: { id: $id }) { success } }",
-            json!({ "id": connect }),
-        )
-        .await;
-    }
+    g.test_connect(&connect, 3).await;
     let q = "query($id: ID!, $after: String) { node(id: $id) { ... on Automation { name
         runs(first: 2, after: $after) { pageInfo { hasNextPage endCursor } edges { node { status isTest steps } } } } } }";
     let first = g
@@ -81,17 +75,7 @@ async fn connecting_an_account_is_one_flow_for_both_vendors() {
         )
         .await;
     let pie_app = edges(&d["apps"])[0]["id"].clone();
-    let mixer_app = edges(&d["flows"])
-        .iter()
-        .flat_map(|f| f["components"].as_array().unwrap().clone())
-        .find(|c| {
-            !c["componentType"]
-                .as_str()
-                .unwrap()
-                .starts_with("appmixer.utils.")
-        })
-        .unwrap()["app"]["id"]
-        .clone();
+    let mixer_app = common::service_component(&d["flows"])["app"]["id"].clone();
     let start = "mutation($a: ID!) { startAccountLink(input: { appId: $a, callbackUrl: \"https://partner.example/cb\" }) {
         link { handle provider state redirectUrl } userErrors { field code } } }";
     let status = "query($h: ID!) { accountLink(handle: $h) { state account { id } } }";

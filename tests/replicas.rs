@@ -226,16 +226,7 @@ async fn a_catalogue_fill_on_one_replica_serves_another_and_garbage_is_ignored()
         "another credential never shares a fill"
     );
 
-    let mut conn = redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("flowgate:v1:catalogue:*")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let (mut conn, keys) = redis_keys(&redis, "flowgate:v1:catalogue:*").await;
     assert!(!keys.is_empty());
     for key in &keys {
         let _: () = redis::cmd("SET")
@@ -374,19 +365,9 @@ async fn a_hanging_redis_is_waited_for_briefly_and_limits_fall_back_to_the_repli
 
 /// Waits until Redis holds `n` keys of `kind` (replicas write them in the background).
 async fn stored(redis: &Redis, kind: &str, n: usize) {
-    let mut conn = redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
     let pattern = format!("flowgate:v1:{kind}:*");
     for _ in 0..200 {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if keys.len() >= n {
+        if redis_keys(redis, &pattern).await.1.len() >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -394,18 +375,27 @@ async fn stored(redis: &Redis, kind: &str, n: usize) {
     panic!("Redis never held {n} {kind} keys");
 }
 
-/// No key or value in Redis holds a token.
-async fn assert_no_secret_in(redis: &Redis) {
+/// A connection to `redis` and its keys matching `pattern`.
+async fn redis_keys(
+    redis: &Redis,
+    pattern: &str,
+) -> (redis::aio::MultiplexedConnection, Vec<String>) {
     let mut conn = redis
         .client()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
+    let keys = redis::cmd("KEYS")
+        .arg(pattern)
         .query_async(&mut conn)
         .await
         .unwrap();
+    (conn, keys)
+}
+
+/// No key or value in Redis holds a token.
+async fn assert_no_secret_in(redis: &Redis) {
+    let (mut conn, keys) = redis_keys(redis, "*").await;
     assert!(!keys.is_empty());
     for key in keys {
         assert!(key.starts_with("flowgate:v1:"), "{key}");

@@ -170,13 +170,7 @@ async fn runs_page_past_the_batched_read_and_through_connect_history() {
     assert_eq!(all[..80], expected[..]);
 
     let connect = g.first_connect_id().await;
-    for _ in 0..3 {
-        g.ok(
-            "mutation($id: ID!) { testConnect(input: { id: $id }) { success } }",
-            json!({ "id": connect }),
-        )
-        .await;
-    }
+    g.test_connect(&connect, 3).await;
     let small = q.replace("first: 30", "first: 2");
     let paged = walk(&g, &small, &connect).await;
     let whole = g

@@ -182,6 +182,14 @@ impl Gateway {
         self.sandbox.appypie.hooks.total() + self.sandbox.appmixer.hooks.total()
     }
 
+    /// Runs `testConnect` on `connect` `times` times: its history grows by as many runs.
+    pub async fn test_connect(&self, connect: &serde_json::Value, times: usize) {
+        let q = "mutation($id: ID!) { testConnect(input: { id: $id }) { success } }";
+        for _ in 0..times {
+            self.ok(q, serde_json::json!({ "id": connect })).await;
+        }
+    }
+
     /// Every upstream route served so far and how often, both vendors.
     pub fn hits(&self) -> std::collections::BTreeMap<String, u64> {
         let mut all = self.sandbox.appypie.hooks.counts();
@@ -328,4 +336,17 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The first component, in flows listed with `components { componentType ... }`, that talks to
+/// a service (not one of Appmixer's own utilities).
+pub fn service_component(flows: &serde_json::Value) -> serde_json::Value {
+    edges(flows)
+        .iter()
+        .flat_map(|f| f["components"].as_array().cloned().unwrap_or_default())
+        .find(|c| {
+            let kind = c["componentType"].as_str().unwrap_or_default();
+            !kind.starts_with("appmixer.utils.")
+        })
+        .expect("a flow uses a service")
 }
