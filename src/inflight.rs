@@ -25,9 +25,10 @@ impl<T: Clone> Default for InFlight<T> {
 }
 
 impl<T: Clone + Send + Sync + 'static> InFlight<T> {
-    /// The result of the work under `key`: the one already in flight, or `work`, started now.
-    /// `None` if the work panicked. The boolean says whether this caller joined another's work.
-    pub async fn join<F>(&self, key: u128, work: F) -> (Option<T>, bool)
+    /// The result of the work under `key`: the one already in flight, or the work `start` makes,
+    /// started now (a caller that joins never builds its own). `None` if the work panicked. The
+    /// boolean says whether this caller joined another's work.
+    pub async fn join<F>(&self, key: u128, start: impl FnOnce() -> F) -> (Option<T>, bool)
     where
         F: Future<Output = T> + Send + 'static,
     {
@@ -36,7 +37,7 @@ impl<T: Clone + Send + Sync + 'static> InFlight<T> {
             match flights.get(&key) {
                 Some(f) => (f.clone(), true),
                 None => {
-                    let flight = self.start(key, work);
+                    let flight = self.start(key, start());
                     flights.insert(key, flight.clone());
                     (flight, false)
                 }
@@ -106,9 +107,9 @@ mod tests {
             runs.fetch_add(1, Ordering::SeqCst) + 7
         };
         let (a, b, c) = tokio::join!(
-            shared.join(1, work(runs.clone())),
-            shared.join(1, work(runs.clone())),
-            shared.join(2, work(runs.clone())),
+            shared.join(1, || work(runs.clone())),
+            shared.join(1, || work(runs.clone())),
+            shared.join(2, || work(runs.clone())),
         );
         assert_eq!(runs.load(Ordering::SeqCst), 2, "key 1 once, key 2 once");
         assert_eq!(a.0, b.0);
@@ -119,7 +120,7 @@ mod tests {
     #[tokio::test]
     async fn a_panic_is_none_and_leaves_no_entry() {
         let shared = InFlight::<u8>::default();
-        let (out, _) = shared.join(1, async { panic!("boom") }).await;
+        let (out, _) = shared.join(1, || async { panic!("boom") }).await;
         assert_eq!(out, None);
         tokio::task::yield_now().await;
         assert!(shared.is_empty());

@@ -335,23 +335,23 @@ async fn execute_as(g: Arc<Gateway>, who: Caller, mut params: Params, over_get: 
         _ => {}
     }
     let shared_key = key.filter(|_| kind == Some(OperationType::Query));
-    let run = run(g.clone(), request, who, kind);
     let span = tracing::Span::current();
+    let gateway = g.clone();
     if span.is_disabled() {
-        return shared(&g, shared_key, run).await;
+        return shared(&g, shared_key, move || run(gateway, request, who, kind)).await;
     }
-    shared(&g, shared_key, run.instrument(span)).await
+    let start = move || run(gateway, request, who, kind).instrument(span);
+    shared(&g, shared_key, start).await
 }
 
-/// Runs `run`, sharing it with identical concurrent requests when `key` says so.
-async fn shared(
-    g: &Gateway,
-    key: Option<u128>,
-    run: impl std::future::Future<Output = Answer> + Send + 'static,
-) -> Answer {
+/// Runs the execution `start` makes, or joins an identical concurrent one when `key` says so.
+async fn shared<F>(g: &Gateway, key: Option<u128>, start: impl FnOnce() -> F) -> Answer
+where
+    F: std::future::Future<Output = Answer> + Send + 'static,
+{
     match key {
-        Some(key) => finished(g.executions.join(key, run).await.0),
-        None => run.await,
+        Some(key) => finished(g.executions.join(key, start).await.0),
+        None => Box::pin(start()).await,
     }
 }
 

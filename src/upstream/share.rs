@@ -111,13 +111,18 @@ type Outcome = Result<Reply, UpstreamError>;
 pub struct SharedReads(InFlight<Outcome>);
 
 impl SharedReads {
-    /// The outcome of the read under `key`, joining one in flight or starting `call`; and
-    /// whether it joined.
-    pub async fn join<F>(&self, key: u128, provider: Provider, call: F) -> (Outcome, bool)
+    /// The outcome of the read under `key`, joining one in flight or starting the call `start`
+    /// makes; and whether it joined.
+    pub async fn join<F>(
+        &self,
+        key: u128,
+        provider: Provider,
+        start: impl FnOnce() -> F,
+    ) -> (Outcome, bool)
     where
         F: Future<Output = Outcome> + Send + 'static,
     {
-        let (outcome, joined) = self.0.join(key, call).await;
+        let (outcome, joined) = self.0.join(key, start).await;
         let outcome = outcome.unwrap_or_else(|| {
             Err(UpstreamError::new(
                 provider,
