@@ -140,7 +140,7 @@ impl Account {
 
     /// The apps this account serves (one for Appy Pie; every module of the service for Appmixer).
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             match self {
                 Account::AppyPie(a) => Ok(pie_app(ctx, &a.app_id).await?.into_iter().collect()),
                 Account::Appmixer(a) => {
@@ -153,13 +153,13 @@ impl Account {
                         .collect())
                 }
             }
-        })
+        }))
         .await
     }
 
     /// Automations that use this account.
     pub async fn automations(&self, ctx: &Context<'_>) -> Result<Option<Vec<Automation>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             match self {
                 Account::AppyPie(a) => {
                     let connects = load_once(&pie(ctx)?.connects).await.gql()?;
@@ -190,7 +190,7 @@ impl Account {
                         .collect())
                 }
             }
-        })
+        }))
         .await
     }
 }

@@ -240,7 +240,7 @@ impl App {
 
     /// The caller's accounts for this app.
     pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             match self {
                 App::AppyPie(a) => {
                     let list = pie(ctx)?
@@ -262,7 +262,7 @@ impl App {
                         .collect())
                 }
             }
-        })
+        }))
         .await
     }
 }
@@ -383,7 +383,7 @@ impl Category {
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, App, Total, EmptyFields>>> {
-        let all = nullable(async move {
+        let all = nullable(Box::pin(async move {
             match self {
                 Category::AppyPie(c) => {
                     let apps = load_once(&pie(ctx)?.apps).await.gql()?;
@@ -406,7 +406,7 @@ impl Category {
                         .collect())
                 }
             }
-        })
+        }))
         .await?;
         all.map(|all| super::query::page(all, first, after))
             .transpose()
@@ -725,7 +725,7 @@ macro_rules! step_object {
                 #[graphql(desc = "The Appmixer component instance (in a flow).")]
                 component_id: Option<String>,
             ) -> Result<Option<Vec<ComponentAccount>>> {
-                nullable(self.0.usable_accounts(ctx, component_id)).await
+                nullable(Box::pin(self.0.usable_accounts(ctx, component_id))).await
             }
         }
     };

@@ -212,7 +212,7 @@ impl Flow {
 
     /// The apps the flow uses, each once.
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let names: BTreeSet<&str> = self
                 .0
                 .flow
@@ -225,13 +225,13 @@ impl Flow {
                 apps.extend(mixer_app(ctx, name).await?);
             }
             Ok(apps)
-        })
+        }))
         .await
     }
 
     /// Accounts assigned to the flow's components.
     pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let l = mixer(ctx)?;
             let all = load_once(&l.accounts).await.gql()?;
             let ids: Vec<String> = all.iter().map(|a| a.account_id.clone()).collect();
@@ -245,7 +245,7 @@ impl Flow {
                 .cloned()
                 .map(Account::Appmixer)
                 .collect())
-        })
+        }))
         .await
     }
 
@@ -386,7 +386,7 @@ impl Connect {
 
     /// Its trigger's app and its action's app, each once.
     pub async fn apps(&self, ctx: &Context<'_>) -> Result<Option<Vec<App>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let c = &self.0;
             let mut ids = vec![&c.trigger_app_id, &c.action_app_id];
             ids.dedup();
@@ -395,13 +395,13 @@ impl Connect {
                 apps.extend(pie_app(ctx, id).await?);
             }
             Ok(apps)
-        })
+        }))
         .await
     }
 
     /// The accounts its trigger and its action use, each once.
     pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let c = &self.0;
             let trigger = pie_account(ctx, Some(&c.trigger_app_id), &c.trigger_account_id);
             let mut accounts: Vec<Account> = trigger.await?.into_iter().collect();
@@ -410,7 +410,7 @@ impl Connect {
                 accounts.extend(action.await?);
             }
             Ok(accounts)
-        })
+        }))
         .await
     }
 

@@ -186,8 +186,10 @@ pub(crate) fn note_error(ctx: &Context<'_>, err: async_graphql::Error) {
 }
 
 /// Runs a nullable field's resolver: on error the field is `null` and the error is reported.
+/// Boxed: the future of a type's field resolver is as large as its largest field's, and is
+/// moved for every field of every object resolved.
 pub(crate) async fn nullable<T>(
-    resolve: impl std::future::Future<Output = Result<T>>,
+    resolve: futures_util::future::BoxFuture<'_, Result<T>>,
 ) -> Result<Option<T>> {
     resolve.await.map(Some)
 }

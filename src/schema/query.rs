@@ -127,7 +127,7 @@ pub struct AppyPieProfile {
 impl Viewer {
     /// The Appmixer user behind the `X-Appmixer-Token` credential.
     async fn appmixer(&self, ctx: &Context<'_>) -> Result<Option<AppmixerUser>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let u = load_once(&mixer(ctx)?.user).await.gql()?;
             Ok(AppmixerUser {
                 id: u.id,
@@ -136,13 +136,13 @@ impl Viewer {
                 plan: u.plan,
                 scope: u.scope,
             })
-        })
+        }))
         .await
     }
 
     /// The Appy Pie profile behind the `X-Appypie-Token` credential.
     async fn appypie(&self, ctx: &Context<'_>) -> Result<Option<AppyPieProfile>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let p = load_once(&pie(ctx)?.profile).await.gql()?;
             Ok(AppyPieProfile {
                 id: p.id,
@@ -150,7 +150,7 @@ impl Viewer {
                 name: p.name,
                 created_at: DateTime::from_vendor(&p.created_at),
             })
-        })
+        }))
         .await
     }
 }
@@ -262,7 +262,7 @@ impl Query {
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, App, Total, EmptyFields>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let category = category_id
                 .map(|id| GlobalId::expect(&id, Kind::Category))
                 .transpose()?;
@@ -316,7 +316,7 @@ impl Query {
                     .then(a.native().cmp(b.native()))
             });
             page(apps, first, after)
-        })
+        }))
         .await
     }
 
@@ -329,7 +329,7 @@ impl Query {
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Category, Total, EmptyFields>>> {
-        let all = nullable(async move {
+        let all = nullable(Box::pin(async move {
             let mut out = Vec::new();
             if wants(provider, Provider::Appypie) {
                 let loaded = async {
@@ -353,7 +353,7 @@ impl Query {
                 out.extend(half(ctx, loaded.await));
             }
             Ok(out)
-        })
+        }))
         .await?;
         all.map(|all| page(all, first, after)).transpose()
     }
@@ -472,7 +472,7 @@ impl Query {
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Flow, Total, EmptyFields>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let l = mixer(ctx)?;
             let start = match after {
                 Some(c) => {
@@ -519,7 +519,7 @@ impl Query {
                     .map(|(i, f)| Edge::new(start + i, Flow(Arc::new(f)))),
             );
             Ok(conn)
-        })
+        }))
         .await
     }
 
@@ -534,7 +534,7 @@ impl Query {
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Connect, Total, EmptyFields>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let all = load_once(&pie(ctx)?.connects).await.gql()?;
             let list: Vec<Connect> = all
                 .iter()
@@ -547,7 +547,7 @@ impl Query {
                 .map(Connect)
                 .collect();
             page(list, first, after)
-        })
+        }))
         .await
     }
 
@@ -560,7 +560,7 @@ impl Query {
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, PopularMatch, Total, EmptyFields>>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let app = app_id
                 .map(|id| GlobalId::expect(&id, Kind::App))
                 .transpose()?;
@@ -575,7 +575,7 @@ impl Query {
                 .map(PopularMatch)
                 .collect();
             page(list, first, after)
-        })
+        }))
         .await
     }
 
@@ -609,14 +609,14 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "The connected account's token.")] token: String,
     ) -> Result<Option<Account>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let a = pie(ctx)?
                 .session
                 .connected_account_by_token(&token)
                 .await
                 .gql()?;
             Ok(Account::AppyPie(a))
-        })
+        }))
         .await
     }
 
@@ -626,7 +626,7 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "The ticket `startAuthSession` returned.")] ticket: String,
     ) -> Result<Option<AuthStatus>> {
-        nullable(async move {
+        nullable(Box::pin(async move {
             let s = mixer(ctx)?.session.auth_status(&ticket).await.gql()?;
             let account = match &s.account_id {
                 Some(id) => fresh_mixer_account(ctx, id).await?,
@@ -638,7 +638,7 @@ impl Query {
                 updated_at: DateTime::from_vendor(&s.updated_at),
                 error: s.error,
             })
-        })
+        }))
         .await
     }
 }
