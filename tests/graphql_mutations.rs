@@ -215,12 +215,16 @@ async fn flow_lifecycle() {
         g.ok(update, json!({ "id": id })).await["updateFlow"]["flow"]["customFields"]["category"],
         "sales"
     );
-    let stop = "mutation($id: ID!) { disableAutomation(input: { id: $id }) { automation { status ... on Flow { stopStatus { status } } } } }";
+    let stop = "mutation($id: ID!) { disableAutomation(input: { id: $id, background: true }) { ticket automation { status ... on Flow { nativeId stopStatus { state detail } } } } }";
     let d = g.ok(stop, json!({ "id": id })).await;
+    let stopped = &d["disableAutomation"];
     assert_eq!(
-        d["disableAutomation"]["automation"]["stopStatus"]["status"],
-        "completed"
+        stopped["ticket"], stopped["automation"]["nativeId"],
+        "a stop in the background answers with the flow's id as its ticket"
     );
+    let status = &stopped["automation"]["stopStatus"];
+    assert_eq!(status["state"], "COMPLETED");
+    assert_eq!(status["detail"], "completed");
 
     let delete = "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId } }";
     g.ok(delete, json!({ "id": id })).await;
@@ -305,7 +309,7 @@ async fn auth_session_and_assignment() {
         .ok("mutation { createAuthTicket { ticket } }", json!({}))
         .await["createAuthTicket"]["ticket"]
         .clone();
-    let q = "mutation($t: String!, $c: String!, $id: String) { appmixerAuthUrl(input: { componentType: $c, ticket: $t, componentId: $id }) { authUrl } }";
+    let q = "mutation($t: String!, $c: String!, $id: ID) { appmixerAuthUrl(input: { componentType: $c, ticket: $t, componentId: $id }) { authUrl } }";
     let url = g.ok(q, json!({ "t": ticket, "c": ctype, "id": cid })).await["appmixerAuthUrl"]
         ["authUrl"]
         .clone();
@@ -328,10 +332,10 @@ async fn auth_session_and_assignment() {
     let new_account = d["appmixerAuthStatus"]["account"]["id"].clone();
     assert!(new_account.is_string());
 
-    let q = "mutation($c: String!) { unassignAccount(input: { componentId: $c }) { componentId account { id } } }";
+    let q = "mutation($c: ID!) { unassignAccount(input: { componentId: $c }) { componentId account { id } } }";
     let d = g.ok(q, json!({ "c": cid })).await;
     assert!(d["unassignAccount"]["account"].is_null());
-    let q = "mutation($c: String!, $a: ID!) { assignAccount(input: { componentId: $c, accountId: $a }) { componentId account { id } } }";
+    let q = "mutation($c: ID!, $a: ID!) { assignAccount(input: { componentId: $c, accountId: $a }) { componentId account { id } } }";
     let d = g.ok(q, json!({ "c": cid, "a": new_account })).await;
     assert_eq!(d["assignAccount"]["account"]["id"], new_account);
 }

@@ -193,7 +193,7 @@ async fn flows_filter_pattern_sort_and_details() {
     assert_eq!(d["flows"]["totalCount"], 40);
     let d = g
         .ok(
-            "{ flows(filter: [\"stage:running\"], first: 3) { totalCount edges { node { status } } } all: flows(filter: [\"stage:running\"], first: 100) { edges { node { id } } } }",
+            "{ flows(filter: { status: RUNNING }, first: 3) { totalCount edges { node { status } } } all: flows(filter: { status: RUNNING }, first: 100) { edges { node { id } } } }",
             json!({}),
         )
         .await;
@@ -203,14 +203,14 @@ async fn flows_filter_pattern_sort_and_details() {
         edges(&d["all"]).len(),
         "a filtered total counts every match"
     );
-    let d = g.ok("{ flows(sort: \"mtime:-1\", first: 3) { pageInfo { hasNextPage } edges { cursor node { updatedAt } } } }", json!({})).await;
+    let d = g.ok("{ flows(sort: UPDATED_DESC, first: 3) { pageInfo { hasNextPage } edges { cursor node { updatedAt } } } }", json!({})).await;
     assert_eq!(d["flows"]["pageInfo"]["hasNextPage"], true);
     let f = edges(&d["flows"]);
     assert!(f[0]["updatedAt"].as_str() >= f[1]["updatedAt"].as_str());
 
-    let q = "{ flows(first: 1, filter: [\"stage:running\"]) { edges { node { id nativeId createdAt startedAt customFields descriptor
+    let q = "{ flows(first: 1, filter: { status: RUNNING }) { edges { node { id nativeId createdAt startedAt customFields descriptor thumbnail sharedWith { email permissions }
         components { id componentType label app { name } trigger { name } action { name } }
-        apps { name } accounts { service } runs(first: 3) { edges { node { status startedAt componentTypes } } } stopStatus { status stepsTotal } } } } }";
+        apps { name } accounts { service } runs(first: 3) { edges { node { status startedAt componentTypes } } } stopStatus { state detail stepsTotal } } } } }";
     let d = g.ok(q, json!({})).await;
     let flow = &edges(&d["flows"])[0];
     let components = flow["components"].as_array().unwrap();
@@ -218,7 +218,13 @@ async fn flows_filter_pattern_sort_and_details() {
     assert!(components.iter().any(|c| c["trigger"]["name"].is_string()));
     assert!(components.iter().all(|c| c["app"]["name"].is_string()));
     assert!(flow["descriptor"].is_object() && flow["customFields"]["category"].is_string());
-    assert_eq!(flow["stopStatus"]["status"], "running");
+    assert_eq!(flow["stopStatus"]["state"], "IN_PROGRESS");
+    assert_eq!(flow["stopStatus"]["detail"], "running");
+    assert!(flow["thumbnail"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/svg+xml"));
+    assert!(flow["sharedWith"].is_array());
     assert_eq!(flow["stopStatus"]["stepsTotal"], components.len());
     let needs_auth = components.iter().any(|c| {
         !c["componentType"]
@@ -231,11 +237,30 @@ async fn flows_filter_pattern_sort_and_details() {
     let pattern = flow["nativeId"].as_str().unwrap()[..8].to_string();
     let d = g
         .ok(
-            "query($p: String) { flows(pattern: $p) { edges { node { id } } } }",
+            "query($p: String) { flows(filter: { search: $p }) { edges { node { id } } } }",
             json!({ "p": pattern }),
         )
         .await;
     assert_eq!(edges(&d["flows"])[0]["id"], flow["id"]);
+
+    let category = flow["customFields"]["category"].clone();
+    let q = "query($c: String!) { flows(filter: { customFields: [{ path: \"category\", value: $c }] }, first: 100) {
+        totalCount edges { node { customFields } } } }";
+    let d = g.ok(q, json!({ "c": category })).await;
+    let matching = edges(&d["flows"]);
+    assert!(!matching.is_empty() && (matching.len() as u64) < 40);
+    assert!(matching
+        .iter()
+        .all(|f| f["customFields"]["category"] == category));
+    let bad =
+        "{ flows(filter: { customFields: [{ path: \"a:b\", value: \"x\" }] }) { totalCount } }";
+    let before = g.hits();
+    let res = g.query(Who::Both(0), bad, json!({})).await;
+    assert_eq!(
+        res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{res}"
+    );
+    assert_eq!(g.hits(), before, "a bad filter costs no upstream call");
 }
 
 #[tokio::test]
@@ -285,8 +310,8 @@ async fn connects_popular_matches_and_details() {
 async fn node_and_nodes_resolve_every_kind() {
     let g = Gateway::start().await;
     let q = "{ connects(first: 1) { edges { node { id trigger { id } action { id } triggerApp { id category { id } } triggerAccount { id } popularMatch { id } } } }
-        flows(first: 1, filter: [\"stage:running\"]) { edges { node { id components { trigger { id } action { id } } } } }
-        accounts(provider: APPMIXER, first: 1) { edges { node { id } } } }";
+        flows(first: 1, filter: { status: RUNNING }) { edges { node { id components { id trigger { id } action { id } } } } }
+        accounts(provider: APPMIXER, first: 1) { edges { node { id } } } viewer { appmixer { id } appypie { id } } }";
     let d = g.ok(q, json!({})).await;
     let c = &edges(&d["connects"])[0];
     let f = &edges(&d["flows"])[0];
@@ -313,6 +338,9 @@ async fn node_and_nodes_resolve_every_kind() {
         json!(mixer_trigger),
         json!(mixer_action),
         edges(&d["accounts"])[0]["id"].clone(),
+        f["components"][0]["id"].clone(),
+        d["viewer"]["appmixer"]["id"].clone(),
+        d["viewer"]["appypie"]["id"].clone(),
     ];
     if c["popularMatch"]["id"].is_string() {
         ids.push(c["popularMatch"]["id"].clone());
@@ -332,10 +360,21 @@ async fn node_and_nodes_resolve_every_kind() {
         .map(|n| n["__typename"].as_str().unwrap())
         .collect();
     assert_eq!(
-        &kinds[..10],
+        &kinds[..13],
         [
-            "Connect", "Trigger", "Action", "App", "Category", "Account", "Flow", "Trigger",
-            "Action", "Account"
+            "Connect",
+            "Trigger",
+            "Action",
+            "App",
+            "Category",
+            "Account",
+            "Flow",
+            "Trigger",
+            "Action",
+            "Account",
+            "FlowComponent",
+            "AppmixerUser",
+            "AppyPieProfile"
         ]
     );
 
@@ -372,7 +411,7 @@ async fn component_names_and_usable_accounts() {
     let q = "{ flows(first: 40) { edges { node { components { id componentType trigger { usableAccounts { assigned } } action { usableAccounts { assigned } } } } } } }";
     let d = g.ok(q, json!({})).await;
     let component = common::service_component(&d["flows"]);
-    let q = "query($id: String) { flows(first: 40) { edges { node { components { id action { usableAccounts(componentId: $id) { assigned tokenValid account { service } } }
+    let q = "query($id: ID) { flows(first: 40) { edges { node { components { id action { usableAccounts(componentId: $id) { assigned tokenValid account { service } } }
         trigger { usableAccounts(componentId: $id) { assigned account { service } } } } } } } }";
     let d = g.ok(q, json!({ "id": component["id"] })).await;
     let c = edges(&d["flows"])

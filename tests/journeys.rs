@@ -133,3 +133,68 @@ async fn connecting_an_account_is_one_flow_for_both_vendors() {
         json!([{ "field": ["input", "handle"], "code": "INVALID" }])
     );
 }
+
+#[tokio::test]
+async fn a_flow_is_copied_with_its_accounts_then_shared() {
+    let g = Gateway::start().await;
+    let q = "{ flows(first: 40) { edges { node { id name accounts { id } components { nativeId } } } } }";
+    let d = g.ok(q, json!({})).await;
+    let original = edges(&d["flows"])
+        .into_iter()
+        .find(|f| !f["accounts"].as_array().unwrap().is_empty())
+        .expect("a flow with accounts");
+
+    let clone = "mutation($id: ID!, $with: Boolean!) { cloneFlow(input: { id: $id, prefix: \"Mine: \", connectAccounts: $with }) {
+        flow { id name status } userErrors { code } } }";
+    let vars = json!({ "id": original["id"], "with": true });
+    let copied = g
+        .costs(
+            &[("POST /flows/{id}/clone", 1), ("GET /flows/{id}", 1)],
+            g.ok(clone, vars),
+        )
+        .await;
+    let copy = &copied["cloneFlow"]["flow"];
+    let name = format!("Mine: {}", original["name"].as_str().unwrap());
+    assert_eq!(copy["name"], name.as_str());
+    assert_eq!(copy["status"], "STOPPED");
+    let q = "query($id: ID!) { node(id: $id) { ... on Flow { accounts { id } components { nativeId } } } }";
+    let d = g.ok(q, json!({ "id": copy["id"] })).await;
+    assert_eq!(d["node"]["accounts"], original["accounts"]);
+    assert_ne!(d["node"]["components"], original["components"]);
+    let vars = json!({ "id": original["id"], "with": false });
+    let bare = g.ok(clone, vars).await["cloneFlow"]["flow"]["id"].clone();
+    let d = g.ok(q, json!({ "id": bare })).await;
+    assert_eq!(d["node"]["accounts"], json!([]));
+
+    let share = "mutation($id: ID!) { updateFlow(input: { id: $id, thumbnail: \"data:image/svg+xml;base64,PHN2Zy8+\",
+        sharedWith: [{ email: \"bob@example.com\", permissions: [READ, START] }] }) { flow { thumbnail sharedWith { email permissions } } } }";
+    let shared = g
+        .costs(
+            &[("PUT /flows/{id}", 1), ("GET /flows/{id}", 1)],
+            g.ok(share, json!({ "id": copy["id"] })),
+        )
+        .await;
+    insta::assert_json_snapshot!(shared);
+
+    let missing = "mutation { cloneFlow(input: { id: \"RmxvdzphcHBtaXhlcjpub3BlLW5vcGU\" }) { flow { id } userErrors { field code } } }";
+    let d = g
+        .costs(&[("POST /flows/{id}/clone", 1)], g.ok(missing, json!({})))
+        .await;
+    assert_eq!(d["cloneFlow"]["userErrors"][0]["code"], "NOT_FOUND", "{d}");
+}
+
+#[tokio::test]
+async fn only_a_flow_stops_in_the_background() {
+    let g = Gateway::start().await;
+    let connect = g.first_connect_id().await;
+    let stop = "mutation($id: ID!) { disableAutomation(input: { id: $id, background: true }) { ticket userErrors { field code } } }";
+    let d = g.costs(&[], g.ok(stop, json!({ "id": connect }))).await;
+    let refused = &d["disableAutomation"];
+    assert_eq!(
+        refused["userErrors"][0]["field"],
+        json!(["input", "background"]),
+        "{refused}"
+    );
+    assert_eq!(refused["userErrors"][0]["code"], "INVALID");
+    assert!(refused["ticket"].is_null());
+}

@@ -23,6 +23,8 @@ pub struct AppmixerLoaders {
     pub account_flows: Load<Arc<Vec<FlowRef>>>,
     pub logs: Load<Arc<Vec<LogEntry>>>,
     pub stop_status: Load<StopStatus>,
+    /// One flow, whole (thumbnail included).
+    pub flow: Load<Arc<Flow>>,
     /// Keyed by `componentType componentId`.
     pub component_accounts: Load<ComponentAuth>,
 }
@@ -122,6 +124,9 @@ impl AppmixerLoaders {
                 Ok(Arc::new(s.account_flows(&id).await?))
             }),
             logs: logs_loader(s.clone()),
+            flow: per_key(s.clone(), |s: AppmixerSession, id| async move {
+                Ok(Arc::new(s.flow(&id).await?))
+            }),
             stop_status: per_key(s.clone(), |s: AppmixerSession, id| async move {
                 s.stop_status(&id).await
             }),

@@ -2,6 +2,7 @@
 
 use super::account::Account;
 use super::node::{GlobalId, Kind};
+use super::payload::at_field;
 use super::query::Total;
 use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
@@ -608,7 +609,7 @@ impl Step {
     pub async fn usable_accounts(
         &self,
         ctx: &Context<'_>,
-        component_id: Option<String>,
+        component_id: Option<ID>,
     ) -> Result<Vec<ComponentAccount>> {
         let c = match self {
             Step::Appmixer(c) => c,
@@ -629,6 +630,8 @@ impl Step {
                 })
                 .collect());
         };
+        let (_, component_id) = GlobalId::expect_flow_component(&component_id)
+            .map_err(|e| at_field(e, "componentId"))?;
         let key = format!("{} {component_id}", c.name);
         let Some(auth) = l.component_accounts.load_one(key).await.gql()? else {
             return Ok(Vec::new());
@@ -717,13 +720,13 @@ macro_rules! step_object {
                 self.0.app(ctx).await
             }
 
-            /// Accounts it can use. For an Appmixer component, pass the component instance id
-            /// (from a flow) to learn which account is assigned to it.
+            /// Accounts it can use. For an Appmixer component, pass a `FlowComponent` id to
+            /// learn which account is assigned to that component of a flow.
             pub async fn usable_accounts(
                 &self,
                 ctx: &Context<'_>,
-                #[graphql(desc = "The Appmixer component instance (in a flow).")]
-                component_id: Option<String>,
+                #[graphql(desc = "A `FlowComponent` of this type, in a flow.")]
+                component_id: Option<ID>,
             ) -> Result<Option<Vec<ComponentAccount>>> {
                 nullable(Box::pin(self.0.usable_accounts(ctx, component_id))).await
             }

@@ -89,15 +89,33 @@ pub struct Flow(pub Arc<mm::Flow>);
 /// One component placed in a flow.
 #[derive(Clone)]
 pub struct FlowComponent {
+    flow_id: String,
     id: String,
     component: mm::FlowComponent,
+}
+
+impl FlowComponent {
+    /// Component `id` of `flow`, if the flow has it.
+    pub fn of(flow: &mm::Flow, id: &str) -> Option<FlowComponent> {
+        let component = flow.flow.as_ref()?.get(id)?.clone();
+        Some(FlowComponent {
+            flow_id: flow.flow_id.clone(),
+            id: id.to_string(),
+            component,
+        })
+    }
 }
 
 /// One component placed in an Appmixer flow.
 #[Object]
 impl FlowComponent {
+    /// Global id (what `assignAccount` and `usableAccounts` take).
+    pub async fn id(&self) -> ID {
+        GlobalId::flow_component(&self.flow_id, &self.id)
+    }
+
     /// The component instance id within the flow.
-    pub async fn id(&self) -> &str {
+    pub async fn native_id(&self) -> &str {
         &self.id
     }
 
@@ -134,10 +152,57 @@ impl FlowComponent {
 /// Progress of stopping a flow.
 #[derive(SimpleObject, Clone)]
 pub struct StopStatus {
-    /// e.g. `completed`.
-    pub status: String,
+    /// Whether the stop is done.
+    pub state: StopState,
+    /// Appmixer's own word for it (e.g. `completed`).
+    pub detail: String,
     /// Steps the stop involves.
     pub steps_total: u32,
+}
+
+/// Where a flow's stop stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StopState {
+    /// The flow has stopped (Appmixer `completed`).
+    Completed,
+    /// The stop is still going on (any other status).
+    InProgress,
+}
+
+/// What a person a flow is shared with may do.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FlowPermission {
+    /// See the flow (`read`).
+    Read,
+    /// Start it (`start`).
+    Start,
+    /// Stop it (`stop`).
+    Stop,
+}
+
+impl FlowPermission {
+    pub fn wire(self) -> &'static str {
+        match self {
+            FlowPermission::Read => "read",
+            FlowPermission::Start => "start",
+            FlowPermission::Stop => "stop",
+        }
+    }
+
+    fn parse(word: &str) -> Option<FlowPermission> {
+        [Self::Read, Self::Start, Self::Stop]
+            .into_iter()
+            .find(|p| p.wire() == word)
+    }
+}
+
+/// Someone a flow is shared with.
+#[derive(SimpleObject, Clone)]
+pub struct FlowShare {
+    /// Their email address.
+    pub email: String,
+    /// What they may do (permissions Appmixer adds later are left out).
+    pub permissions: Vec<FlowPermission>,
 }
 
 /// An Appmixer flow.
@@ -204,6 +269,7 @@ impl Flow {
             .iter()
             .flatten()
             .map(|(id, c)| FlowComponent {
+                flow_id: self.0.flow_id.clone(),
                 id: id.clone(),
                 component: c.clone(),
             })
@@ -288,9 +354,39 @@ impl Flow {
             .await
             .gql()?;
         Ok(s.map(|s| StopStatus {
-            status: s.status,
+            state: if s.status == "completed" {
+                StopState::Completed
+            } else {
+                StopState::InProgress
+            },
+            detail: s.status,
             steps_total: s.steps_total,
         }))
+    }
+
+    /// Its picture, a `data:` URI (read per flow when the list it came from left it out).
+    pub async fn thumbnail(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        if let Some(t) = &self.0.thumbnail {
+            return Ok(Some(t.clone()));
+        }
+        let id = self.0.flow_id.clone();
+        let flow = mixer(ctx)?.flow.load_one(id).await.gql()?;
+        Ok(flow.and_then(|f| f.thumbnail.clone()))
+    }
+
+    /// The people it is shared with.
+    pub async fn shared_with(&self) -> Vec<FlowShare> {
+        let shares = self.0.shared_with.iter().flatten();
+        shares
+            .map(|s| FlowShare {
+                email: s.email.clone(),
+                permissions: s
+                    .permissions
+                    .iter()
+                    .filter_map(|p| FlowPermission::parse(p))
+                    .collect(),
+            })
+            .collect()
     }
 }
 

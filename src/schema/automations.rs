@@ -3,13 +3,14 @@
 //! valid when automations are added or removed before it.
 
 use super::app::component_app;
-use super::automation::{Automation, AutomationStatus, Connect, Flow};
+use super::automation::{Automation, AutomationStatus, Connect, Flow, FlowPermission};
 use super::node::{GlobalId, Kind};
+use super::payload::at_field;
 use super::query::Total;
 use super::{mixer, note_error, pie, DateTime, Provider};
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
-use crate::upstream::appmixer::model::Stage;
+use crate::upstream::appmixer::model::{FlowQuery, Stage};
 use crate::upstream::appypie::model::ConnectStatus;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Result, ID};
@@ -45,6 +46,93 @@ pub enum AutomationSort {
     CreatedDesc,
     /// By name, A to Z.
     NameAsc,
+}
+
+/// Which flows `flows` lists; every filter given must hold.
+#[derive(InputObject, Default)]
+pub struct FlowFilter {
+    /// Only running or only stopped ones.
+    pub status: Option<AutomationStatus>,
+    /// Only those whose name or id holds this text.
+    pub search: Option<String>,
+    /// Only those whose custom fields hold these values.
+    pub custom_fields: Option<Vec<CustomFieldMatch>>,
+    /// Only flows shared with the caller with at least these permissions.
+    pub shared_with_permissions: Option<Vec<FlowPermission>>,
+}
+
+/// A custom field's value to match.
+#[derive(InputObject)]
+pub struct CustomFieldMatch {
+    /// The field's path in `customFields`, dots between levels (e.g. `category`).
+    pub path: String,
+    /// The value it must have.
+    pub value: String,
+}
+
+/// The order of `flows`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum FlowSort {
+    /// Most recently changed first.
+    #[default]
+    UpdatedDesc,
+    /// Least recently changed first.
+    UpdatedAsc,
+    /// Most recently created first.
+    CreatedDesc,
+    /// Least recently created first.
+    CreatedAsc,
+    /// By name, A to Z.
+    NameAsc,
+    /// By name, Z to A.
+    NameDesc,
+}
+
+impl FlowSort {
+    fn wire(self) -> &'static str {
+        match self {
+            FlowSort::UpdatedDesc => "mtime:-1",
+            FlowSort::UpdatedAsc => "mtime:1",
+            FlowSort::CreatedDesc => "btime:-1",
+            FlowSort::CreatedAsc => "btime:1",
+            FlowSort::NameAsc => "name:1",
+            FlowSort::NameDesc => "name:-1",
+        }
+    }
+}
+
+/// Appmixer's `GET /flows` query for a filter and an order; whether it filters anything.
+pub fn flow_query(filter: FlowFilter, sort: FlowSort) -> Result<(FlowQuery, bool)> {
+    let mut filters = Vec::new();
+    if let Some(status) = filter.status {
+        let stage = if status == AutomationStatus::Running {
+            "running"
+        } else {
+            "stopped"
+        };
+        filters.push(format!("stage:{stage}"));
+    }
+    for m in filter.custom_fields.iter().flatten() {
+        let bad = |c: char| c == ':' || c.is_whitespace();
+        if m.path.is_empty() || m.path.contains(bad) {
+            let e = Code::BadUserInput.error("a custom field path has no spaces or colons");
+            return Err(at_field(e, "filter.customFields.path"));
+        }
+        filters.push(format!("customFields.{}:{}", m.path, m.value));
+    }
+    let permissions = filter.shared_with_permissions.map(|all| {
+        let words: Vec<&str> = all.iter().map(|p| p.wire()).collect();
+        words.join(",")
+    });
+    let filtered = !filters.is_empty() || filter.search.is_some() || permissions.is_some();
+    let q = FlowQuery {
+        filters,
+        pattern: filter.search,
+        shared_with_permissions: permissions,
+        sort: Some(sort.wire().to_string()),
+        ..FlowQuery::default()
+    };
+    Ok((q, filtered))
 }
 
 /// A page of automations, with string cursors.

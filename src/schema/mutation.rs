@@ -1,7 +1,7 @@
 //! The mutation root: every upstream write, each sent once (never retried).
 
 use super::account::{fresh_mixer_account, Account};
-use super::automation::{Automation, Connect, ConnectSide, Flow};
+use super::automation::{Automation, Connect, ConnectSide, Flow, FlowPermission};
 use super::node::{GlobalId, Kind};
 use super::payload::{after_write, at_field, payloads, settle, UserError};
 use super::query::AppmixerUser;
@@ -158,6 +158,9 @@ pub struct AutomationIdInput {
 pub struct AutomationPayload {
     /// The id of the automation written.
     pub id: Option<ID>,
+    /// Flows: Appmixer's ticket for the start or stop (for a stop in the background, the flow's
+    /// id; `Flow.stopStatus` follows it).
+    pub ticket: Option<String>,
     /// What the caller can fix; empty when the write went through.
     pub user_errors: Vec<UserError>,
 }
@@ -210,6 +213,39 @@ pub struct CreateFlowInput {
     pub descriptor: Option<Json<mm::FlowDescriptor>>,
     /// Free-form metadata.
     pub custom_fields: Option<Json<serde_json::Value>>,
+    /// Its picture, a `data:` URI.
+    pub thumbnail: Option<String>,
+}
+
+/// Someone to share a flow with.
+#[derive(InputObject)]
+pub struct FlowShareInput {
+    /// Their email address.
+    pub email: String,
+    /// What they may do.
+    pub permissions: Vec<FlowPermission>,
+}
+
+/// Input of `cloneFlow`.
+#[derive(InputObject)]
+pub struct CloneFlowInput {
+    /// The flow to copy.
+    pub id: ID,
+    /// Put before the copy's name (Appmixer's default when absent).
+    pub prefix: Option<String>,
+    /// Give the copy's components the accounts of the original's.
+    #[graphql(default)]
+    pub connect_accounts: bool,
+}
+
+/// Input of `disableAutomation`.
+#[derive(InputObject)]
+pub struct DisableAutomationInput {
+    /// The flow or connect.
+    pub id: ID,
+    /// Flows only: answer at once and stop in the background; `Flow.stopStatus` follows it.
+    #[graphql(default)]
+    pub background: bool,
 }
 
 /// Input of `updateFlow`.
@@ -223,6 +259,10 @@ pub struct UpdateFlowInput {
     pub descriptor: Option<Json<mm::FlowDescriptor>>,
     /// New metadata.
     pub custom_fields: Option<Json<serde_json::Value>>,
+    /// New picture, a `data:` URI.
+    pub thumbnail: Option<String>,
+    /// Who it is shared with, replacing the whole list.
+    pub shared_with: Option<Vec<FlowShareInput>>,
     /// Update a running flow too (`forceUpdate`).
     #[graphql(default)]
     pub force: bool,
@@ -346,8 +386,8 @@ pub struct AuthUrlInput {
     pub component_type: String,
     /// The ticket from `createAuthTicket`.
     pub ticket: String,
-    /// The component instance the account is for.
-    pub component_id: Option<String>,
+    /// The `FlowComponent` the account is for.
+    pub component_id: Option<ID>,
 }
 
 /// Result of `appmixerAuthUrl`.
@@ -380,8 +420,8 @@ pub struct StartAuthSessionPayload {
 /// Input of `assignAccount`.
 #[derive(InputObject)]
 pub struct AssignAccountInput {
-    /// The component instance id in a flow.
-    pub component_id: String,
+    /// The `FlowComponent`.
+    pub component_id: ID,
     /// The Appmixer account.
     pub account_id: ID,
 }
@@ -389,16 +429,16 @@ pub struct AssignAccountInput {
 /// Input of `unassignAccount`.
 #[derive(InputObject)]
 pub struct UnassignAccountInput {
-    /// The component instance id in a flow.
-    pub component_id: String,
+    /// The `FlowComponent`.
+    pub component_id: ID,
 }
 
 /// Result of assigning or clearing a component's account.
 #[derive(SimpleObject, Default)]
 #[graphql(complex)]
 pub struct AssignmentPayload {
-    /// The component instance id.
-    pub component_id: Option<String>,
+    /// The `FlowComponent`.
+    pub component_id: Option<ID>,
     #[graphql(skip)]
     pub account_id: Option<String>,
     /// What the caller can fix; empty when the write went through.
@@ -445,6 +485,13 @@ fn id_of(id: &ID, kind: Kind, provider: Option<Provider>, field: &str) -> Result
     }
 }
 
+/// The component instance id of the `FlowComponent` in input field `componentId`.
+fn component_of(id: &ID) -> Result<String> {
+    let (_, component) =
+        GlobalId::expect_flow_component(id).map_err(|e| at_field(e, "componentId"))?;
+    Ok(component)
+}
+
 fn automation_id(id: &ID) -> Result<GlobalId> {
     let g = GlobalId::decode(id).map_err(|e| at_field(e, "id"))?;
     match g.kind {
@@ -474,24 +521,48 @@ async fn fresh_connect(ctx: &Context<'_>, id: &str) -> Result<Option<Connect>> {
 
 const CONNECT_PAGE: u32 = 100;
 
-async fn set_enabled(ctx: &Context<'_>, id: &ID, on: bool) -> Result<AutomationPayload> {
+fn share(input: FlowShareInput) -> mm::Share {
+    mm::Share {
+        email: input.email,
+        permissions: input
+            .permissions
+            .iter()
+            .map(|p| p.wire().to_string())
+            .collect(),
+    }
+}
+
+/// Starts or stops (in the background if asked) a flow, or turns a connect on or off.
+async fn set_enabled(
+    ctx: &Context<'_>,
+    id: &ID,
+    on: bool,
+    background: bool,
+) -> Result<AutomationPayload> {
     let g = automation_id(id)?;
     if g.kind == Kind::Flow {
         let s = &mixer(ctx)?.session;
-        if on {
-            s.start_flow(&g.native).await.gql()?;
+        let answer = if on {
+            s.start_flow(&g.native).await.gql()?
         } else {
-            s.stop_flow(&g.native, false).await.gql()?;
-        }
-    } else {
-        let status = if on {
-            pm::ConnectStatus::On
-        } else {
-            pm::ConnectStatus::Off
+            s.stop_flow(&g.native, background).await.gql()?
         };
-        let session = &pie(ctx)?.session;
-        session.set_connect_status(&g.native, status).await.gql()?;
+        return Ok(AutomationPayload {
+            ticket: Some(answer.ticket),
+            ..AutomationPayload::written(id)
+        });
     }
+    if background {
+        let e = Code::BadUserInput.error("only a flow stops in the background");
+        return Err(at_field(e, "background"));
+    }
+    let status = if on {
+        pm::ConnectStatus::On
+    } else {
+        pm::ConnectStatus::Off
+    };
+    let session = &pie(ctx)?.session;
+    session.set_connect_status(&g.native, status).await.gql()?;
     Ok(AutomationPayload::written(id))
 }
 
@@ -499,7 +570,7 @@ impl AutomationPayload {
     fn written(id: &ID) -> AutomationPayload {
         AutomationPayload {
             id: Some(id.clone()),
-            user_errors: Vec::new(),
+            ..AutomationPayload::default()
         }
     }
 }
@@ -542,7 +613,7 @@ impl Mutation {
                 .gql()?;
             let u = signed.user;
             let user = AppmixerUser {
-                id: u.id,
+                native_id: u.id,
                 username: u.username,
                 email: u.email,
                 plan: u.plan,
@@ -687,16 +758,17 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What the mutation needs.")] input: AutomationIdInput,
     ) -> Result<AutomationPayload> {
-        settle(Box::pin(set_enabled(ctx, &input.id, true))).await
+        settle(Box::pin(set_enabled(ctx, &input.id, true, false))).await
     }
 
     /// Stops a flow or turns a connect off.
     async fn disable_automation(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What the mutation needs.")] input: AutomationIdInput,
+        #[graphql(desc = "What the mutation needs.")] input: DisableAutomationInput,
     ) -> Result<AutomationPayload> {
-        settle(Box::pin(set_enabled(ctx, &input.id, false))).await
+        let background = input.background;
+        settle(Box::pin(set_enabled(ctx, &input.id, false, background))).await
     }
 
     /// Renames a flow or a connect.
@@ -767,7 +839,8 @@ impl Mutation {
                 name: Some(input.name),
                 flow: input.descriptor.map(|d| d.0),
                 custom_fields: input.custom_fields.map(|c| c.0),
-                ..mm::FlowInput::default()
+                thumbnail: input.thumbnail,
+                shared_with: None,
             };
             let id = mixer(ctx)?.session.create_flow(&body).await.gql()?;
             Ok(FlowPayload::written(&id))
@@ -783,15 +856,38 @@ impl Mutation {
     ) -> Result<FlowPayload> {
         settle(Box::pin(async {
             let g = id_of(&input.id, Kind::Flow, None, "id")?;
+            let shares = input
+                .shared_with
+                .map(|all| all.into_iter().map(share).collect());
             let body = mm::FlowInput {
                 name: input.name,
                 flow: input.descriptor.map(|d| d.0),
                 custom_fields: input.custom_fields.map(|c| c.0),
-                ..mm::FlowInput::default()
+                thumbnail: input.thumbnail,
+                shared_with: shares,
             };
             let s = &mixer(ctx)?.session;
             s.update_flow(&g.native, &body, input.force).await.gql()?;
             Ok(FlowPayload::written(&g.native))
+        }))
+        .await
+    }
+
+    /// Copies an Appmixer flow (stopped), optionally with the original's accounts.
+    async fn clone_flow(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What the mutation needs.")] input: CloneFlowInput,
+    ) -> Result<FlowPayload> {
+        settle(Box::pin(async {
+            let g = id_of(&input.id, Kind::Flow, None, "id")?;
+            let options = mm::CloneOptions {
+                prefix: input.prefix,
+                connect_accounts: input.connect_accounts,
+            };
+            let s = &mixer(ctx)?.session;
+            let id = s.clone_flow(&g.native, &options).await.gql()?;
+            Ok(FlowPayload::written(&id))
         }))
         .await
     }
@@ -905,13 +1001,13 @@ impl Mutation {
         #[graphql(desc = "What the mutation needs.")] input: AuthUrlInput,
     ) -> Result<AuthUrlPayload> {
         settle(Box::pin(async {
+            let component = match &input.component_id {
+                Some(id) => Some(component_of(id)?),
+                None => None,
+            };
             let url = mixer(ctx)?
                 .session
-                .auth_url(
-                    &input.component_type,
-                    &input.ticket,
-                    input.component_id.as_deref(),
-                )
+                .auth_url(&input.component_type, &input.ticket, component.as_deref())
                 .await
                 .gql()?;
             Ok(AuthUrlPayload {
@@ -955,13 +1051,14 @@ impl Mutation {
                 Some(Provider::Appmixer),
                 "accountId",
             )?;
+            let component = component_of(&input.component_id)?;
             let a = mixer(ctx)?
                 .session
-                .assign_account(&input.component_id, &g.native)
+                .assign_account(&component, &g.native)
                 .await
                 .gql()?;
             Ok(AssignmentPayload {
-                component_id: Some(a.component_id),
+                component_id: Some(input.component_id),
                 account_id: Some(a.account_id),
                 ..Default::default()
             })
@@ -976,13 +1073,14 @@ impl Mutation {
         #[graphql(desc = "What the mutation needs.")] input: UnassignAccountInput,
     ) -> Result<AssignmentPayload> {
         settle(Box::pin(async {
-            let id = mixer(ctx)?
+            let component = component_of(&input.component_id)?;
+            mixer(ctx)?
                 .session
-                .unassign_account(&input.component_id)
+                .unassign_account(&component)
                 .await
                 .gql()?;
             Ok(AssignmentPayload {
-                component_id: Some(id),
+                component_id: Some(input.component_id),
                 ..Default::default()
             })
         }))

@@ -17,9 +17,11 @@ pub enum Kind {
     Flow,
     Connect,
     PopularMatch,
+    FlowComponent,
+    User,
 }
 
-const KINDS: [(Kind, &str); 8] = [
+const KINDS: [(Kind, &str); 10] = [
     (Kind::App, "App"),
     (Kind::Category, "Category"),
     (Kind::Trigger, "Trigger"),
@@ -28,6 +30,8 @@ const KINDS: [(Kind, &str); 8] = [
     (Kind::Flow, "Flow"),
     (Kind::Connect, "Connect"),
     (Kind::PopularMatch, "PopularMatch"),
+    (Kind::FlowComponent, "FlowComponent"),
+    (Kind::User, "User"),
 ];
 
 impl Kind {
@@ -84,6 +88,26 @@ impl GlobalId {
             provider,
             native: native.to_string(),
         })
+    }
+
+    /// A component placed in an Appmixer flow: its flow's id and its own.
+    pub fn flow_component(flow_id: &str, component_id: &str) -> ID {
+        Self::encode(
+            Kind::FlowComponent,
+            Provider::Appmixer,
+            &format!("{flow_id}/{component_id}"),
+        )
+    }
+
+    /// The flow id and the component instance id of a `FlowComponent` id.
+    pub fn expect_flow_component(id: &str) -> Result<(String, String)> {
+        let g = Self::expect(id, Kind::FlowComponent)?;
+        match g.native.split_once('/') {
+            Some((flow, component)) if !flow.is_empty() && !component.is_empty() => {
+                Ok((flow.to_string(), component.to_string()))
+            }
+            _ => Err(Code::BadUserInput.error("not a valid flowgate id")),
+        }
     }
 
     /// Decodes an id that must be of `kind`.

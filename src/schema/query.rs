@@ -4,8 +4,12 @@ use super::account::{fresh_mixer_account, pie_account, Account};
 use super::app::{
     app_by_id, component, pie_action, pie_trigger, Action, App, Category, Step, Trigger,
 };
-use super::automation::{account_node, limit, popular_match, Connect, Flow, PopularMatch};
-use super::automations::{self, AutomationFilter, AutomationPage, AutomationSort};
+use super::automation::{
+    account_node, limit, popular_match, Connect, Flow, FlowComponent, PopularMatch,
+};
+use super::automations::{
+    self, flow_query, AutomationFilter, AutomationPage, AutomationSort, FlowFilter, FlowSort,
+};
 use super::node::{GlobalId, Kind};
 use super::DateTime;
 use super::{mixer, note_error, nullable, pie, Provider};
@@ -13,7 +17,9 @@ use crate::error::{Code, Gql};
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model::{ComponentManifest, FlowQuery};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{Context, Interface, Object, OutputType, Result, SimpleObject, Union, ID};
+use async_graphql::{
+    ComplexObject, Context, Interface, Object, OutputType, Result, SimpleObject, Union, ID,
+};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -29,6 +35,9 @@ pub enum Node {
     Flow(Flow),
     Connect(Connect),
     PopularMatch(PopularMatch),
+    FlowComponent(FlowComponent),
+    AppmixerUser(AppmixerUser),
+    AppyPieProfile(AppyPieProfile),
 }
 
 /// An Appmixer component: a trigger or an action.
@@ -95,10 +104,11 @@ fn wants(provider: Option<Provider>, p: Provider) -> bool {
 pub struct Viewer;
 
 /// The signed-in Appmixer user.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct AppmixerUser {
     /// Appmixer user id.
-    pub id: String,
+    pub native_id: String,
     /// Username.
     pub username: String,
     /// Email address.
@@ -110,10 +120,11 @@ pub struct AppmixerUser {
 }
 
 /// The Appy Pie profile.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct AppyPieProfile {
     /// Appy Pie user id.
-    pub id: String,
+    pub native_id: String,
     /// Email address.
     pub email: String,
     /// Name.
@@ -122,36 +133,54 @@ pub struct AppyPieProfile {
     pub created_at: Option<DateTime>,
 }
 
+#[ComplexObject]
+impl AppmixerUser {
+    /// Global id.
+    async fn id(&self) -> ID {
+        GlobalId::encode(Kind::User, Provider::Appmixer, &self.native_id)
+    }
+}
+
+#[ComplexObject]
+impl AppyPieProfile {
+    /// Global id.
+    async fn id(&self) -> ID {
+        GlobalId::encode(Kind::User, Provider::Appypie, &self.native_id)
+    }
+}
+
+async fn appmixer_user(ctx: &Context<'_>) -> Result<AppmixerUser> {
+    let u = load_once(&mixer(ctx)?.user).await.gql()?;
+    Ok(AppmixerUser {
+        native_id: u.id,
+        username: u.username,
+        email: u.email,
+        plan: u.plan,
+        scope: u.scope,
+    })
+}
+
+async fn appypie_profile(ctx: &Context<'_>) -> Result<AppyPieProfile> {
+    let p = load_once(&pie(ctx)?.profile).await.gql()?;
+    Ok(AppyPieProfile {
+        native_id: p.id,
+        email: p.email,
+        name: p.name,
+        created_at: DateTime::from_vendor(&p.created_at),
+    })
+}
+
 /// Who the caller is, per vendor.
 #[Object]
 impl Viewer {
     /// The Appmixer user behind the `X-Appmixer-Token` credential.
     async fn appmixer(&self, ctx: &Context<'_>) -> Result<Option<AppmixerUser>> {
-        nullable(Box::pin(async move {
-            let u = load_once(&mixer(ctx)?.user).await.gql()?;
-            Ok(AppmixerUser {
-                id: u.id,
-                username: u.username,
-                email: u.email,
-                plan: u.plan,
-                scope: u.scope,
-            })
-        }))
-        .await
+        nullable(Box::pin(appmixer_user(ctx))).await
     }
 
     /// The Appy Pie profile behind the `X-Appypie-Token` credential.
     async fn appypie(&self, ctx: &Context<'_>) -> Result<Option<AppyPieProfile>> {
-        nullable(Box::pin(async move {
-            let p = load_once(&pie(ctx)?.profile).await.gql()?;
-            Ok(AppyPieProfile {
-                id: p.id,
-                email: p.email,
-                name: p.name,
-                created_at: DateTime::from_vendor(&p.created_at),
-            })
-        }))
-        .await
+        nullable(Box::pin(appypie_profile(ctx))).await
     }
 }
 
@@ -208,7 +237,19 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
         (Kind::PopularMatch, Provider::Appypie) => {
             popular_match(ctx, native).await?.map(Node::PopularMatch)
         }
-        (Kind::Flow | Kind::Connect | Kind::PopularMatch, _) => None,
+        (Kind::FlowComponent, Provider::Appmixer) => {
+            let (flow, component) = GlobalId::expect_flow_component(id)?;
+            let flow = mixer(ctx)?.flow.load_one(flow).await.gql()?;
+            flow.and_then(|f| FlowComponent::of(&f, &component))
+                .map(Node::FlowComponent)
+        }
+        (Kind::User, Provider::Appmixer) => Some(appmixer_user(ctx).await?)
+            .filter(|u| u.native_id == native)
+            .map(Node::AppmixerUser),
+        (Kind::User, Provider::Appypie) => Some(appypie_profile(ctx).await?)
+            .filter(|p| p.native_id == native)
+            .map(Node::AppyPieProfile),
+        (Kind::Flow | Kind::Connect | Kind::PopularMatch | Kind::FlowComponent, _) => None,
     })
 }
 
@@ -457,21 +498,25 @@ impl Query {
         nullable(Box::pin(automations::list(ctx, filter, sort, take, after))).await
     }
 
-    /// Appmixer flows, with Appmixer's own filters (`prop:value`, e.g. `stage:running`), name
-    /// pattern and sort (e.g. `mtime:-1`), paged upstream.
+    /// Appmixer flows, filtered and sorted upstream, paged upstream.
     async fn flows(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Appmixer filters, each `field:value` (e.g. `stage:running`).")]
-        filter: Option<Vec<String>>,
-        #[graphql(desc = "Only flows whose name matches this pattern.")] pattern: Option<String>,
-        #[graphql(desc = "Appmixer sort, `field:1` or `field:-1` (e.g. `mtime:-1`).")] sort: Option<
-            String,
+        #[graphql(desc = "Which flows; every filter given must hold.")] filter: Option<FlowFilter>,
+        #[graphql(desc = "Their order (default: most recently changed first).")] sort: Option<
+            FlowSort,
         >,
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Flow, Total, EmptyFields>>> {
+        let (query, filtered) = flow_query(filter.unwrap_or_default(), sort.unwrap_or_default())?;
+        let thumbnails = ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("thumbnail")
+            .exists();
         nullable(Box::pin(async move {
             let l = mixer(ctx)?;
             let start = match after {
@@ -483,15 +528,11 @@ impl Query {
                 None => 0,
             };
             let take = limit(first, 20, MAX_PAGE);
-            let filtered = filter.as_ref().is_some_and(|f| !f.is_empty()) || pattern.is_some();
             let q = FlowQuery {
-                filters: filter.unwrap_or_default(),
-                pattern,
-                sort,
                 offset: Some(start as u32),
                 limit: Some(take as u32 + 1),
-                projection: Some("-thumbnail".into()),
-                ..FlowQuery::default()
+                projection: (!thumbnails).then(|| "-thumbnail".into()),
+                ..query
             };
             let mut flows = l.session.flows(&q).await.gql()?;
             let has_next = flows.len() > take;

@@ -86,6 +86,7 @@ impl Account {
     }
 }
 
+#[derive(Clone)]
 pub struct Flow {
     pub user_id: String,
     pub flow_id: String,

@@ -119,6 +119,7 @@ impl Appmixer {
                 "/flows/{id}",
                 get(get_flow).put(update_flow).delete(delete_flow),
             )
+            .route("/flows/{id}/clone", post(clone_flow))
             .route("/flows/{id}/coordinator", post(coordinator))
             .route("/flows/{id}/coordinator/status", get(stop_status))
             .route("/apps", get(apps))
@@ -505,6 +506,74 @@ async fn delete_flow(State(s): Shared, headers: HeaderMap, Path(id): Path<String
         }
         ok(json!({ "flowId": id }))
     })
+}
+
+async fn clone_flow(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let map = body_object(&body)?;
+    let prefix = optional(&map, "prefix", Value::is_string, "a string")?;
+    let prefix = prefix
+        .and_then(Value::as_str)
+        .unwrap_or("Copy of ")
+        .to_string();
+    let connect = optional(&map, "connectAccounts", Value::is_boolean, "a boolean")?;
+    let connect = connect.and_then(Value::as_bool).unwrap_or(false);
+    s.with_tenant(&headers, |t, rng| {
+        let i = t.flow_index(&id).ok_or_else(|| not_found("Flow"))?;
+        let original = &t.flows[i];
+        let renamed: HashMap<String, String> = original
+            .flow
+            .keys()
+            .map(|old| (old.clone(), rng.uuid()))
+            .collect();
+        let now = iso(now_ms());
+        let copy = Flow {
+            flow_id: rng.uuid(),
+            name: format!("{prefix}{}", original.name),
+            stage: "stopped",
+            btime: now.clone(),
+            mtime: now,
+            started: None,
+            shared_with: json!([]),
+            flow: renumbered(&original.flow, &renamed),
+            ..original.clone()
+        };
+        if connect {
+            for (old, new) in &renamed {
+                if let Some(account) = t.assignments.get(old).cloned() {
+                    t.assignments.insert(new.clone(), account);
+                }
+            }
+        }
+        let clone_id = copy.flow_id.clone();
+        t.flows.push(copy);
+        ok(json!({ "cloneId": clone_id }))
+    })
+}
+
+/// A flow descriptor with its component ids replaced, wiring included.
+fn renumbered(flow: &Map<String, Value>, renamed: &HashMap<String, String>) -> Map<String, Value> {
+    let new_id = |old: &str| renamed.get(old).cloned().unwrap_or_else(|| old.to_string());
+    flow.iter()
+        .map(|(id, component)| {
+            let mut component = component.clone();
+            if let Some(Value::Object(ports)) = component.get_mut("source") {
+                for sources in ports.values_mut() {
+                    if let Value::Object(from) = sources {
+                        *from = from
+                            .iter()
+                            .map(|(c, out)| (new_id(c), out.clone()))
+                            .collect();
+                    }
+                }
+            }
+            (new_id(id), component)
+        })
+        .collect()
 }
 
 /// Why a flow cannot start, if it cannot.

@@ -253,6 +253,30 @@ impl AppmixerSession {
         Ok(d.flow_id)
     }
 
+    /// `POST /flows/:id/clone`: returns the copy's id.
+    pub async fn clone_flow(
+        &self,
+        id: &str,
+        options: &CloneOptions,
+    ) -> Result<String, UpstreamError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Cloned {
+            clone_id: String,
+        }
+        let body = serde_json::to_value(options).unwrap_or(Value::Null);
+        let c: Cloned = self
+            .call(
+                "POST /flows/{id}/clone",
+                Method::POST,
+                &["flows", id, "clone"],
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(c.clone_id)
+    }
+
     /// `POST /flows/:id/coordinator` with `start`.
     pub async fn start_flow(&self, id: &str) -> Result<CoordinatorTicket, UpstreamError> {
         let body = json!({ "command": "start" });

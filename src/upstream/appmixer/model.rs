@@ -130,6 +130,17 @@ pub struct FlowInput {
     pub shared_with: Option<Vec<Share>>,
 }
 
+/// The body of `POST /flows/:id/clone`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloneOptions {
+    /// Put before the copy's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Give the copy's components the accounts of the original's.
+    pub connect_accounts: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowUpdated {
