@@ -148,7 +148,7 @@ fn routes(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 #[tokio::test]
 async fn accounts_with_the_flows_that_use_them() {
     let g = Gateway::start().await;
-    let q = "{ accounts(provider: APPMIXER, first: 100) { edges { node { name automations { name ... on Flow { nativeId } } apps { name } } } } }";
+    let q = "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { name automations { name ... on Flow { nativeId } } apps { name } } } } }";
     let data = g.ok(q, json!({})).await;
     assert_eq!(edges(&data["accounts"]).len(), 25);
     assert_eq!(
@@ -161,7 +161,7 @@ async fn accounts_with_the_flows_that_use_them() {
         "no batch route: one call per account; names and ids need no flow list"
     );
     g.sandbox.reset_hooks();
-    let q = "{ accounts(provider: APPMIXER, first: 100) { edges { node { automations { name status } } } } }";
+    let q = "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { automations { name status } } } } }";
     let data = g.ok(q, json!({})).await;
     assert!(edges(&data["accounts"])[0]["automations"][0]["status"].is_string());
     assert_eq!(
@@ -205,7 +205,7 @@ async fn appypie_accounts_cost_one_call_per_app() {
     g.sandbox.reset_hooks();
     let data = g
         .ok(
-            "{ accounts(provider: APPYPIE, first: 100) { edges { node { name apps { name } } } } }",
+            "{ accounts(filter: { provider: APPYPIE }, first: 100) { edges { node { name apps { name } } } } }",
             json!({}),
         )
         .await;

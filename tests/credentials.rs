@@ -185,7 +185,7 @@ fn native_ids(list: &Value) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_concurrent_requests_from_three_tenants_stay_isolated() {
     let g = std::sync::Arc::new(Gateway::start().await);
-    let q = "{ viewer { appmixer { email } appypie { email } } accounts(provider: APPMIXER, first: 100) { edges { node { nativeId } } }
+    let q = "{ viewer { appmixer { email } appypie { email } } accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { nativeId } } }
         automations(first: 100) { edges { node { nativeId } } } }";
     let mut held = Vec::new();
     for n in 0..3 {

@@ -251,6 +251,14 @@ async fn account_mutations() {
     let account = d["createAppmixerAccount"]["account"].clone();
     assert_eq!(account["service"], "appmixer:github");
     let id = account["id"].clone();
+    let q = "mutation { given: createAppmixerAccount(input: { service: \"appmixer:github\", token: { accessToken: \"y\" }, profileInfo: { login: \"octo\" } }) { account { profileInfo } }
+        none: createAppmixerAccount(input: { service: \"appmixer:github\", token: { accessToken: \"z\" }, requestProfileInfo: false }) { account { profileInfo } } }";
+    let d = g.ok(q, json!({})).await;
+    assert_eq!(
+        d["given"]["account"]["profileInfo"],
+        json!({ "login": "octo" })
+    );
+    assert_eq!(d["none"]["account"]["profileInfo"], json!({}));
 
     let q = "mutation($id: ID!) { updateAppmixerAccount(input: { id: $id, displayName: \"Work GitHub\" }) { account { displayName } } }";
     assert_eq!(

@@ -28,7 +28,7 @@ async fn apps_search_category_paging_and_relations() {
     assert_eq!(d["mixer"]["totalCount"], 30);
 
     let q = "query($s: String) { apps(search: $s) { edges { node { id provider nativeId name icon description authType seoLink
-        category { id name apps(first: 100) { edges { node { name } } } } triggers { id name kind fields { key kind required } app { name } } actions { name } accounts { name } } } } }";
+        category { id name apps(first: 100) { edges { node { name } } } } triggers { id name kind fields { key kind required } app { name } } actions { name } accounts { name } triggerCount actionCount } } } }";
     let d = g.ok(q, json!({ "s": "gmail" })).await;
     let apps = edges(&d["apps"]);
     assert_eq!(apps.len(), 2, "Gmail on both vendors");
@@ -43,6 +43,13 @@ async fn apps_search_category_paging_and_relations() {
         .unwrap()
         .iter()
         .all(|t| t["app"]["name"] == "Gmail"));
+    for app in &apps {
+        assert_eq!(
+            app["triggerCount"],
+            app["triggers"].as_array().unwrap().len()
+        );
+        assert_eq!(app["actionCount"], app["actions"].as_array().unwrap().len());
+    }
     let mixer = apps.iter().find(|a| a["provider"] == "APPMIXER").unwrap();
     assert_eq!(mixer["nativeId"], "appmixer.google.gmail");
     assert!(mixer["authType"].is_null());
@@ -147,13 +154,25 @@ async fn accounts_and_what_uses_them() {
     let app_id = edges(&d["apps"])[0]["id"].clone();
     let d = g
         .ok(
-            "query($a: ID) { accounts(appId: $a) { edges { node { id } } } }",
+            "query($a: ID) { accounts(filter: { appId: $a }) { edges { node { id } } } }",
             json!({ "a": app_id }),
         )
         .await;
     assert!(edges(&d["accounts"])
         .iter()
         .any(|a| a["id"] == pie[0]["id"]));
+
+    let name = mixer[0]["name"].as_str().unwrap().to_uppercase();
+    let q = "query($s: String) { expired: accounts(filter: { status: EXPIRED }, first: 100) { edges { node { status } } }
+        named: accounts(filter: { search: $s }, first: 100) { edges { node { name } } } }";
+    let d = g.ok(q, json!({ "s": name })).await;
+    let expired = edges(&d["expired"]);
+    let all_expired = accounts.iter().filter(|a| a["status"] == "EXPIRED").count();
+    assert_eq!(expired.len(), all_expired);
+    assert!(expired.iter().all(|a| a["status"] == "EXPIRED"));
+    let named = edges(&d["named"]);
+    assert!(named.iter().any(|a| a["name"] == mixer[0]["name"]));
+    assert!(named.len() < accounts.len());
 }
 
 #[tokio::test]
@@ -311,7 +330,7 @@ async fn node_and_nodes_resolve_every_kind() {
     let g = Gateway::start().await;
     let q = "{ connects(first: 1) { edges { node { id trigger { id } action { id } triggerApp { id category { id } } triggerAccount { id } popularMatch { id } } } }
         flows(first: 1, filter: { status: RUNNING }) { edges { node { id components { id trigger { id } action { id } } } } }
-        accounts(provider: APPMIXER, first: 1) { edges { node { id } } } viewer { appmixer { id } appypie { id } } }";
+        accounts(filter: { provider: APPMIXER }, first: 1) { edges { node { id } } } viewer { appmixer { id } appypie { id } } }";
     let d = g.ok(q, json!({})).await;
     let c = &edges(&d["connects"])[0];
     let f = &edges(&d["flows"])[0];

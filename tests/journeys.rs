@@ -119,7 +119,7 @@ async fn connecting_an_account_is_one_flow_for_both_vendors() {
     let account = after["accountLink"]["account"]["id"].clone();
     let listed = g
         .ok(
-            "{ accounts(provider: APPMIXER, first: 100) { edges { node { id } } } }",
+            "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { id } } } }",
             json!({}),
         )
         .await;

@@ -170,7 +170,7 @@ async fn mixed_tenants_under_load_see_only_their_own_data_with_all_sharing_on() 
     let q = |i: usize| {
         format!(
             "{{ connects(first: 100) {{ edges {{ node {{ nativeId n{}: name triggerApp {{ name }} }} }} }}
-               accounts(provider: APPMIXER, first: 100) {{ edges {{ node {{ nativeId }} }} }} }}",
+               accounts(filter: {{ provider: APPMIXER }}, first: 100) {{ edges {{ node {{ nativeId }} }} }} }}",
             i % 2
         )
     };

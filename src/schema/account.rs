@@ -105,13 +105,7 @@ impl Account {
 
     /// Whether it can be used, as far as the vendor says without a test.
     pub async fn status(&self) -> AccountStatus {
-        match self {
-            Account::AppyPie(a) => match a.status {
-                pm::AccountStatus::Active => AccountStatus::Active,
-                pm::AccountStatus::Expired => AccountStatus::Expired,
-            },
-            Account::Appmixer(_) => AccountStatus::Unchecked,
-        }
+        self.state()
     }
 
     /// Appmixer: the service it authenticates, e.g. `appmixer:slack`.
@@ -214,6 +208,29 @@ fn flow_from_ref(r: &mm::FlowRef) -> Automation {
 }
 
 impl Account {
+    /// Its status (see `status`).
+    pub fn state(&self) -> AccountStatus {
+        match self {
+            Account::AppyPie(a) => match a.status {
+                pm::AccountStatus::Active => AccountStatus::Active,
+                pm::AccountStatus::Expired => AccountStatus::Expired,
+            },
+            Account::Appmixer(_) => AccountStatus::Unchecked,
+        }
+    }
+
+    /// Whether its name or display name holds `lowercase` text.
+    pub fn names_hold(&self, lowercase: &str) -> bool {
+        let (name, display) = match self {
+            Account::AppyPie(a) => (&a.name, None),
+            Account::Appmixer(a) => (&a.name, a.display_name.as_ref()),
+        };
+        [Some(name), display]
+            .into_iter()
+            .flatten()
+            .any(|n| n.to_lowercase().contains(lowercase))
+    }
+
     pub fn vendor(&self) -> Provider {
         match self {
             Account::AppyPie(_) => Provider::Appypie,

@@ -5,7 +5,7 @@ use super::node::{GlobalId, Kind};
 use super::payload::at_field;
 use super::query::Total;
 use super::{mixer, nullable, pie, Provider};
-use crate::error::Gql;
+use crate::error::{Code, Gql};
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model::{AppInfo, ComponentManifest};
 use crate::upstream::appypie::model as pm;
@@ -49,6 +49,22 @@ use std::sync::Arc;
 pub enum App {
     AppyPie(Arc<pm::App>),
     Appmixer(Arc<AppInfo>),
+}
+
+impl App {
+    async fn step_count(&self, ctx: &Context<'_>, triggers: bool) -> Result<u32> {
+        let App::AppyPie(a) = self else {
+            return Ok(self.steps(ctx, triggers).await?.len() as u32);
+        };
+        let id = a.app_id.clone();
+        let detail = pie(ctx)?.app_detail.load_one(id).await.gql()?;
+        let detail = detail.ok_or_else(|| Code::NotFound.error("no such app"))?;
+        Ok(if triggers {
+            detail.trigger_count
+        } else {
+            detail.action_count
+        })
+    }
 }
 
 /// Loads an Appy Pie app from the catalogue (one call per request).
@@ -237,6 +253,16 @@ impl App {
                 .map(Action)
                 .collect(),
         ))
+    }
+
+    /// How many triggers it has (Appy Pie: from the app's details; Appmixer: its components).
+    pub async fn trigger_count(&self, ctx: &Context<'_>) -> Result<Option<u32>> {
+        nullable(Box::pin(self.step_count(ctx, true))).await
+    }
+
+    /// How many actions it has (Appy Pie: from the app's details; Appmixer: its components).
+    pub async fn action_count(&self, ctx: &Context<'_>) -> Result<Option<u32>> {
+        nullable(Box::pin(self.step_count(ctx, false))).await
     }
 
     /// The caller's accounts for this app.

@@ -308,6 +308,14 @@ pub struct CreateAppmixerAccountInput {
     pub name: Option<String>,
     /// Display name.
     pub display_name: Option<String>,
+    /// The profile to store with it, instead of asking the service (see `requestProfileInfo`).
+    pub profile_info: Option<Json<serde_json::Value>>,
+    /// Have Appmixer check the token's scopes against the service's (`validateScope`).
+    #[graphql(default)]
+    pub validate_scope: bool,
+    /// Have Appmixer ask the service for the profile (`requestProfileInfo`).
+    #[graphql(default = true)]
+    pub request_profile_info: bool,
 }
 
 /// A payload holding one account.
@@ -904,10 +912,11 @@ impl Mutation {
                 token: input.token.0,
                 name: input.name,
                 display_name: input.display_name,
-                profile_info: None,
+                profile_info: input.profile_info.map(|p| p.0),
             };
             let s = &mixer(ctx)?.session;
-            let created = s.create_account(&body, false, true).await.gql()?;
+            let (scope, profile) = (input.validate_scope, input.request_profile_info);
+            let created = s.create_account(&body, scope, profile).await.gql()?;
             let id = GlobalId::encode(
                 Kind::Account,
                 Provider::Appmixer,

@@ -1,6 +1,6 @@
 //! The query root.
 
-use super::account::{fresh_mixer_account, pie_account, Account};
+use super::account::{fresh_mixer_account, pie_account, Account, AccountStatus};
 use super::app::{
     app_by_id, component, pie_action, pie_trigger, Action, App, Category, Step, Trigger,
 };
@@ -18,7 +18,8 @@ use crate::loaders::load_once;
 use crate::upstream::appmixer::model::{ComponentManifest, FlowQuery};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{
-    ComplexObject, Context, Interface, Object, OutputType, Result, SimpleObject, Union, ID,
+    ComplexObject, Context, InputObject, Interface, Object, OutputType, Result, SimpleObject,
+    Union, ID,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -98,6 +99,19 @@ fn half<T>(ctx: &Context<'_>, result: Result<Vec<T>>) -> Vec<T> {
 
 fn wants(provider: Option<Provider>, p: Provider) -> bool {
     provider.is_none_or(|x| x == p)
+}
+
+/// Which accounts `accounts` lists; every filter given must hold.
+#[derive(InputObject, Default)]
+pub struct AccountFilter {
+    /// Only this vendor's.
+    pub provider: Option<Provider>,
+    /// Only those of this app (global id).
+    pub app_id: Option<ID>,
+    /// Only those in this state.
+    pub status: Option<AccountStatus>,
+    /// Only those whose name or display name holds this text, in any case.
+    pub search: Option<String>,
 }
 
 /// Who the caller is, per vendor.
@@ -404,12 +418,24 @@ impl Query {
     async fn accounts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only this vendor's.")] provider: Option<Provider>,
-        #[graphql(desc = "Only those of this app (global id).")] app_id: Option<ID>,
+        #[graphql(desc = "Which accounts; every filter given must hold.")] filter: Option<
+            AccountFilter,
+        >,
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Account, Total, EmptyFields>>> {
+        let AccountFilter {
+            provider,
+            app_id,
+            status,
+            search,
+        } = filter.unwrap_or_default();
+        let search = search.map(|s| s.to_lowercase());
+        let keep = move |a: &Account| {
+            status.is_none_or(|s| a.state() == s)
+                && search.as_deref().is_none_or(|s| a.names_hold(s))
+        };
         let all = nullable(Box::pin(async move {
             if let Some(id) = app_id {
                 let g = GlobalId::expect(&id, Kind::App)?;
@@ -476,6 +502,7 @@ impl Query {
             Ok(out)
         }))
         .await?;
+        let all = all.map(|all| all.into_iter().filter(keep).collect());
         all.map(|all| page(all, first, after)).transpose()
     }
 
