@@ -198,3 +198,35 @@ async fn only_a_flow_stops_in_the_background() {
     assert_eq!(refused["userErrors"][0]["code"], "INVALID");
     assert!(refused["ticket"].is_null());
 }
+
+#[tokio::test]
+async fn a_run_is_a_node_on_both_vendors() {
+    let g = Gateway::start().await;
+    let connect = g.first_connect_id().await;
+    g.test_connect(&connect, 2).await;
+    let q = "query($c: ID!) { connect: node(id: $c) { ... on Automation { lastRun { id nativeId } } }
+        flows(first: 40, filter: { status: RUNNING }) { edges { node { lastRun { id nativeId status } } } } }";
+    let d = g.ok(q, json!({ "c": connect })).await;
+    let flow_run = edges(&d["flows"])
+        .into_iter()
+        .find_map(|f| f["lastRun"]["id"].is_string().then(|| f["lastRun"].clone()))
+        .expect("a running flow has run");
+    let connect_run = d["connect"]["lastRun"].clone();
+    let q = "query($id: ID!) { node(id: $id) { __typename id ... on Run { nativeId status } } }";
+    let found = g
+        .costs(
+            &[("GET /logs", 1)],
+            g.ok(q, json!({ "id": flow_run["id"] })),
+        )
+        .await;
+    assert_eq!(found["node"]["nativeId"], flow_run["nativeId"]);
+    assert_eq!(found["node"]["status"], flow_run["status"]);
+    let found = g
+        .costs(
+            &[("GET /connect/{id}/history", 1)],
+            g.ok(q, json!({ "id": connect_run["id"] })),
+        )
+        .await;
+    assert_eq!(found["node"]["__typename"], "Run");
+    assert_eq!(found["node"]["nativeId"], connect_run["nativeId"]);
+}

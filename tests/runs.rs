@@ -78,21 +78,21 @@ async fn a_flows_log_lines_become_runs_that_fail_when_a_step_fails() {
         4,
         log("run-b", "info", "appmixer.utils.http.GET", "sent"),
     );
-    let q = "query($id: ID!) { node(id: $id) { ... on Automation { runs(first: 2) { pageInfo { hasNextPage } edges { node { id status steps message componentTypes } } } lastRun { id } lastError { id message } } } }";
+    let q = "query($id: ID!) { node(id: $id) { ... on Automation { runs(first: 2) { pageInfo { hasNextPage } edges { node { nativeId status steps message componentTypes } } } lastRun { nativeId } lastError { nativeId message } } } }";
     let d = g.ok(q, json!({ "id": id })).await;
     let runs: Vec<Value> = edges(&d["node"]["runs"]);
     assert_eq!(
         runs,
         [
-            json!({ "id": "run-b", "status": "SUCCESS", "steps": 1, "message": "sent", "componentTypes": ["appmixer.utils.http.GET"] }),
-            json!({ "id": "run-a", "status": "FAILED", "steps": 3, "message": "401 from Slack",
+            json!({ "nativeId": "run-b", "status": "SUCCESS", "steps": 1, "message": "sent", "componentTypes": ["appmixer.utils.http.GET"] }),
+            json!({ "nativeId": "run-a", "status": "FAILED", "steps": 3, "message": "401 from Slack",
                     "componentTypes": ["appmixer.utils.http.GET", "appmixer.slack.SendMessage", "appmixer.utils.controls.OnEnd"] }),
         ]
     );
-    assert_eq!(d["node"]["lastRun"]["id"], "run-b");
+    assert_eq!(d["node"]["lastRun"]["nativeId"], "run-b");
     assert_eq!(
         d["node"]["lastError"],
-        json!({ "id": "run-a", "message": "401 from Slack" })
+        json!({ "nativeId": "run-a", "message": "401 from Slack" })
     );
 }
 
@@ -120,10 +120,10 @@ async fn a_busy_flow_does_not_crowd_the_others_out_of_a_batched_read() {
         1,
         log("quiet-1", "error", "appmixer.utils.http.GET", "down"),
     );
-    let alone = g.ok("query($id: ID!) { node(id: $id) { ... on Flow { runs(first: 3) { edges { node { id } } } } } }", json!({ "id": both[1].0 })).await;
+    let alone = g.ok("query($id: ID!) { node(id: $id) { ... on Flow { runs(first: 3) { edges { node { nativeId } } } } } }", json!({ "id": both[1].0 })).await;
 
     let before = g.sandbox.appmixer.hooks.counts();
-    let q = "{ flows(first: 2) { edges { node { nativeId runs(first: 3) { edges { node { id } } } lastError { id } } } } }";
+    let q = "{ flows(first: 2) { edges { node { nativeId runs(first: 3) { edges { node { nativeId } } } lastError { nativeId } } } } }";
     let d = g.ok(q, json!({})).await;
     let listed = edges(&d["flows"]);
     let quiet_runs = listed.iter().find(|f| f["nativeId"] == *quiet).unwrap();
@@ -131,9 +131,9 @@ async fn a_busy_flow_does_not_crowd_the_others_out_of_a_batched_read() {
         quiet_runs["runs"], alone["node"]["runs"],
         "the quiet flow keeps its runs"
     );
-    assert_eq!(quiet_runs["lastError"]["id"], "quiet-1");
+    assert_eq!(quiet_runs["lastError"]["nativeId"], "quiet-1");
     let busy_runs = listed.iter().find(|f| f["nativeId"] == *busy).unwrap();
-    assert_eq!(edges(&busy_runs["runs"])[0]["id"], "busy-119");
+    assert_eq!(edges(&busy_runs["runs"])[0]["nativeId"], "busy-119");
     let calls = delta(&before, g.sandbox.appmixer.hooks.counts());
     assert_eq!(
         calls,
@@ -163,7 +163,7 @@ async fn runs_page_past_the_batched_read_and_through_connect_history() {
             ),
         );
     }
-    let q = "query($id: ID!, $after: String) { node(id: $id) { ... on Automation { runs(first: 30, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id } } } } } }";
+    let q = "query($id: ID!, $after: String) { node(id: $id) { ... on Automation { runs(first: 30, after: $after) { pageInfo { hasNextPage endCursor } edges { node { nativeId } } } } } }";
     let all = walk(&g, q, &id).await;
     assert!(all.len() >= 80, "{}", all.len());
     let expected: Vec<String> = (0..80).rev().map(|i| format!("r-{i:02}")).collect();
@@ -181,7 +181,7 @@ async fn runs_page_past_the_batched_read_and_through_connect_history() {
         .await;
     let whole: Vec<String> = edges(&whole["node"]["runs"])
         .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
+        .map(|r| r["nativeId"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(paged, whole);
     assert!(paged.len() >= 3);
@@ -197,7 +197,7 @@ async fn walk(g: &Gateway, q: &str, id: &Value) -> Vec<String> {
         ids.extend(
             edges(runs)
                 .iter()
-                .map(|r| r["id"].as_str().unwrap().to_string()),
+                .map(|r| r["nativeId"].as_str().unwrap().to_string()),
         );
         if runs["pageInfo"]["hasNextPage"] != true {
             return ids;

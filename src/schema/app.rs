@@ -656,7 +656,7 @@ impl Step {
                 })
                 .collect());
         };
-        let (_, component_id) = GlobalId::expect_flow_component(&component_id)
+        let (_, _, component_id) = GlobalId::expect_nested(&component_id, Kind::FlowComponent)
             .map_err(|e| at_field(e, "componentId"))?;
         let key = format!("{} {component_id}", c.name);
         let Some(auth) = l.component_accounts.load_one(key).await.gql()? else {

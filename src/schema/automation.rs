@@ -111,7 +111,12 @@ impl FlowComponent {
 impl FlowComponent {
     /// Global id (what `assignAccount` and `usableAccounts` take).
     pub async fn id(&self) -> ID {
-        GlobalId::flow_component(&self.flow_id, &self.id)
+        GlobalId::nested(
+            Kind::FlowComponent,
+            Provider::Appmixer,
+            &self.flow_id,
+            &self.id,
+        )
     }
 
     /// The component instance id within the flow.

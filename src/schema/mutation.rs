@@ -495,8 +495,8 @@ fn id_of(id: &ID, kind: Kind, provider: Option<Provider>, field: &str) -> Result
 
 /// The component instance id of the `FlowComponent` in input field `componentId`.
 fn component_of(id: &ID) -> Result<String> {
-    let (_, component) =
-        GlobalId::expect_flow_component(id).map_err(|e| at_field(e, "componentId"))?;
+    let (_, _, component) =
+        GlobalId::expect_nested(id, Kind::FlowComponent).map_err(|e| at_field(e, "componentId"))?;
     Ok(component)
 }
 

@@ -19,9 +19,10 @@ pub enum Kind {
     PopularMatch,
     FlowComponent,
     User,
+    Run,
 }
 
-const KINDS: [(Kind, &str); 10] = [
+const KINDS: [(Kind, &str); 11] = [
     (Kind::App, "App"),
     (Kind::Category, "Category"),
     (Kind::Trigger, "Trigger"),
@@ -32,6 +33,7 @@ const KINDS: [(Kind, &str); 10] = [
     (Kind::PopularMatch, "PopularMatch"),
     (Kind::FlowComponent, "FlowComponent"),
     (Kind::User, "User"),
+    (Kind::Run, "Run"),
 ];
 
 impl Kind {
@@ -90,21 +92,19 @@ impl GlobalId {
         })
     }
 
-    /// A component placed in an Appmixer flow: its flow's id and its own.
-    pub fn flow_component(flow_id: &str, component_id: &str) -> ID {
-        Self::encode(
-            Kind::FlowComponent,
-            Provider::Appmixer,
-            &format!("{flow_id}/{component_id}"),
-        )
+    /// An object that lives inside another: `parent` is its container's vendor id (a flow, a
+    /// connect), `child` its own within it.
+    pub fn nested(kind: Kind, provider: Provider, parent: &str, child: &str) -> ID {
+        Self::encode(kind, provider, &format!("{parent}/{child}"))
     }
 
-    /// The flow id and the component instance id of a `FlowComponent` id.
-    pub fn expect_flow_component(id: &str) -> Result<(String, String)> {
-        let g = Self::expect(id, Kind::FlowComponent)?;
+    /// The container's id and the object's own of a [`GlobalId::nested`] id.
+    pub fn expect_nested(id: &str, kind: Kind) -> Result<(GlobalId, String, String)> {
+        let g = Self::expect(id, kind)?;
         match g.native.split_once('/') {
-            Some((flow, component)) if !flow.is_empty() && !component.is_empty() => {
-                Ok((flow.to_string(), component.to_string()))
+            Some((parent, child)) if !parent.is_empty() && !child.is_empty() => {
+                let (parent, child) = (parent.to_string(), child.to_string());
+                Ok((g, parent, child))
             }
             _ => Err(Code::BadUserInput.error("not a valid flowgate id")),
         }

@@ -11,6 +11,7 @@ use super::automations::{
     self, flow_query, AutomationFilter, AutomationPage, AutomationSort, FlowFilter, FlowSort,
 };
 use super::node::{GlobalId, Kind};
+use super::runs::Run;
 use super::DateTime;
 use super::{mixer, note_error, nullable, pie, Provider};
 use crate::error::{Code, Gql};
@@ -39,6 +40,7 @@ pub enum Node {
     FlowComponent(FlowComponent),
     AppmixerUser(AppmixerUser),
     AppyPieProfile(AppyPieProfile),
+    Run(Run),
 }
 
 /// An Appmixer component: a trigger or an action.
@@ -252,7 +254,7 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
             popular_match(ctx, native).await?.map(Node::PopularMatch)
         }
         (Kind::FlowComponent, Provider::Appmixer) => {
-            let (flow, component) = GlobalId::expect_flow_component(id)?;
+            let (_, flow, component) = GlobalId::expect_nested(id, Kind::FlowComponent)?;
             let flow = mixer(ctx)?.flow.load_one(flow).await.gql()?;
             flow.and_then(|f| FlowComponent::of(&f, &component))
                 .map(Node::FlowComponent)
@@ -263,6 +265,7 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
         (Kind::User, Provider::Appypie) => Some(appypie_profile(ctx).await?)
             .filter(|p| p.native_id == native)
             .map(Node::AppyPieProfile),
+        (Kind::Run, _) => super::runs::run_node(ctx, id).await?.map(Node::Run),
         (Kind::Flow | Kind::Connect | Kind::PopularMatch | Kind::FlowComponent, _) => None,
     })
 }

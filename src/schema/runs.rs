@@ -2,9 +2,10 @@
 //! Appmixer flow's log entries grouped into runs (the entries of one message through the flow
 //! share a correlation id; the run failed when any of them is an error).
 
-use super::{mixer, pie, DateTime};
+use super::node::{GlobalId, Kind};
+use super::{mixer, pie, DateTime, Provider};
 use crate::error::{Code, Gql};
-use crate::upstream::appmixer::model::LogEntry;
+use crate::upstream::appmixer::model::{LogEntry, LogQuery};
 use crate::upstream::appypie::model::{HistoryEntry, PageRequest, RunStatus as PieStatus};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, Result, SimpleObject, ID};
@@ -21,8 +22,11 @@ pub enum RunStatus {
 /// One run of an automation.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Run {
-    /// The vendor's id of the run (Appy Pie: the history entry; Appmixer: the correlation id).
+    /// Global id.
+    #[graphql(owned)]
     pub id: ID,
+    /// The vendor's id of the run (Appy Pie: the history entry; Appmixer: the correlation id).
+    pub native_id: String,
     /// Failed when any step failed.
     pub status: RunStatus,
     /// When it started.
@@ -52,7 +56,8 @@ const MAX_HISTORY_PAGES: u32 = 20;
 impl From<&HistoryEntry> for Run {
     fn from(h: &HistoryEntry) -> Self {
         Run {
-            id: ID(h.id.clone()),
+            id: GlobalId::nested(Kind::Run, Provider::Appypie, &h.connect_id, &h.id),
+            native_id: h.id.clone(),
             status: if h.status == PieStatus::Success {
                 RunStatus::Success
             } else {
@@ -89,8 +94,10 @@ pub fn runs_of_logs(entries: &[LogEntry], complete: bool) -> Vec<Run> {
             }
             None => {
                 index.insert(key.clone(), runs.len());
+                let flow = e.flow_id.as_deref().unwrap_or_default();
                 runs.push(Run {
-                    id: ID(key),
+                    id: GlobalId::nested(Kind::Run, Provider::Appmixer, flow, &key),
+                    native_id: key,
                     status: if failed {
                         RunStatus::Failed
                     } else {
@@ -201,6 +208,31 @@ pub async fn connect_runs(
     }
     let runs = entries.iter().map(Run::from).collect();
     Ok(page_of(runs, start, take))
+}
+
+/// A run by its global id, if its automation is the caller's and still holds it.
+pub async fn run_node(ctx: &Context<'_>, id: &str) -> Result<Option<Run>> {
+    let (g, parent, native) = GlobalId::expect_nested(id, Kind::Run)?;
+    let runs = match g.provider {
+        Provider::Appypie => connect_runs(ctx, &parent, usize::MAX / 2, None).await?,
+        Provider::Appmixer => {
+            let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            if !native.chars().all(plain) {
+                return Ok(None);
+            }
+            let query = LogQuery {
+                query: Some(format!("correlationId:{native}")),
+                ..crate::loaders::newest_logs(vec![parent], DEEP_LOGS)
+            };
+            let entries = mixer(ctx)?.session.logs(&query).await.gql()?.hits;
+            page_of(runs_of_logs(&entries, true), 0, usize::MAX / 2)
+        }
+    };
+    Ok(runs
+        .edges
+        .into_iter()
+        .map(|e| e.node)
+        .find(|r| r.native_id == native))
 }
 
 /// The newest run, or the newest failed one, among an automation's recent runs.
