@@ -130,7 +130,7 @@ fn main() {
                 "nested: connects with apps, triggers, actions, accounts",
                 "{ connects(first: 40) { edges { node { name triggerApp { name } actionApp { name } trigger { name } action { name } triggerAccount { name } actionAccount { name } } } } }",
             ),
-            ("nested: accounts with their flows", "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { name automations { name } } } } }"),
+            ("nested: accounts with their flows", "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { name automations(first: 100) { nodes { name } } } } } }"),
             (
                 "mixed: both vendors",
                 "{ viewer { appmixer { email } appypie { email } } automations(first: 20) { totalCount edges { node { name status } } } apps(first: 10) { edges { node { name } } } }",

@@ -148,7 +148,7 @@ fn routes(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 #[tokio::test]
 async fn accounts_with_the_flows_that_use_them() {
     let g = Gateway::start().await;
-    let q = "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { name automations { name ... on Flow { nativeId } } apps { name } } } } }";
+    let q = "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { name automations(first: 100) { nodes { name ... on Flow { nativeId } } } apps { name } } } } }";
     let data = g.ok(q, json!({})).await;
     assert_eq!(edges(&data["accounts"]).len(), 25);
     assert_eq!(
@@ -161,9 +161,9 @@ async fn accounts_with_the_flows_that_use_them() {
         "no batch route: one call per account; names and ids need no flow list"
     );
     g.sandbox.reset_hooks();
-    let q = "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { automations { name status } } } } }";
+    let q = "{ accounts(filter: { provider: APPMIXER }, first: 100) { edges { node { automations(first: 100) { nodes { name status } } } } } }";
     let data = g.ok(q, json!({})).await;
-    assert!(edges(&data["accounts"])[0]["automations"][0]["status"].is_string());
+    assert!(edges(&data["accounts"])[0]["automations"]["nodes"][0]["status"].is_string());
     assert_eq!(
         g.sandbox.appmixer.hooks.counts(),
         routes(&[

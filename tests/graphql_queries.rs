@@ -117,7 +117,7 @@ async fn categories_of_both_vendors() {
 #[tokio::test]
 async fn accounts_and_what_uses_them() {
     let g = Gateway::start().await;
-    let d = g.ok("{ accounts(first: 100) { edges { node { id provider name service status apps { name } automations { __typename name } } } } }", json!({})).await;
+    let d = g.ok("{ accounts(first: 100) { edges { node { id provider name service status apps { name } automations(first: 100) { nodes { __typename name } } } } } }", json!({})).await;
     let accounts = edges(&d["accounts"]);
     let mixer: Vec<_> = accounts
         .iter()
@@ -133,14 +133,14 @@ async fn accounts_and_what_uses_them() {
         .filter(|a| a["provider"] == "APPYPIE")
         .collect();
     assert!(!pie.is_empty());
-    assert!(pie.iter().all(|a| a["automations"]
+    assert!(pie.iter().all(|a| a["automations"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
         .all(|x| x["__typename"] == "Connect")));
     assert!(
         pie.iter()
-            .all(|a| !a["automations"].as_array().unwrap().is_empty()),
+            .all(|a| !a["automations"]["nodes"].as_array().unwrap().is_empty()),
         "listed because a connect uses it"
     );
 

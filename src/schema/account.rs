@@ -2,13 +2,16 @@
 
 use super::app::{account_matches_app, pie_app, App};
 use super::automation::{Automation, Connect, Flow};
+use super::automations::AutomationPage;
 use super::node::{GlobalId, Kind};
+use super::query::page;
 use super::DateTime;
 use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
+use async_graphql::connection::Edge;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
 
 /// Whether an account can be used, both vendors alike.
@@ -152,51 +155,79 @@ impl Account {
     }
 
     /// Automations that use this account.
-    pub async fn automations(&self, ctx: &Context<'_>) -> Result<Option<Vec<Automation>>> {
-        nullable(Box::pin(async move {
-            match self {
-                Account::AppyPie(a) => {
-                    let connects = load_once(&pie(ctx)?.connects).await.gql()?;
-                    Ok(connects
-                        .iter()
-                        .filter(|c| c.trigger_account_id == a.id || c.action_account_id == a.id)
-                        .cloned()
-                        .map(|c| Automation::Connect(Connect(c)))
-                        .collect())
-                }
-                Account::Appmixer(a) => {
-                    let l = mixer(ctx)?;
-                    let refs = l
-                        .account_flows
-                        .load_one(a.account_id.clone())
-                        .await
-                        .gql()?
-                        .unwrap_or_default();
-                    if wants_only(ctx, FLOW_REF_FIELDS) {
-                        return Ok(refs.iter().map(flow_from_ref).collect());
-                    }
-                    let flows = load_once(&l.flows).await.gql()?;
-                    Ok(refs
-                        .iter()
-                        .filter_map(|r| flows.iter().find(|f| f.flow_id == r.flow_id))
-                        .cloned()
-                        .map(|f| Automation::Flow(Flow(f)))
-                        .collect())
-                }
+    pub async fn automations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Most items to return (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
+        after: Option<String>,
+    ) -> Result<Option<AutomationPage>> {
+        let all = nullable(Box::pin(self.all_automations(ctx))).await?;
+        all.map(|all| {
+            let page = page(all, first, after)?;
+            let mut out = AutomationPage::with_additional_fields(
+                page.has_previous_page,
+                page.has_next_page,
+                page.additional_fields,
+            );
+            let edges = page.edges.into_iter();
+            out.edges
+                .extend(edges.map(|e| Edge::new(e.cursor.to_string(), e.node)));
+            Ok(out)
+        })
+        .transpose()
+    }
+}
+
+impl Account {
+    async fn all_automations(&self, ctx: &Context<'_>) -> Result<Vec<Automation>> {
+        match self {
+            Account::AppyPie(a) => {
+                let connects = load_once(&pie(ctx)?.connects).await.gql()?;
+                Ok(connects
+                    .iter()
+                    .filter(|c| c.trigger_account_id == a.id || c.action_account_id == a.id)
+                    .cloned()
+                    .map(|c| Automation::Connect(Connect(c)))
+                    .collect())
             }
-        }))
-        .await
+            Account::Appmixer(a) => {
+                let l = mixer(ctx)?;
+                let refs = l
+                    .account_flows
+                    .load_one(a.account_id.clone())
+                    .await
+                    .gql()?
+                    .unwrap_or_default();
+                if nodes_want_only(ctx, FLOW_REF_FIELDS) {
+                    return Ok(refs.iter().map(flow_from_ref).collect());
+                }
+                let flows = load_once(&l.flows).await.gql()?;
+                Ok(refs
+                    .iter()
+                    .filter_map(|r| flows.iter().find(|f| f.flow_id == r.flow_id))
+                    .cloned()
+                    .map(|f| Automation::Flow(Flow(f)))
+                    .collect())
+            }
+        }
     }
 }
 
 /// Fields of a flow that `GET /accounts/{id}/flows` already answers.
 const FLOW_REF_FIELDS: &[&str] = &["__typename", "id", "nativeId", "name", "provider"];
 
-/// Whether the current field's selection (fragments included) asks only for `fields`.
-fn wants_only(ctx: &Context<'_>, fields: &[&str]) -> bool {
-    ctx.field()
-        .selection_set()
-        .all(|f| fields.contains(&f.name()))
+/// Whether the nodes of the current connection field (under `nodes` or `edges { node }`,
+/// fragments included) ask only for `fields`.
+fn nodes_want_only(ctx: &Context<'_>, fields: &[&str]) -> bool {
+    let only = |set: async_graphql::SelectionField<'_>| {
+        set.selection_set().all(|f| fields.contains(&f.name()))
+    };
+    ctx.field().selection_set().all(|f| match f.name() {
+        "nodes" => only(f),
+        "edges" => f.selection_set().all(|e| e.name() != "node" || only(e)),
+        _ => true,
+    })
 }
 
 fn flow_from_ref(r: &mm::FlowRef) -> Automation {
