@@ -1,19 +1,18 @@
 //! The unified GraphQL schema over both vendors. Resolvers ask the per-request loaders (or, for
 //! writes and parameterised lists, the caller's session); they never hold a token themselves.
 
-mod account;
-mod account_link;
-mod app;
-mod automation;
+mod accounts;
+mod auth;
 mod automations;
-mod mutation;
+mod catalog;
 mod node;
 mod payload;
-mod query;
+mod relay;
 mod runs;
 mod scalars;
 pub use scalars::DateTime;
 mod subscription;
+mod viewer;
 
 pub use node::{GlobalId, Kind};
 
@@ -27,29 +26,43 @@ use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, MergedObject, Result, Schema, SchemaBuilder};
 use std::sync::Arc;
 
-pub use account::Account;
-pub use app::{Action, App, Category, Trigger};
-pub use automation::{Automation, Connect, Flow, PopularMatch};
+pub use accounts::Account;
+pub use automations::{Automation, Connect, Flow, PopularMatch};
+pub use catalog::{Action, App, Category, Trigger};
 
 pub type FlowgateSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// Reads, by domain.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(query::Query, account_link::AccountLinkQuery);
+pub struct Query(
+    node::NodeQuery,
+    viewer::ViewerQuery,
+    catalog::CatalogQuery,
+    accounts::AccountsQuery,
+    accounts::AccountLinkQuery,
+    automations::AutomationsQuery,
+    auth::AuthQuery,
+);
 
 /// Writes, by domain; each is sent upstream once and never retried. What the caller can fix
 /// comes back in `userErrors`; the written object is read fresh.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(mutation::Mutation, account_link::AccountLinkMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    accounts::AccountsMutation,
+    accounts::AccountLinkMutation,
+    automations::AutomationsMutation,
+    runs::RunsMutation,
+);
 
 /// The schema, without any request data or limits: used by `print-schema`.
 pub fn build() -> FlowgateSchema {
     builder().finish()
 }
 
-type Page<T> = Connection<usize, T, query::Total, EmptyFields>;
+type Page<T> = Connection<usize, T, relay::Total, EmptyFields>;
 
 /// The schema's types, with descriptions for the generated connection types.
 fn builder() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
@@ -66,7 +79,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
     .override_output_type_description::<runs::RunPage>("A page of an automation's runs.")
     .override_output_type_description::<Page<Account>>("A page of accounts.")
     .override_output_type_description::<Page<Category>>("A page of app categories.")
-    .override_output_type_description::<Page<query::Component>>("A page of Appmixer components.")
+    .override_output_type_description::<Page<catalog::Component>>("A page of Appmixer components.")
 }
 
 /// The schema with depth and complexity limits, introspection on or off, and the pollers its
@@ -192,4 +205,16 @@ pub(crate) async fn nullable<T>(
     resolve: futures_util::future::BoxFuture<'_, Result<T>>,
 ) -> Result<Option<T>> {
     resolve.await.map(Some)
+}
+
+/// Keeps the items of one vendor's half of a two-vendor list, noting its error instead.
+pub(crate) fn half<T>(ctx: &Context<'_>, result: Result<Vec<T>>) -> Vec<T> {
+    result.unwrap_or_else(|e| {
+        note_error(ctx, e);
+        Vec::new()
+    })
+}
+
+pub(crate) fn wants(provider: Option<Provider>, p: Provider) -> bool {
+    provider.is_none_or(|x| x == p)
 }

@@ -1,8 +1,16 @@
 //! Global ids: opaque, and encoding the type, the provider and the vendor's own id.
 
-use super::Provider;
-use crate::error::Code;
-use async_graphql::{Result, ID};
+use crate::error::{Code, Gql};
+use crate::loaders::load_once;
+use crate::schema::accounts::*;
+use crate::schema::automations::*;
+use crate::schema::catalog::*;
+use crate::schema::payload::*;
+use crate::schema::relay::*;
+use crate::schema::runs::*;
+use crate::schema::viewer::*;
+use crate::schema::{mixer, pie, Provider};
+use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -121,5 +129,121 @@ impl GlobalId {
             )));
         }
         Ok(g)
+    }
+}
+
+/// Anything with a global id.
+#[derive(Interface, Clone)]
+#[graphql(field(name = "id", ty = "ID", desc = "Global id."))]
+pub enum Node {
+    App(App),
+    Category(Category),
+    Trigger(Trigger),
+    Action(Action),
+    Account(Account),
+    Flow(Flow),
+    Connect(Connect),
+    PopularMatch(PopularMatch),
+    FlowComponent(FlowComponent),
+    AppmixerUser(AppmixerUser),
+    AppyPieProfile(AppyPieProfile),
+    Run(Run),
+}
+
+async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
+    let g = GlobalId::decode(id)?;
+    let native = g.native.as_str();
+    Ok(match (g.kind, g.provider) {
+        (Kind::App, _) => app_by_id(ctx, &g).await?.map(Node::App),
+        (Kind::Category, Provider::Appmixer) => {
+            Some(Node::Category(Category::Appmixer(native.to_string())))
+        }
+        (Kind::Category, Provider::Appypie) => {
+            let cats = load_once(&pie(ctx)?.categories).await.gql()?;
+            cats.iter()
+                .find(|c| c.id == native)
+                .cloned()
+                .map(|c| Node::Category(Category::AppyPie(c)))
+        }
+        (Kind::Trigger, Provider::Appypie) => {
+            pie_trigger(ctx, None, native).await?.map(Node::Trigger)
+        }
+        (Kind::Action, Provider::Appypie) => pie_action(ctx, None, native).await?.map(Node::Action),
+        (Kind::Trigger, Provider::Appmixer) => component(ctx, native)
+            .await?
+            .filter(|c| c.is_trigger())
+            .map(|c| Node::Trigger(Trigger(Step::Appmixer(c)))),
+        (Kind::Action, Provider::Appmixer) => component(ctx, native)
+            .await?
+            .filter(|c| !c.is_trigger())
+            .map(|c| Node::Action(Action(Step::Appmixer(c)))),
+        (Kind::Account, _) => account_node(ctx, &g).await?.map(Node::Account),
+        (Kind::Flow, Provider::Appmixer) => {
+            let flows = load_once(&mixer(ctx)?.flows).await.gql()?;
+            flows
+                .iter()
+                .find(|f| f.flow_id == native)
+                .cloned()
+                .map(|f| Node::Flow(Flow(f)))
+        }
+        (Kind::Connect, Provider::Appypie) => connect(ctx, native).await?.map(Node::Connect),
+        (Kind::PopularMatch, Provider::Appypie) => {
+            popular_match(ctx, native).await?.map(Node::PopularMatch)
+        }
+        (Kind::FlowComponent, Provider::Appmixer) => {
+            let (_, flow, component) = GlobalId::expect_nested(id, Kind::FlowComponent)?;
+            let flow = mixer(ctx)?.flow.load_one(flow).await.gql()?;
+            flow.and_then(|f| FlowComponent::of(&f, &component))
+                .map(Node::FlowComponent)
+        }
+        (Kind::User, Provider::Appmixer) => Some(appmixer_user(ctx).await?)
+            .filter(|u| u.native_id == native)
+            .map(Node::AppmixerUser),
+        (Kind::User, Provider::Appypie) => Some(appypie_profile(ctx).await?)
+            .filter(|p| p.native_id == native)
+            .map(Node::AppyPieProfile),
+        (Kind::Run, _) => run_node(ctx, id).await?.map(Node::Run),
+        (Kind::Flow | Kind::Connect | Kind::PopularMatch | Kind::FlowComponent, _) => None,
+    })
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+/// Objects by global id.
+#[Object]
+impl NodeQuery {
+    /// Any object by its global id; null when it does not exist or is not the caller's.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id.")] id: ID,
+    ) -> Result<Option<Node>> {
+        node(ctx, &id).await
+    }
+
+    /// Several objects by global id, in order (null for missing ones).
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids, at most 100.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_PAGE {
+            return Err(Code::BadUserInput.error(format!("at most {MAX_PAGE} ids at once")));
+        }
+        let found = futures_util::future::join_all(ids.iter().map(|id| node(ctx, id))).await;
+        found.into_iter().collect()
+    }
+}
+
+/// The id in input field `field`, of type `kind` and (if given) of `provider`.
+pub fn id_of(id: &ID, kind: Kind, provider: Option<Provider>, field: &str) -> Result<GlobalId> {
+    let g = GlobalId::expect(id, kind).map_err(|e| at_field(e, field))?;
+    match provider {
+        Some(p) if g.provider != p => {
+            let e = Code::BadUserInput.error(format!("this mutation takes a {p:?} id"));
+            Err(at_field(e, field))
+        }
+        _ => Ok(g),
     }
 }

@@ -2,13 +2,17 @@
 //! Appmixer flow's log entries grouped into runs (the entries of one message through the flow
 //! share a correlation id; the run failed when any of them is an error).
 
-use super::node::{GlobalId, Kind};
-use super::{mixer, pie, DateTime, Provider};
 use crate::error::{Code, Gql};
+use crate::schema::automations::*;
+use crate::schema::node::*;
+use crate::schema::payload::*;
+use crate::schema::{mixer, pie, DateTime, Provider};
 use crate::upstream::appmixer::model::{LogEntry, LogQuery};
+use crate::upstream::appypie::model as pm;
 use crate::upstream::appypie::model::{HistoryEntry, PageRequest, RunStatus as PieStatus};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{Context, Enum, Result, SimpleObject, ID};
+use async_graphql::Enum;
+use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
 
 /// The outcome of one run.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -241,3 +245,72 @@ pub fn newest(recent: Vec<Run>, failed: bool) -> Option<Run> {
         .into_iter()
         .find(|r| !failed || r.status == RunStatus::Failed)
 }
+
+/// Input naming one connect.
+#[derive(InputObject)]
+pub struct ConnectIdInput {
+    /// The connect.
+    pub id: ID,
+}
+
+/// Result of `testConnect`.
+#[derive(SimpleObject, Default)]
+#[graphql(complex)]
+pub struct TestConnectPayload {
+    /// Whether the test run succeeded.
+    pub success: Option<bool>,
+    /// What happened.
+    pub message: Option<String>,
+    /// The sample the trigger produced.
+    pub trigger_sample: Option<Json<serde_json::Value>>,
+    /// What the action app answered.
+    pub action_response: Option<Json<serde_json::Value>>,
+    /// The history entry of this run.
+    pub history_id: Option<String>,
+    #[graphql(skip)]
+    pub connect_id: Option<String>,
+    /// What the caller can fix; empty when the write went through.
+    pub user_errors: Vec<UserError>,
+}
+
+#[ComplexObject]
+impl TestConnectPayload {
+    /// The connect, read after the run (its history now holds it).
+    async fn connect(&self, ctx: &Context<'_>) -> Result<Option<Connect>> {
+        match &self.connect_id {
+            Some(id) => after_write(fresh_connect(ctx, id)).await,
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct RunsMutation;
+
+/// Runs on demand.
+#[Object]
+impl RunsMutation {
+    /// Runs a test of a connect; the run is added to its history.
+    async fn test_connect(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What the mutation needs.")] input: ConnectIdInput,
+    ) -> Result<TestConnectPayload> {
+        settle(Box::pin(async {
+            let c = id_of(&input.id, Kind::Connect, None, "id")?;
+            let r = pie(ctx)?.session.test_connect(&c.native).await.gql()?;
+            Ok(TestConnectPayload {
+                success: Some(r.result == pm::RunStatus::Success),
+                message: r.message,
+                trigger_sample: Some(Json(r.trigger_sample)),
+                action_response: r.action_response.map(Json),
+                history_id: Some(r.history_id),
+                connect_id: Some(c.native),
+                user_errors: Vec::new(),
+            })
+        }))
+        .await
+    }
+}
+
+payloads!(TestConnectPayload,);

@@ -2,12 +2,12 @@
 //! come from polling (`loaders::watch`): subscribers of one automation with the same credentials
 //! share one poller.
 
-use super::automation::AutomationStatus;
-use super::node::{GlobalId, Kind};
-use super::runs::{runs_of_logs, Run};
-use super::{data, mixer, pie, Automation, Connect, Flow, Provider};
 use crate::error::{upstream, Code};
 use crate::loaders::watch::{ConnectionSlots, Seen, Sighting, Target, Watch, Watches};
+use crate::schema::automations::AutomationStatus;
+use crate::schema::node::{GlobalId, Kind};
+use crate::schema::runs::{runs_of_logs, Run};
+use crate::schema::{data, mixer, pie, Automation, Connect, Flow, Provider};
 use crate::upstream::ErrorKind;
 use async_graphql::{Context, Result, Subscription as GqlSubscription, ID};
 use futures_util::stream::{self, Stream};

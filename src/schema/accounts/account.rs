@@ -1,14 +1,14 @@
 //! Connected accounts of both vendors.
 
-use super::app::{account_matches_app, pie_app, App};
-use super::automation::{Automation, Connect, Flow};
-use super::automations::AutomationPage;
-use super::node::{GlobalId, Kind};
-use super::query::page;
-use super::DateTime;
-use super::{mixer, nullable, pie, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
+use crate::schema::automations::AutomationPage;
+use crate::schema::automations::{Automation, Connect, Flow};
+use crate::schema::catalog::{account_matches_app, pie_app, App};
+use crate::schema::node::{GlobalId, Kind};
+use crate::schema::relay::page;
+use crate::schema::DateTime;
+use crate::schema::{mixer, nullable, pie, Provider};
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
 use async_graphql::connection::Edge;

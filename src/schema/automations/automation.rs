@@ -1,14 +1,15 @@
 //! Automations (Appmixer flows and Appy Pie connects), their runs, and Appy Pie popular matches.
 
-use super::account::{mixer_account, pie_account, Account};
-use super::app::{
-    component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
-};
-use super::node::{GlobalId, Kind};
-use super::runs::{self, Run, RunPage};
-use super::{mixer, nullable, pie, DateTime, Provider};
 use crate::error::Gql;
 use crate::loaders::load_once;
+use crate::schema::accounts::{mixer_account, pie_account, Account};
+use crate::schema::catalog::{
+    component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
+};
+use crate::schema::node::{GlobalId, Kind};
+use crate::schema::relay::limit;
+use crate::schema::runs::{self, Run, RunPage};
+use crate::schema::{mixer, nullable, pie, DateTime, Provider};
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
 use async_graphql::{Context, Enum, Interface, Json, Object, Result, SimpleObject, ID};
@@ -393,13 +394,6 @@ impl Flow {
             })
             .collect()
     }
-}
-
-/// `first` clamped to `0..=max`, `default` when absent.
-pub fn limit(first: Option<i32>, default: usize, max: usize) -> usize {
-    first
-        .map_or(default, |n| usize::try_from(n).unwrap_or(0))
-        .min(max)
 }
 
 /// An Appy Pie connect: one trigger app feeding one action app.

@@ -3,12 +3,12 @@
 //! sends the user back to the caller's callback with a one-time token, which finishing needs;
 //! Appmixer's sign-in page ends by itself, and polling sees the account appear.
 
-use super::account::{fresh_mixer_account, Account};
-use super::app::{app_by_id, App};
-use super::node::{GlobalId, Kind};
-use super::payload::{at_field, payloads, settle, UserError};
-use super::{mixer, pie, Provider};
 use crate::error::{Code, Gql};
+use crate::schema::accounts::{fresh_mixer_account, Account};
+use crate::schema::catalog::{app_by_id, App};
+use crate::schema::node::{GlobalId, Kind};
+use crate::schema::payload::{at_field, payloads, settle, UserError};
+use crate::schema::{mixer, pie, Provider};
 use crate::upstream::appmixer::model::ComponentManifest;
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,12 +1,12 @@
 //! Apps, categories, triggers and actions of both vendors.
 
-use super::account::Account;
-use super::node::{GlobalId, Kind};
-use super::payload::at_field;
-use super::query::Total;
-use super::{mixer, nullable, pie, Provider};
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
+use crate::schema::accounts::Account;
+use crate::schema::node::{GlobalId, Kind};
+use crate::schema::payload::at_field;
+use crate::schema::relay::{page, Total};
+use crate::schema::{mixer, nullable, pie, Provider};
 use crate::upstream::appmixer::model::{AppInfo, ComponentManifest};
 use crate::upstream::appypie::model as pm;
 use async_graphql::connection::{Connection, EmptyFields};
@@ -435,8 +435,7 @@ impl Category {
             }
         }))
         .await?;
-        all.map(|all| super::query::page(all, first, after))
-            .transpose()
+        all.map(|all| page(all, first, after)).transpose()
     }
 }
 

@@ -2,14 +2,14 @@
 //! cursors that name a position in the order (the sort key and the id), so a cursor stays
 //! valid when automations are added or removed before it.
 
-use super::app::component_app;
-use super::automation::{Automation, AutomationStatus, Connect, Flow, FlowPermission};
-use super::node::{GlobalId, Kind};
-use super::payload::at_field;
-use super::query::Total;
-use super::{mixer, note_error, pie, DateTime, Provider};
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
+use crate::schema::automations::{Automation, AutomationStatus, Connect, Flow, FlowPermission};
+use crate::schema::catalog::component_app;
+use crate::schema::node::{GlobalId, Kind};
+use crate::schema::payload::at_field;
+use crate::schema::relay::Total;
+use crate::schema::{mixer, note_error, pie, DateTime, Provider};
 use crate::upstream::appmixer::model::{FlowQuery, Stage};
 use crate::upstream::appypie::model::ConnectStatus;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
