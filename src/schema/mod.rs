@@ -21,9 +21,10 @@ use crate::loaders::watch::Watches;
 use crate::loaders::{AppmixerLoaders, AppyPieLoaders};
 use crate::upstream::appmixer::AppmixerClient;
 use crate::upstream::appypie::AppyPieClient;
-use crate::upstream::{Provider as Vendor, Token};
+pub use crate::upstream::Provider;
+use crate::upstream::Token;
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, MergedObject, Result, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, Result, Schema, SchemaBuilder};
 use std::sync::Arc;
 
 pub use accounts::Account;
@@ -106,24 +107,6 @@ pub fn sdl() -> String {
     build().sdl()
 }
 
-/// The vendor behind an object.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Provider {
-    /// Appmixer (flows, components, accounts).
-    Appmixer,
-    /// Appy Pie Connect (connects, popular matches, connected accounts).
-    Appypie,
-}
-
-impl From<Vendor> for Provider {
-    fn from(v: Vendor) -> Self {
-        match v {
-            Vendor::Appmixer => Provider::Appmixer,
-            Vendor::AppyPie => Provider::Appypie,
-        }
-    }
-}
-
 /// Header names the caller's credentials arrive in.
 #[derive(Clone, Debug)]
 pub struct CredentialHeaders {
@@ -172,7 +155,7 @@ pub(crate) fn pie<'a>(ctx: &Context<'a>) -> Result<&'a AppyPieLoaders> {
     let d = data(ctx)?;
     d.appypie
         .as_ref()
-        .ok_or_else(|| missing_credential(Vendor::AppyPie, &d.headers.appypie))
+        .ok_or_else(|| missing_credential(Provider::AppyPie, &d.headers.appypie))
 }
 
 /// The caller's Appmixer loaders, or `UNAUTHENTICATED` for this field.
@@ -180,7 +163,7 @@ pub(crate) fn mixer<'a>(ctx: &Context<'a>) -> Result<&'a AppmixerLoaders> {
     let d = data(ctx)?;
     d.appmixer
         .as_ref()
-        .ok_or_else(|| missing_credential(Vendor::Appmixer, &d.headers.appmixer))
+        .ok_or_else(|| missing_credential(Provider::Appmixer, &d.headers.appmixer))
 }
 
 /// Records `err` on the current field and carries on (partial data from a list of both vendors).

@@ -65,7 +65,7 @@ impl GlobalId {
     pub fn encode(kind: Kind, provider: Provider, native: &str) -> ID {
         let p = match provider {
             Provider::Appmixer => "appmixer",
-            Provider::Appypie => "appypie",
+            Provider::AppyPie => "appypie",
         };
         ID(URL_SAFE_NO_PAD.encode(format!("{}:{p}:{native}", kind.name())))
     }
@@ -87,7 +87,7 @@ impl GlobalId {
             .ok_or_else(invalid)?;
         let provider = match provider {
             "appmixer" => Provider::Appmixer,
-            "appypie" => Provider::Appypie,
+            "appypie" => Provider::AppyPie,
             _ => return Err(invalid()),
         };
         if native.is_empty() {
@@ -158,17 +158,17 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
         (Kind::Category, Provider::Appmixer) => {
             Some(Node::Category(Category::Appmixer(native.to_string())))
         }
-        (Kind::Category, Provider::Appypie) => {
+        (Kind::Category, Provider::AppyPie) => {
             let cats = load_once(&pie(ctx)?.categories).await.gql()?;
             cats.iter()
                 .find(|c| c.id == native)
                 .cloned()
                 .map(|c| Node::Category(Category::AppyPie(c)))
         }
-        (Kind::Trigger, Provider::Appypie) => {
+        (Kind::Trigger, Provider::AppyPie) => {
             pie_trigger(ctx, None, native).await?.map(Node::Trigger)
         }
-        (Kind::Action, Provider::Appypie) => pie_action(ctx, None, native).await?.map(Node::Action),
+        (Kind::Action, Provider::AppyPie) => pie_action(ctx, None, native).await?.map(Node::Action),
         (Kind::Trigger, Provider::Appmixer) => component(ctx, native)
             .await?
             .filter(|c| c.is_trigger())
@@ -186,8 +186,8 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
                 .cloned()
                 .map(|f| Node::Flow(Flow(f)))
         }
-        (Kind::Connect, Provider::Appypie) => connect(ctx, native).await?.map(Node::Connect),
-        (Kind::PopularMatch, Provider::Appypie) => {
+        (Kind::Connect, Provider::AppyPie) => connect(ctx, native).await?.map(Node::Connect),
+        (Kind::PopularMatch, Provider::AppyPie) => {
             popular_match(ctx, native).await?.map(Node::PopularMatch)
         }
         (Kind::FlowComponent, Provider::Appmixer) => {
@@ -199,7 +199,7 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
         (Kind::User, Provider::Appmixer) => Some(appmixer_user(ctx).await?)
             .filter(|u| u.native_id == native)
             .map(Node::AppmixerUser),
-        (Kind::User, Provider::Appypie) => Some(appypie_profile(ctx).await?)
+        (Kind::User, Provider::AppyPie) => Some(appypie_profile(ctx).await?)
             .filter(|p| p.native_id == native)
             .map(Node::AppyPieProfile),
         (Kind::Run, _) => run_node(ctx, id).await?.map(Node::Run),

@@ -60,7 +60,7 @@ const MAX_HISTORY_PAGES: u32 = 20;
 impl From<&HistoryEntry> for Run {
     fn from(h: &HistoryEntry) -> Self {
         Run {
-            id: GlobalId::nested(Kind::Run, Provider::Appypie, &h.connect_id, &h.id),
+            id: GlobalId::nested(Kind::Run, Provider::AppyPie, &h.connect_id, &h.id),
             native_id: h.id.clone(),
             status: if h.status == PieStatus::Success {
                 RunStatus::Success
@@ -218,7 +218,7 @@ pub async fn connect_runs(
 pub async fn run_node(ctx: &Context<'_>, id: &str) -> Result<Option<Run>> {
     let (g, parent, native) = GlobalId::expect_nested(id, Kind::Run)?;
     let runs = match g.provider {
-        Provider::Appypie => connect_runs(ctx, &parent, usize::MAX / 2, None).await?,
+        Provider::AppyPie => connect_runs(ctx, &parent, usize::MAX / 2, None).await?,
         Provider::Appmixer => {
             let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
             if !native.chars().all(plain) {

@@ -66,7 +66,7 @@ async fn open(ctx: &Context<'_>, id: &ID) -> Result<(Watch, Sighting)> {
     let g = GlobalId::decode(id)?;
     let target = match (g.kind, g.provider) {
         (Kind::Flow, Provider::Appmixer) => Target::Flow(g.native, mixer(ctx)?.session.clone()),
-        (Kind::Connect, Provider::Appypie) => Target::Connect(g.native, pie(ctx)?.session.clone()),
+        (Kind::Connect, Provider::AppyPie) => Target::Connect(g.native, pie(ctx)?.session.clone()),
         _ => return Err(Code::BadUserInput.error("expected the id of a flow or a connect")),
     };
     let caller = data(ctx)?.caller;

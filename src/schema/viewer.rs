@@ -51,7 +51,7 @@ impl AppmixerUser {
 impl AppyPieProfile {
     /// Global id.
     pub async fn id(&self) -> ID {
-        GlobalId::encode(Kind::User, Provider::Appypie, &self.native_id)
+        GlobalId::encode(Kind::User, Provider::AppyPie, &self.native_id)
     }
 }
 

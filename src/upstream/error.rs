@@ -2,10 +2,13 @@ use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
 
-/// The vendor behind an upstream API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+/// The vendor behind an upstream API, and behind an object of the schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, async_graphql::Enum)]
 pub enum Provider {
+    /// Appy Pie Connect (connects, popular matches, connected accounts).
+    #[graphql(name = "APPYPIE")]
     AppyPie,
+    /// Appmixer (flows, components, accounts).
     Appmixer,
 }
 

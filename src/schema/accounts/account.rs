@@ -264,7 +264,7 @@ impl Account {
 
     pub fn vendor(&self) -> Provider {
         match self {
-            Account::AppyPie(_) => Provider::Appypie,
+            Account::AppyPie(_) => Provider::AppyPie,
             Account::Appmixer(_) => Provider::Appmixer,
         }
     }

@@ -111,7 +111,7 @@ fn link(handle: &Handle, state: AccountLinkState) -> AccountLink {
     AccountLink {
         handle: handle.encode(),
         provider: match handle {
-            Handle::AppyPie { .. } => Provider::Appypie,
+            Handle::AppyPie { .. } => Provider::AppyPie,
             Handle::Appmixer { .. } => Provider::Appmixer,
         },
         state,
@@ -260,7 +260,7 @@ impl AccountLinkMutation {
     ) -> Result<AccountLinkPayload> {
         settle(Box::pin(async move {
             let link = status(ctx, &input.handle, input.token.as_deref()).await?;
-            if link.provider == Provider::Appypie && input.token.is_none() {
+            if link.provider == Provider::AppyPie && input.token.is_none() {
                 let e =
                     Code::BadUserInput.error("an Appy Pie link finishes with the callback's token");
                 return Err(at_field(e, "token"));

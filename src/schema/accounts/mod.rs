@@ -164,7 +164,7 @@ impl AccountsQuery {
             if let Some(id) = app_id {
                 let g = GlobalId::expect(&id, Kind::App)?;
                 return match app_by_id(ctx, &g).await? {
-                    Some(_) if g.provider == Provider::Appypie => {
+                    Some(_) if g.provider == Provider::AppyPie => {
                         let list = pie(ctx)?.accounts_by_app.load_one(g.native).await.gql()?;
                         Ok(list.map_or_else(Vec::new, |l| {
                             l.iter().cloned().map(Account::AppyPie).collect()
@@ -195,7 +195,7 @@ impl AccountsQuery {
                 };
                 out.extend(half(ctx, loaded.await));
             }
-            if wants(provider, Provider::Appypie) {
+            if wants(provider, Provider::AppyPie) {
                 let loaded = async {
                     let connects = load_once(&pie(ctx)?.connects).await.gql()?;
                     let mut seen = BTreeSet::new();
@@ -261,7 +261,7 @@ impl AccountsMutation {
         #[graphql(desc = "What the mutation needs.")] input: ConnectAppyPieAccountInput,
     ) -> Result<ConnectAppyPieAccountPayload> {
         settle(Box::pin(async {
-            let g = id_of(&input.app_id, Kind::App, Some(Provider::Appypie), "appId")?;
+            let g = id_of(&input.app_id, Kind::App, Some(Provider::AppyPie), "appId")?;
             let no_app = || at_field(Code::NotFound.error("no such app"), "appId");
             let app = pie_app(ctx, &g.native).await?.ok_or_else(no_app)?;
             let super::App::AppyPie(app) = app else {

@@ -432,12 +432,12 @@ pub struct DropdownOption {
 impl Connect {
     /// Global id.
     pub async fn id(&self) -> ID {
-        GlobalId::encode(Kind::Connect, Provider::Appypie, &self.0.id)
+        GlobalId::encode(Kind::Connect, Provider::AppyPie, &self.0.id)
     }
 
     /// Always `APPYPIE`.
     pub async fn provider(&self) -> Provider {
-        Provider::Appypie
+        Provider::AppyPie
     }
 
     /// The Appy Pie connect id.
@@ -622,7 +622,7 @@ pub async fn popular_match(ctx: &Context<'_>, id: &str) -> Result<Option<Popular
 impl PopularMatch {
     /// Global id.
     pub async fn id(&self) -> ID {
-        GlobalId::encode(Kind::PopularMatch, Provider::Appypie, &self.0.id)
+        GlobalId::encode(Kind::PopularMatch, Provider::AppyPie, &self.0.id)
     }
 
     /// The Appy Pie id.
@@ -669,7 +669,7 @@ impl PopularMatch {
 /// An Appy Pie account by its id, for the id-only paths (node look-ups).
 pub async fn account_node(ctx: &Context<'_>, g: &GlobalId) -> Result<Option<Account>> {
     match g.provider {
-        Provider::Appypie => pie_account(ctx, None, &g.native).await,
+        Provider::AppyPie => pie_account(ctx, None, &g.native).await,
         Provider::Appmixer => mixer_account(ctx, &g.native).await,
     }
 }

@@ -231,7 +231,7 @@ async fn matching(ctx: &Context<'_>, filter: &AutomationFilter) -> Result<Vec<Pl
             Err(e) => note_error(ctx, e),
         }
     }
-    if wants(Provider::Appypie) {
+    if wants(Provider::AppyPie) {
         match connects(ctx, app.as_ref(), account.as_ref()).await {
             Ok(connects) => all.extend(connects),
             Err(e) => note_error(ctx, e),

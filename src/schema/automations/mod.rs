@@ -428,7 +428,7 @@ impl AutomationsMutation {
         #[graphql(desc = "What the mutation needs.")] input: CreateConnectInput,
     ) -> Result<ConnectPayload> {
         settle(Box::pin(async {
-            let pie_id = |id: &ID, kind, field| id_of(id, kind, Some(Provider::Appypie), field);
+            let pie_id = |id: &ID, kind, field| id_of(id, kind, Some(Provider::AppyPie), field);
             let new = pm::NewConnect {
                 popular_match_id: pie_id(
                     &input.popular_match_id,
@@ -469,7 +469,7 @@ impl AutomationsMutation {
             let c = id_of(&input.id, Kind::Connect, None, "id")?;
             let account_id = match &input.account_id {
                 Some(id) => {
-                    Some(id_of(id, Kind::Account, Some(Provider::Appypie), "accountId")?.native)
+                    Some(id_of(id, Kind::Account, Some(Provider::AppyPie), "accountId")?.native)
                 }
                 None => None,
             };

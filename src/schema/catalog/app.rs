@@ -81,7 +81,7 @@ pub async fn mixer_app(ctx: &Context<'_>, name: &str) -> Result<Option<App>> {
 
 pub async fn app_by_id(ctx: &Context<'_>, g: &GlobalId) -> Result<Option<App>> {
     match g.provider {
-        Provider::Appypie => pie_app(ctx, &g.native).await,
+        Provider::AppyPie => pie_app(ctx, &g.native).await,
         Provider::Appmixer => mixer_app(ctx, &g.native).await,
     }
 }
@@ -306,7 +306,7 @@ pub fn account_matches_app(service: &str, app: &str) -> bool {
 impl App {
     pub fn vendor(&self) -> Provider {
         match self {
-            App::AppyPie(_) => Provider::Appypie,
+            App::AppyPie(_) => Provider::AppyPie,
             App::Appmixer(_) => Provider::Appmixer,
         }
     }
@@ -442,7 +442,7 @@ impl Category {
 impl Category {
     pub fn vendor(&self) -> Provider {
         match self {
-            Category::AppyPie(_) => Provider::Appypie,
+            Category::AppyPie(_) => Provider::AppyPie,
             Category::Appmixer(_) => Provider::Appmixer,
         }
     }
@@ -582,7 +582,7 @@ impl Step {
     fn provider(&self) -> Provider {
         match self {
             Step::Appmixer(_) => Provider::Appmixer,
-            _ => Provider::Appypie,
+            _ => Provider::AppyPie,
         }
     }
 

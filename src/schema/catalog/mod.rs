@@ -45,10 +45,10 @@ impl CatalogQuery {
                 .transpose()?;
             let needle = search.map(|s| s.to_lowercase());
             let mut apps = Vec::new();
-            if wants(provider, Provider::Appypie)
+            if wants(provider, Provider::AppyPie)
                 && category
                     .as_ref()
-                    .is_none_or(|c| c.provider == Provider::Appypie)
+                    .is_none_or(|c| c.provider == Provider::AppyPie)
             {
                 let loaded = async {
                     Ok(load_once(&pie(ctx)?.apps)
@@ -108,7 +108,7 @@ impl CatalogQuery {
     ) -> Result<Option<Connection<usize, Category, Total, EmptyFields>>> {
         let all = nullable(Box::pin(async move {
             let mut out = Vec::new();
-            if wants(provider, Provider::Appypie) {
+            if wants(provider, Provider::AppyPie) {
                 let loaded = async {
                     Ok(load_once(&pie(ctx)?.categories)
                         .await
