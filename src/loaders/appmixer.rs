@@ -25,8 +25,14 @@ pub struct AppmixerLoaders {
     pub stop_status: Load<StopStatus>,
     /// One flow, whole (thumbnail included).
     pub flow: Load<Arc<Flow>>,
-    /// Keyed by `componentType componentId`.
-    pub component_accounts: Load<ComponentAuth>,
+    pub component_accounts: Load<ComponentAuth, ComponentKey>,
+}
+
+/// A component placed in a flow: its type and its instance id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ComponentKey {
+    pub component_type: String,
+    pub component_id: String,
 }
 
 /// Every flow of the caller, a page at a time, bounded like every list walk: a page must not
@@ -62,7 +68,7 @@ async fn all_flows(s: AppmixerSession) -> Result<Arc<Vec<Arc<Flow>>>, UpstreamEr
 /// all the flows at once; when that answer is full, a busy flow may have crowded out the
 /// others, so each flow left with fewer entries than its share is asked for on its own.
 fn logs_loader(session: AppmixerSession) -> Load<Arc<Vec<LogEntry>>> {
-    let f: super::BatchFn<Arc<Vec<LogEntry>>> = Box::new(move |flow_ids| {
+    let f: super::BatchFn<Arc<Vec<LogEntry>>, String> = Box::new(move |flow_ids| {
         let s = session.clone();
         Box::pin(async move {
             let size = LOGS_PER_FLOW
@@ -112,7 +118,7 @@ impl AppmixerLoaders {
                     apps.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
                 ))
             }),
-            components_by_app: per_key(s.clone(), |s: AppmixerSession, app| async move {
+            components_by_app: per_key(s.clone(), |s: AppmixerSession, app: String| async move {
                 Ok(Arc::new(s.app_components(&app).await?))
             }),
             accounts: once(s.clone(), |s: AppmixerSession| async move {
@@ -120,19 +126,19 @@ impl AppmixerLoaders {
                 Ok(Arc::new(all.into_iter().map(Arc::new).collect()))
             }),
             flows: once(s.clone(), all_flows),
-            account_flows: per_key(s.clone(), |s: AppmixerSession, id| async move {
+            account_flows: per_key(s.clone(), |s: AppmixerSession, id: String| async move {
                 Ok(Arc::new(s.account_flows(&id).await?))
             }),
             logs: logs_loader(s.clone()),
-            flow: per_key(s.clone(), |s: AppmixerSession, id| async move {
+            flow: per_key(s.clone(), |s: AppmixerSession, id: String| async move {
                 Ok(Arc::new(s.flow(&id).await?))
             }),
-            stop_status: per_key(s.clone(), |s: AppmixerSession, id| async move {
+            stop_status: per_key(s.clone(), |s: AppmixerSession, id: String| async move {
                 s.stop_status(&id).await
             }),
-            component_accounts: per_key(s, |s: AppmixerSession, key: String| async move {
-                let (ty, id) = key.split_once(' ').unwrap_or((key.as_str(), ""));
-                s.component_accounts(ty, id).await
+            component_accounts: per_key(s, |s: AppmixerSession, key: ComponentKey| async move {
+                s.component_accounts(&key.component_type, &key.component_id)
+                    .await
             }),
             session,
         }

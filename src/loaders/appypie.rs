@@ -53,25 +53,25 @@ impl AppyPieLoaders {
                         .collect(),
                 ))
             }),
-            app_detail: per_key(s.clone(), |s: AppyPieSession, id| async move {
+            app_detail: per_key(s.clone(), |s: AppyPieSession, id: String| async move {
                 s.app(&id).await
             }),
-            triggers_by_app: per_key(s.clone(), |s: AppyPieSession, app| async move {
+            triggers_by_app: per_key(s.clone(), |s: AppyPieSession, app: String| async move {
                 Ok(Arc::new(all_pages(PAGE, |p| s.triggers(&app, p)).await?))
             }),
-            actions_by_app: per_key(s.clone(), |s: AppyPieSession, app| async move {
+            actions_by_app: per_key(s.clone(), |s: AppyPieSession, app: String| async move {
                 Ok(Arc::new(all_pages(PAGE, |p| s.actions(&app, p)).await?))
             }),
-            trigger: per_key(s.clone(), |s: AppyPieSession, id| async move {
+            trigger: per_key(s.clone(), |s: AppyPieSession, id: String| async move {
                 s.trigger(&id).await
             }),
-            action: per_key(s.clone(), |s: AppyPieSession, id| async move {
+            action: per_key(s.clone(), |s: AppyPieSession, id: String| async move {
                 s.action(&id).await
             }),
-            accounts_by_app: per_key(s.clone(), |s: AppyPieSession, app| async move {
+            accounts_by_app: per_key(s.clone(), |s: AppyPieSession, app: String| async move {
                 Ok(Arc::new(s.connected_accounts(Some(&app), None).await?))
             }),
-            account: per_key(s.clone(), |s: AppyPieSession, id| async move {
+            account: per_key(s.clone(), |s: AppyPieSession, id: String| async move {
                 let found = s.connected_accounts(None, Some(&id)).await?;
                 found
                     .into_iter()
@@ -87,10 +87,10 @@ impl AppyPieLoaders {
                     all_pages(PAGE, |p| s.popular_matches(None, p)).await?,
                 ))
             }),
-            popular_match: per_key(s.clone(), |s: AppyPieSession, id| async move {
+            popular_match: per_key(s.clone(), |s: AppyPieSession, id: String| async move {
                 s.popular_match(&id).await
             }),
-            history: per_key(s, |s: AppyPieSession, id| async move {
+            history: per_key(s, |s: AppyPieSession, id: String| async move {
                 s.connect_history(&id, PageRequest::new(1, PAGE)).await
             }),
             session,

@@ -6,7 +6,7 @@ mod appypie;
 pub mod tick;
 pub mod watch;
 
-pub use appmixer::{newest as newest_logs, AppmixerLoaders, LOGS_PER_FLOW};
+pub use appmixer::{newest as newest_logs, AppmixerLoaders, ComponentKey, LOGS_PER_FLOW};
 pub use appypie::AppyPieLoaders;
 
 use crate::upstream::{in_batch, ErrorKind, UpstreamError};
@@ -16,38 +16,40 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-pub(crate) type BatchFn<V> = Box<
-    dyn Fn(Vec<String>) -> BoxFuture<'static, Result<HashMap<String, V>, UpstreamError>>
-        + Send
-        + Sync,
->;
+/// What a loader's keys must be: plain values, compared and hashed.
+pub trait Key: Clone + Eq + std::hash::Hash + Send + Sync + 'static {}
+impl<K: Clone + Eq + std::hash::Hash + Send + Sync + 'static> Key for K {}
 
-type Found<V> = Result<Arc<HashMap<String, V>>, UpstreamError>;
-type BatchRun<V> = Shared<BoxFuture<'static, Found<V>>>;
+pub(crate) type BatchFn<V, K> =
+    Box<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, V>, UpstreamError>> + Send + Sync>;
+
+type Found<V, K> = Result<Arc<HashMap<K, V>>, UpstreamError>;
+type BatchRun<V, K> = Shared<BoxFuture<'static, Found<V, K>>>;
 
 /// The batch still taking keys: `keys` is `None` once its fetch has started.
-struct Open<V> {
-    keys: Arc<Mutex<Option<Vec<String>>>>,
-    run: BatchRun<V>,
+struct Open<V, K> {
+    keys: Arc<Mutex<Option<Vec<K>>>>,
+    run: BatchRun<V, K>,
 }
 
-struct State<V> {
+struct State<V, K> {
     /// The batch that answers each key asked for in this request.
-    slots: HashMap<String, BatchRun<V>>,
-    open: Option<Open<V>>,
+    slots: HashMap<K, BatchRun<V, K>>,
+    open: Option<Open<V, K>>,
 }
 
-/// A per-request loader over string keys. Keys asked for in one tick (see [`tick`]) make one
-/// batch; a key already asked for in this request (even still in flight) is never fetched again.
-pub struct Load<V: Clone + Send + Sync + 'static> {
-    fetch: Arc<BatchFn<V>>,
-    state: Mutex<State<V>>,
+/// A per-request loader (keys are vendor ids unless said otherwise). Keys asked for in one tick
+/// (see [`tick`]) make one batch; a key already asked for in this request (even still in
+/// flight) is never fetched again.
+pub struct Load<V: Clone + Send + Sync + 'static, K: Key = String> {
+    fetch: Arc<BatchFn<V, K>>,
+    state: Mutex<State<V, K>>,
     /// One upstream call answers a whole batch (rather than one call a key).
     batched: bool,
 }
 
-impl<V: Clone + Send + Sync + 'static> Load<V> {
-    pub(crate) fn new(f: BatchFn<V>) -> Self {
+impl<V: Clone + Send + Sync + 'static, K: Key> Load<V, K> {
+    pub(crate) fn new(f: BatchFn<V, K>) -> Self {
         Load {
             fetch: Arc::new(f),
             state: Mutex::new(State {
@@ -59,20 +61,20 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
     }
 
     /// A loader whose every batch is one upstream call (its trace says `batch`).
-    pub(crate) fn batched(f: BatchFn<V>) -> Self {
+    pub(crate) fn batched(f: BatchFn<V, K>) -> Self {
         Load {
             batched: true,
             ..Load::new(f)
         }
     }
 
-    pub async fn load_one(&self, key: String) -> Result<Option<V>, UpstreamError> {
+    pub async fn load_one(&self, key: K) -> Result<Option<V>, UpstreamError> {
         let run = self.batch_for(&key);
         Ok(run.await?.get(&key).cloned())
     }
 
     /// The batch that answers `key`: its earlier one, the open one, or a new one.
-    fn batch_for(&self, key: &str) -> BatchRun<V> {
+    fn batch_for(&self, key: &K) -> BatchRun<V, K> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(run) = state.slots.get(key) {
             return run.clone();
@@ -80,7 +82,7 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
         let joined = state.open.as_ref().and_then(|open| {
             let mut keys = open.keys.lock().unwrap_or_else(|e| e.into_inner());
             let keys = keys.as_mut()?;
-            keys.push(key.to_string());
+            keys.push(key.clone());
             Some(open.run.clone())
         });
         let run = joined.unwrap_or_else(|| {
@@ -89,12 +91,12 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
             state.open = Some(open);
             run
         });
-        state.slots.insert(key.to_string(), run.clone());
+        state.slots.insert(key.clone(), run.clone());
         run
     }
 
-    fn open_batch(&self, first: &str) -> Open<V> {
-        let keys = Arc::new(Mutex::new(Some(vec![first.to_string()])));
+    fn open_batch(&self, first: &K) -> Open<V, K> {
+        let keys = Arc::new(Mutex::new(Some(vec![first.clone()])));
         let (taken, fetch, gate) = (keys.clone(), self.fetch.clone(), tick::Gate::queue());
         let batched = self.batched;
         let run = async move {
@@ -111,7 +113,7 @@ impl<V: Clone + Send + Sync + 'static> Load<V> {
         }
     }
 
-    pub async fn load_many(&self, keys: Vec<String>) -> Result<HashMap<String, V>, UpstreamError> {
+    pub async fn load_many(&self, keys: Vec<K>) -> Result<HashMap<K, V>, UpstreamError> {
         let found =
             futures_util::future::join_all(keys.iter().map(|k| self.load_one(k.clone()))).await;
         let mut out = HashMap::new();
@@ -136,7 +138,7 @@ where
     Fut: Future<Output = Result<HashMap<String, V>, UpstreamError>> + Send + 'static,
 {
     let fetch = Arc::new(fetch);
-    let f: BatchFn<V> = Box::new(move |keys| {
+    let f: BatchFn<V, String> = Box::new(move |keys| {
         let (session, fetch) = (session.clone(), fetch.clone());
         Box::pin(async move {
             let mut all = fetch(session).await?;
@@ -148,18 +150,19 @@ where
 }
 
 /// A loader that calls the upstream once per distinct key, a few at a time; a 404 means absent.
-pub fn per_key<S, V, F, Fut>(session: S, fetch: F) -> Load<V>
+pub fn per_key<S, V, K, F, Fut>(session: S, fetch: F) -> Load<V, K>
 where
     S: Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
-    F: Fn(S, String) -> Fut + Send + Sync + 'static,
+    K: Key,
+    F: Fn(S, K) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<V, UpstreamError>> + Send + 'static,
 {
     let fetch = Arc::new(fetch);
-    let f: BatchFn<V> = Box::new(move |keys| {
+    let f: BatchFn<V, K> = Box::new(move |keys| {
         let (session, fetch) = (session.clone(), fetch.clone());
         Box::pin(async move {
-            let found: Vec<Option<(String, V)>> = stream::iter(keys)
+            let found: Vec<Option<(K, V)>> = stream::iter(keys)
                 .map(|key| {
                     let (session, fetch) = (session.clone(), fetch.clone());
                     async move {

@@ -1,7 +1,7 @@
 //! Apps, categories, triggers and actions of both vendors.
 
 use crate::error::{Code, Gql};
-use crate::loaders::load_once;
+use crate::loaders::{load_once, ComponentKey};
 use crate::schema::accounts::Account;
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::payload::at_field;
@@ -657,7 +657,10 @@ impl Step {
         };
         let (_, _, component_id) = GlobalId::expect_nested(&component_id, Kind::FlowComponent)
             .map_err(|e| at_field(e, "componentId"))?;
-        let key = format!("{} {component_id}", c.name);
+        let key = ComponentKey {
+            component_type: c.name.clone(),
+            component_id,
+        };
         let Some(auth) = l.component_accounts.load_one(key).await.gql()? else {
             return Ok(Vec::new());
         };
