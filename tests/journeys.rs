@@ -3,12 +3,13 @@
 
 mod common;
 
+use common::User::{Alice, Bob};
 use common::{edges, Gateway};
 use serde_json::json;
 
 #[tokio::test]
 async fn the_integrations_page_lists_every_automation_with_its_health() {
-    let g = Gateway::start().await;
+    let g = Gateway::builder().start().await;
     let q = "{ automations(first: 8) { totalCount pageInfo { hasNextPage }
         edges { node { __typename name status updatedAt apps { name } lastRun { status startedAt } lastError { message } } } } }";
     let page = g
@@ -20,7 +21,7 @@ async fn the_integrations_page_lists_every_automation_with_its_health() {
                 ("GET /flows", 1),
                 ("GET /logs", 1),
             ],
-            g.ok(q, json!({})),
+            g.as_user(Alice).ok(q, json!({})),
         )
         .await;
     insta::assert_json_snapshot!(page);
@@ -28,7 +29,7 @@ async fn the_integrations_page_lists_every_automation_with_its_health() {
 
 #[tokio::test]
 async fn run_history_pages_through_an_automations_runs() {
-    let g = Gateway::start().await;
+    let g = Gateway::builder().start().await;
     let connect = g.first_connect_id().await;
     g.test_connect(&connect, 3).await;
     let q = "query($id: ID!, $after: String) { node(id: $id) { ... on Automation { name
@@ -36,18 +37,21 @@ async fn run_history_pages_through_an_automations_runs() {
     let first = g
         .costs(
             &[("GET /connect/list", 1), ("GET /connect/{id}/history", 1)],
-            g.ok(q, json!({ "id": connect })),
+            g.as_user(Alice).ok(q, json!({ "id": connect })),
         )
         .await;
     let after = first["node"]["runs"]["pageInfo"]["endCursor"].clone();
-    let second = g.ok(q, json!({ "id": connect, "after": after })).await;
+    let second = g
+        .as_user(Alice)
+        .ok(q, json!({ "id": connect, "after": after }))
+        .await;
     assert_eq!(edges(&first["node"]["runs"]).len(), 2);
     insta::assert_json_snapshot!(json!({ "first": first, "second": second }));
 }
 
 #[tokio::test]
 async fn the_template_gallery_shows_popular_matches_by_category() {
-    let g = Gateway::start().await;
+    let g = Gateway::builder().start().await;
     let q = "{ categories(provider: APPYPIE, first: 100) { edges { node { name } } }
         popularMatches(first: 6) { totalCount edges { node { title description triggerApp { name authType } actionApp { name } } } } }";
     let gallery = g
@@ -58,7 +62,7 @@ async fn the_template_gallery_shows_popular_matches_by_category() {
                 ("GET /popular-match/{id}", 6),
                 ("GET /popular-matches", 1),
             ],
-            g.ok(q, json!({})),
+            g.as_user(Alice).ok(q, json!({})),
         )
         .await;
     insta::assert_json_snapshot!(gallery);
@@ -66,7 +70,7 @@ async fn the_template_gallery_shows_popular_matches_by_category() {
 
 #[tokio::test]
 async fn connecting_an_account_is_one_flow_for_both_vendors() {
-    let g = Gateway::start().await;
+    let g = Gateway::builder().start().await;
     let d = g
         .ok(
             "{ apps(provider: APPYPIE, first: 1) { edges { node { id } } }
@@ -83,7 +87,9 @@ async fn connecting_an_account_is_one_flow_for_both_vendors() {
         "mutation($h: ID!, $t: String) { finishAccountLink(input: { handle: $h, token: $t }) {
         link { state account { id provider apps { id } } } userErrors { field code } } }";
 
-    let started = g.ok(start, json!({ "a": pie_app })).await["startAccountLink"]["link"].clone();
+    let started = g.as_user(Alice).ok(start, json!({ "a": pie_app })).await["startAccountLink"]
+        ["link"]
+        .clone();
     assert_eq!(
         (&started["provider"], &started["state"]),
         (&json!("APPYPIE"), &json!("PENDING"))
@@ -103,18 +109,26 @@ async fn connecting_an_account_is_one_flow_for_both_vendors() {
     assert_eq!(done["link"]["state"], "CONNECTED", "{done}");
     assert_eq!(done["link"]["account"]["apps"][0]["id"], pie_app);
 
-    let started = g.ok(start, json!({ "a": mixer_app })).await["startAccountLink"]["link"].clone();
+    let started = g.as_user(Alice).ok(start, json!({ "a": mixer_app })).await["startAccountLink"]
+        ["link"]
+        .clone();
     assert_eq!(
         (&started["provider"], &started["state"]),
         (&json!("APPMIXER"), &json!("PENDING"))
     );
-    let before = g.ok(status, json!({ "h": started["handle"] })).await;
+    let before = g
+        .as_user(Alice)
+        .ok(status, json!({ "h": started["handle"] }))
+        .await;
     assert_eq!(
         before["accountLink"],
         json!({ "state": "PENDING", "account": null })
     );
     common::browse(started["redirectUrl"].as_str().unwrap()).await;
-    let after = g.ok(status, json!({ "h": started["handle"] })).await;
+    let after = g
+        .as_user(Alice)
+        .ok(status, json!({ "h": started["handle"] }))
+        .await;
     assert_eq!(after["accountLink"]["state"], "CONNECTED", "{after}");
     let account = after["accountLink"]["account"]["id"].clone();
     let listed = g
@@ -127,7 +141,10 @@ async fn connecting_an_account_is_one_flow_for_both_vendors() {
         .iter()
         .any(|a| a["id"] == account));
 
-    let refused = g.ok(finish, json!({ "h": "not-a-handle" })).await;
+    let refused = g
+        .as_user(Alice)
+        .ok(finish, json!({ "h": "not-a-handle" }))
+        .await;
     assert_eq!(
         refused["finishAccountLink"]["userErrors"],
         json!([{ "field": ["input", "handle"], "code": "INVALID" }])
@@ -136,9 +153,9 @@ async fn connecting_an_account_is_one_flow_for_both_vendors() {
 
 #[tokio::test]
 async fn a_flow_is_copied_with_its_accounts_then_shared() {
-    let g = Gateway::start().await;
+    let g = Gateway::builder().start().await;
     let q = "{ flows(first: 40) { edges { node { id name accounts { id } components { nativeId } } } } }";
-    let d = g.ok(q, json!({})).await;
+    let d = g.as_user(Alice).ok(q, json!({})).await;
     let original = edges(&d["flows"])
         .into_iter()
         .find(|f| !f["accounts"].as_array().unwrap().is_empty())
@@ -150,7 +167,7 @@ async fn a_flow_is_copied_with_its_accounts_then_shared() {
     let copied = g
         .costs(
             &[("POST /flows/{id}/clone", 1), ("GET /flows/{id}", 1)],
-            g.ok(clone, vars),
+            g.as_user(Alice).ok(clone, vars),
         )
         .await;
     let copy = &copied["cloneFlow"]["flow"];
@@ -158,12 +175,12 @@ async fn a_flow_is_copied_with_its_accounts_then_shared() {
     assert_eq!(copy["name"], name.as_str());
     assert_eq!(copy["status"], "STOPPED");
     let q = "query($id: ID!) { node(id: $id) { ... on Flow { accounts { id } components { nativeId } } } }";
-    let d = g.ok(q, json!({ "id": copy["id"] })).await;
+    let d = g.as_user(Alice).ok(q, json!({ "id": copy["id"] })).await;
     assert_eq!(d["node"]["accounts"], original["accounts"]);
     assert_ne!(d["node"]["components"], original["components"]);
     let vars = json!({ "id": original["id"], "with": false });
-    let bare = g.ok(clone, vars).await["cloneFlow"]["flow"]["id"].clone();
-    let d = g.ok(q, json!({ "id": bare })).await;
+    let bare = g.as_user(Alice).ok(clone, vars).await["cloneFlow"]["flow"]["id"].clone();
+    let d = g.as_user(Alice).ok(q, json!({ "id": bare })).await;
     assert_eq!(d["node"]["accounts"], json!([]));
 
     let share = "mutation($id: ID!) { updateFlow(input: { id: $id, thumbnail: \"data:image/svg+xml;base64,PHN2Zy8+\",
@@ -171,24 +188,41 @@ async fn a_flow_is_copied_with_its_accounts_then_shared() {
     let shared = g
         .costs(
             &[("PUT /flows/{id}", 1), ("GET /flows/{id}", 1)],
-            g.ok(share, json!({ "id": copy["id"] })),
+            g.as_user(Alice).ok(share, json!({ "id": copy["id"] })),
         )
         .await;
     insta::assert_json_snapshot!(shared);
 
+    let vars = json!({ "id": original["id"], "with": false });
+    let d = g
+        .costs(
+            &[("POST /flows/{id}/clone", 1)],
+            g.as_user(Bob).ok(clone, vars),
+        )
+        .await;
+    assert_eq!(
+        d["cloneFlow"]["userErrors"][0]["code"], "NOT_FOUND",
+        "Bob cannot copy Alice's flow: {d}"
+    );
+
     let missing = "mutation { cloneFlow(input: { id: \"RmxvdzphcHBtaXhlcjpub3BlLW5vcGU\" }) { flow { id } userErrors { field code } } }";
     let d = g
-        .costs(&[("POST /flows/{id}/clone", 1)], g.ok(missing, json!({})))
+        .costs(
+            &[("POST /flows/{id}/clone", 1)],
+            g.as_user(Alice).ok(missing, json!({})),
+        )
         .await;
     assert_eq!(d["cloneFlow"]["userErrors"][0]["code"], "NOT_FOUND", "{d}");
 }
 
 #[tokio::test]
 async fn only_a_flow_stops_in_the_background() {
-    let g = Gateway::start().await;
+    let g = Gateway::builder().start().await;
     let connect = g.first_connect_id().await;
     let stop = "mutation($id: ID!) { disableAutomation(input: { id: $id, background: true }) { ticket userErrors { field code } } }";
-    let d = g.costs(&[], g.ok(stop, json!({ "id": connect }))).await;
+    let d = g
+        .costs(&[], g.as_user(Alice).ok(stop, json!({ "id": connect })))
+        .await;
     let refused = &d["disableAutomation"];
     assert_eq!(
         refused["userErrors"][0]["field"],
@@ -201,12 +235,12 @@ async fn only_a_flow_stops_in_the_background() {
 
 #[tokio::test]
 async fn a_run_is_a_node_on_both_vendors() {
-    let g = Gateway::start().await;
+    let g = Gateway::builder().start().await;
     let connect = g.first_connect_id().await;
     g.test_connect(&connect, 2).await;
     let q = "query($c: ID!) { connect: node(id: $c) { ... on Automation { lastRun { id nativeId } } }
         flows(first: 40, filter: { status: RUNNING }) { edges { node { lastRun { id nativeId status } } } } }";
-    let d = g.ok(q, json!({ "c": connect })).await;
+    let d = g.as_user(Alice).ok(q, json!({ "c": connect })).await;
     let flow_run = edges(&d["flows"])
         .into_iter()
         .find_map(|f| f["lastRun"]["id"].is_string().then(|| f["lastRun"].clone()))
@@ -216,7 +250,7 @@ async fn a_run_is_a_node_on_both_vendors() {
     let found = g
         .costs(
             &[("GET /logs", 1)],
-            g.ok(q, json!({ "id": flow_run["id"] })),
+            g.as_user(Alice).ok(q, json!({ "id": flow_run["id"] })),
         )
         .await;
     assert_eq!(found["node"]["nativeId"], flow_run["nativeId"]);
@@ -224,7 +258,7 @@ async fn a_run_is_a_node_on_both_vendors() {
     let found = g
         .costs(
             &[("GET /connect/{id}/history", 1)],
-            g.ok(q, json!({ "id": connect_run["id"] })),
+            g.as_user(Alice).ok(q, json!({ "id": connect_run["id"] })),
         )
         .await;
     assert_eq!(found["node"]["__typename"], "Run");

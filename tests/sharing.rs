@@ -62,7 +62,7 @@ fn varied(n: usize) -> Vec<String> {
 /// Sends `queries` at once through a gateway tuned by `tune`, with a slow connect list; answers
 /// them with the sandbox's whole per-route count map.
 async fn at_once_on_a_slow_list(
-    tune: impl FnOnce(&mut GatewayConfig),
+    tune: impl FnOnce(&mut GatewayConfig) + 'static,
     queries: Vec<String>,
 ) -> (Vec<Value>, BTreeMap<String, u64>) {
     let g = Arc::new(Gateway::start_with(tune).await);

@@ -1,4 +1,5 @@
-//! Test harness: both sandbox upstreams on ephemeral loopback ports and clients pointed at them.
+//! Test harness: both sandbox upstreams on ephemeral loopback ports, the gateway over them
+//! (`Gateway::builder()...start()`), and requests as a demo user (`g.as_user(Alice).ok(..)`).
 #![allow(dead_code)]
 
 use flowgate::sandbox::{Sandbox, SandboxConfig, DEMO_USERS};
@@ -102,18 +103,119 @@ pub enum Who {
     Nobody,
 }
 
+/// The demo users of the sandbox, each with a token per vendor.
+#[derive(Clone, Copy, Debug)]
+pub enum User {
+    Alice,
+    Bob,
+    Chen,
+}
+
+impl User {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+type Tune = Box<dyn FnOnce(&mut flowgate::server::GatewayConfig)>;
+
+/// How a test's gateway is made: its sandbox and its settings.
+#[derive(Default)]
+pub struct GatewayBuilder {
+    sandbox: SandboxConfig,
+    tunes: Vec<Tune>,
+}
+
+impl GatewayBuilder {
+    /// The sandboxes' own settings (fixtures, seed...).
+    pub fn sandbox(mut self, config: SandboxConfig) -> Self {
+        self.sandbox = config;
+        self
+    }
+
+    /// A change to the gateway's settings over the sandbox defaults (limits, policies...).
+    pub fn settings(
+        mut self,
+        tune: impl FnOnce(&mut flowgate::server::GatewayConfig) + 'static,
+    ) -> Self {
+        self.tunes.push(Box::new(tune));
+        self
+    }
+
+    /// Starts the sandboxes, then the gateway over them, on ephemeral loopback ports.
+    pub async fn start(self) -> Gateway {
+        let sandbox = Sandbox::start(self.sandbox).await.expect("sandbox starts");
+        let mut config = sandboxed(&sandbox);
+        for tune in self.tunes {
+            tune(&mut config);
+        }
+        Gateway::serve(sandbox, config).await
+    }
+}
+
+/// One caller's requests: `g.as_user(Alice).ok(query, variables)`.
+pub struct Caller<'a> {
+    gateway: &'a Gateway,
+    who: Who,
+}
+
+impl Caller<'_> {
+    /// Only the user's Appy Pie token.
+    pub fn only_appypie(self) -> Self {
+        let Who::Both(n) = self.who else { return self };
+        Caller {
+            who: Who::AppyPie(n),
+            ..self
+        }
+    }
+
+    /// Only the user's Appmixer token.
+    pub fn only_appmixer(self) -> Self {
+        let Who::Both(n) = self.who else { return self };
+        Caller {
+            who: Who::Appmixer(n),
+            ..self
+        }
+    }
+
+    /// The whole response (`data` and `errors`).
+    pub async fn query(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        self.gateway.query(self.who, query, variables).await
+    }
+
+    /// The response's `data`, asserting there is no error.
+    pub async fn ok(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        let res = self.query(query, variables).await;
+        assert!(res.get("errors").is_none(), "unexpected errors: {res:#}");
+        res["data"].clone()
+    }
+}
+
 impl Gateway {
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+
     pub async fn start() -> Gateway {
-        Self::start_with(|_| {}).await
+        Self::builder().start().await
     }
 
     /// A gateway whose config `tune` adjusts (limits, policies...).
-    pub async fn start_with(tune: impl FnOnce(&mut flowgate::server::GatewayConfig)) -> Gateway {
-        let sandbox = Sandbox::start(SandboxConfig::default())
-            .await
-            .expect("sandbox starts");
-        let mut config = sandboxed(&sandbox);
-        tune(&mut config);
+    pub async fn start_with(
+        tune: impl FnOnce(&mut flowgate::server::GatewayConfig) + 'static,
+    ) -> Gateway {
+        Self::builder().settings(tune).start().await
+    }
+
+    /// Requests as `user`, with both of their tokens.
+    pub fn as_user(&self, user: User) -> Caller<'_> {
+        Caller {
+            gateway: self,
+            who: Who::Both(user.index()),
+        }
+    }
+
+    async fn serve(sandbox: Sandbox, config: flowgate::server::GatewayConfig) -> Gateway {
         let app = flowgate::server::router(config).expect("router");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/graphql", listener.local_addr().unwrap());
@@ -161,9 +263,7 @@ impl Gateway {
 
     /// Like [`Gateway::query`] for Alice with both tokens, and asserts there is no error.
     pub async fn ok(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
-        let res = self.query(Who::Both(0), query, variables).await;
-        assert!(res.get("errors").is_none(), "unexpected errors: {res:#}");
-        res["data"].clone()
+        self.as_user(User::Alice).ok(query, variables).await
     }
 
     /// The global id of Alice's first connect.
