@@ -2,11 +2,11 @@
 //! tickets and sessions, and the account a flow's component uses.
 
 use crate::error::Gql;
-use crate::schema::accounts::*;
-use crate::schema::node::*;
-use crate::schema::payload::*;
-use crate::schema::viewer::*;
-use crate::schema::{data, mixer, nullable, DateTime, Provider};
+use crate::schema::accounts::fresh_mixer_account;
+use crate::schema::node::id_of;
+use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
+use crate::schema::viewer::AppmixerUser;
+use crate::schema::{data, mixer, nullable, Account, DateTime, GlobalId, Kind, Provider};
 use async_graphql::{ComplexObject, Context, InputObject, Object, Result, SimpleObject, ID};
 
 /// Status of an Appmixer authentication session.

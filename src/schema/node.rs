@@ -2,14 +2,15 @@
 
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
-use crate::schema::accounts::*;
-use crate::schema::automations::*;
-use crate::schema::catalog::*;
-use crate::schema::payload::*;
-use crate::schema::relay::*;
-use crate::schema::runs::*;
-use crate::schema::viewer::*;
-use crate::schema::{mixer, pie, Provider};
+use crate::schema::automations::{account_node, connect, popular_match, FlowComponent};
+use crate::schema::catalog::{app_by_id, component, pie_action, pie_trigger, Step};
+use crate::schema::payload::at_field;
+use crate::schema::relay::MAX_PAGE;
+use crate::schema::runs::{run_node, Run};
+use crate::schema::viewer::{appmixer_user, appypie_profile, AppmixerUser, AppyPieProfile};
+use crate::schema::{
+    mixer, pie, Account, Action, App, Category, Connect, Flow, PopularMatch, Provider, Trigger,
+};
 use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

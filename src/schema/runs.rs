@@ -3,10 +3,10 @@
 //! share a correlation id; the run failed when any of them is an error).
 
 use crate::error::{Code, Gql};
-use crate::schema::automations::*;
-use crate::schema::node::*;
-use crate::schema::payload::*;
-use crate::schema::{mixer, pie, DateTime, Provider};
+use crate::schema::automations::fresh_connect;
+use crate::schema::node::id_of;
+use crate::schema::payload::{after_write, payloads, settle, UserError};
+use crate::schema::{mixer, pie, Connect, DateTime, GlobalId, Kind, Provider};
 use crate::upstream::appmixer::model::{LogEntry, LogQuery};
 use crate::upstream::appypie::model as pm;
 use crate::upstream::appypie::model::{HistoryEntry, PageRequest, RunStatus as PieStatus};

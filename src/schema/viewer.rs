@@ -2,8 +2,7 @@
 
 use crate::error::Gql;
 use crate::loaders::load_once;
-use crate::schema::node::*;
-use crate::schema::{mixer, nullable, pie, DateTime, Provider};
+use crate::schema::{mixer, nullable, pie, DateTime, GlobalId, Kind, Provider};
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject, ID};
 
 /// Who the caller is, per vendor.

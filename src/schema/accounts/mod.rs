@@ -7,12 +7,12 @@ pub use link::{AccountLinkMutation, AccountLinkQuery};
 
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
-use crate::schema::automations::*;
-use crate::schema::catalog::*;
-use crate::schema::node::*;
-use crate::schema::payload::*;
-use crate::schema::relay::*;
-use crate::schema::{half, mixer, nullable, pie, wants, Provider};
+use crate::schema::automations::DeletePayload;
+use crate::schema::catalog::{account_matches_app, app_by_id, pie_app};
+use crate::schema::node::id_of;
+use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
+use crate::schema::relay::{page, Total};
+use crate::schema::{half, mixer, nullable, pie, wants, App, GlobalId, Kind, Provider};
 use crate::upstream::appmixer::model as mm;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};

@@ -7,10 +7,10 @@ pub use list::*;
 
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
-use crate::schema::node::*;
-use crate::schema::payload::*;
-use crate::schema::relay::*;
-use crate::schema::{mixer, nullable, pie, Provider};
+use crate::schema::node::id_of;
+use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
+use crate::schema::relay::{limit, page, Total, MAX_PAGE};
+use crate::schema::{mixer, nullable, pie, GlobalId, Kind, Provider};
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appmixer::model::FlowQuery;
 use crate::upstream::appypie::all_pages;

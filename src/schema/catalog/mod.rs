@@ -6,10 +6,8 @@ pub use app::*;
 
 use crate::error::Gql;
 use crate::loaders::load_once;
-use crate::schema::automations::*;
-use crate::schema::node::*;
-use crate::schema::relay::*;
-use crate::schema::{half, mixer, nullable, pie, wants, Provider};
+use crate::schema::relay::{page, Total};
+use crate::schema::{half, mixer, nullable, pie, wants, GlobalId, Kind, PopularMatch, Provider};
 use crate::upstream::appmixer::model::ComponentManifest;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Object, Result, Union, ID};
