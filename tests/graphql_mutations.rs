@@ -52,19 +52,8 @@ async fn connect_lifecycle() {
     for app in [&pm["triggerApp"]["id"], &pm["actionApp"]["id"]] {
         let q = "mutation($a: ID!) { connectAppyPieAccount(input: { appId: $a, callbackUrl: \"https://partner.example/cb\" }) { authorizationUrl } }";
         let d = g.ok(q, json!({ "a": app })).await;
-        let visited = browse(
-            d["connectAppyPieAccount"]["authorizationUrl"]
-                .as_str()
-                .unwrap(),
-        )
-        .await;
-        let t = visited["redirect"]
-            .as_str()
-            .unwrap()
-            .rsplit("t=")
-            .next()
-            .unwrap()
-            .to_string();
+        let url = d["connectAppyPieAccount"]["authorizationUrl"].as_str();
+        let t = common::callback_token(url.unwrap()).await;
         let d = g
             .ok(
                 "query($t: String!) { appyPieAccountByToken(token: $t) { id apps { id } } }",

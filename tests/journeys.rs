@@ -94,14 +94,7 @@ async fn connecting_an_account_is_one_flow_for_both_vendors() {
         (&started["provider"], &started["state"]),
         (&json!("APPYPIE"), &json!("PENDING"))
     );
-    let visited = common::browse(started["redirectUrl"].as_str().unwrap()).await;
-    let token = visited["redirect"]
-        .as_str()
-        .unwrap()
-        .rsplit("t=")
-        .next()
-        .unwrap()
-        .to_string();
+    let token = common::callback_token(started["redirectUrl"].as_str().unwrap()).await;
     let done = g
         .ok(finish, json!({ "h": started["handle"], "t": token }))
         .await["finishAccountLink"]

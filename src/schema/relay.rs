@@ -1,7 +1,7 @@
 //! Relay paging: one page of a list, its cursors and its total.
 
 use crate::error::Code;
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
 use async_graphql::{OutputType, Result, SimpleObject};
 
 /// Extra fields of a connection.
@@ -20,15 +20,17 @@ pub fn page<T: OutputType>(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Connection<usize, T, Total, EmptyFields>> {
-    let start = match after {
-        Some(cursor) => {
-            cursor
-                .parse::<usize>()
-                .map_err(|_| Code::BadUserInput.error("after is not a valid cursor"))?
-                + 1
-        }
-        None => 0,
-    };
+    page_with(items, first, after, |i| i)
+}
+
+/// Like [`page`], with cursors that `cursor` makes of each position.
+pub fn page_with<C: CursorType + Send + Sync, T: OutputType>(
+    items: Vec<T>,
+    first: Option<i32>,
+    after: Option<String>,
+    cursor: impl Fn(usize) -> C,
+) -> Result<Connection<C, T, Total, EmptyFields>> {
+    let start = start_after(after.as_deref())?;
     let take = limit(first, 20, MAX_PAGE);
     let total = items.len();
     let end = start.saturating_add(take).min(total);
@@ -40,7 +42,7 @@ pub fn page<T: OutputType>(
             .enumerate()
             .skip(start)
             .take(end.saturating_sub(start))
-            .map(|(i, item)| Edge::new(i, item)),
+            .map(|(i, item)| Edge::new(cursor(i), item)),
     );
     Ok(conn)
 }
@@ -50,4 +52,15 @@ pub fn limit(first: Option<i32>, default: usize, max: usize) -> usize {
     first
         .map_or(default, |n| usize::try_from(n).unwrap_or(0))
         .min(max)
+}
+
+/// Where a page starts: just after the position the cursor `after` names.
+pub fn start_after(after: Option<&str>) -> Result<usize> {
+    match after {
+        Some(cursor) => cursor
+            .parse::<usize>()
+            .map(|n| n + 1)
+            .map_err(|_| Code::BadUserInput.error("after is not a valid cursor")),
+        None => Ok(0),
+    }
 }

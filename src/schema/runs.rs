@@ -2,10 +2,11 @@
 //! Appmixer flow's log entries grouped into runs (the entries of one message through the flow
 //! share a correlation id; the run failed when any of them is an error).
 
-use crate::error::{Code, Gql};
+use crate::error::Gql;
 use crate::schema::automations::fresh_connect;
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, payloads, settle, UserError};
+use crate::schema::relay::start_after;
 use crate::schema::{mixer, pie, Connect, DateTime, GlobalId, Kind, Provider};
 use crate::upstream::appmixer::model::{LogEntry, LogQuery};
 use crate::upstream::appypie::model as pm;
@@ -126,17 +127,6 @@ pub fn runs_of_logs(entries: &[LogEntry], complete: bool) -> Vec<Run> {
     runs
 }
 
-/// Where a page starts, from the cursor `after`.
-fn start_of(after: Option<&str>) -> Result<usize> {
-    match after {
-        Some(cursor) => cursor
-            .parse::<usize>()
-            .map(|n| n + 1)
-            .map_err(|_| Code::BadUserInput.error("after is not a valid cursor")),
-        None => Ok(0),
-    }
-}
-
 fn page_of(runs: Vec<Run>, start: usize, take: usize) -> RunPage {
     let has_next = runs.len() > start + take;
     let mut page = Connection::new(start > 0, has_next);
@@ -162,7 +152,7 @@ pub async fn flow_runs(
     take: usize,
     after: Option<&str>,
 ) -> Result<RunPage> {
-    let start = start_of(after)?;
+    let start = start_after(after)?;
     let (runs, whole) = flow_recent(ctx, flow_id).await?;
     if whole || runs.len() > start + take {
         return Ok(page_of(runs, start, take));
@@ -191,16 +181,23 @@ pub async fn connect_runs(
     take: usize,
     after: Option<&str>,
 ) -> Result<RunPage> {
-    let start = start_of(after)?;
+    let start = start_after(after)?;
+    let runs = connect_history(ctx, connect_id, start + take).await?;
+    Ok(page_of(runs, start, take))
+}
+
+/// A connect's runs, newest first, read until there are more than `need` of them or the
+/// history (within [`MAX_HISTORY_PAGES`]) ends.
+async fn connect_history(ctx: &Context<'_>, connect_id: &str, need: usize) -> Result<Vec<Run>> {
     let l = pie(ctx)?;
     let first = l.history.load_one(connect_id.to_string()).await.gql()?;
     let Some(first) = first else {
-        return Ok(page_of(Vec::new(), 0, take));
+        return Ok(Vec::new());
     };
     let mut entries = first.items.clone();
     let mut last = first.is_last();
     let mut page = 1;
-    while !last && entries.len() <= start + take && page < MAX_HISTORY_PAGES {
+    while !last && entries.len() <= need && page < MAX_HISTORY_PAGES {
         page += 1;
         let more = l
             .session
@@ -210,15 +207,14 @@ pub async fn connect_runs(
         last = more.is_last() || more.items.is_empty();
         entries.extend(more.items);
     }
-    let runs = entries.iter().map(Run::from).collect();
-    Ok(page_of(runs, start, take))
+    Ok(entries.iter().map(Run::from).collect())
 }
 
 /// A run by its global id, if its automation is the caller's and still holds it.
 pub async fn run_node(ctx: &Context<'_>, id: &str) -> Result<Option<Run>> {
     let (g, parent, native) = GlobalId::expect_nested(id, Kind::Run)?;
     let runs = match g.provider {
-        Provider::AppyPie => connect_runs(ctx, &parent, usize::MAX / 2, None).await?,
+        Provider::AppyPie => connect_history(ctx, &parent, usize::MAX).await?,
         Provider::Appmixer => {
             let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
             if !native.chars().all(plain) {
@@ -229,14 +225,10 @@ pub async fn run_node(ctx: &Context<'_>, id: &str) -> Result<Option<Run>> {
                 ..crate::loaders::newest_logs(vec![parent], DEEP_LOGS)
             };
             let entries = mixer(ctx)?.session.logs(&query).await.gql()?.hits;
-            page_of(runs_of_logs(&entries, true), 0, usize::MAX / 2)
+            runs_of_logs(&entries, true)
         }
     };
-    Ok(runs
-        .edges
-        .into_iter()
-        .map(|e| e.node)
-        .find(|r| r.native_id == native))
+    Ok(runs.into_iter().find(|r| r.native_id == native))
 }
 
 /// The newest run, or the newest failed one, among an automation's recent runs.

@@ -66,6 +66,14 @@ pub async fn browse(url: &str) -> serde_json::Value {
     res.json().await.expect("json")
 }
 
+/// Plays the end user on an Appy Pie authorization URL: the token the sandbox hands the
+/// partner's callback.
+pub async fn callback_token(authorization_url: &str) -> String {
+    let visited = browse(authorization_url).await;
+    let redirect = visited["redirect"].as_str().expect("a redirect");
+    redirect.rsplit("t=").next().unwrap_or_default().to_string()
+}
+
 /// Both vendors' clients over `core`, wired to `sandbox` as the gateway is.
 pub fn clients(core: HttpCore, sandbox: &Sandbox) -> (AppyPieClient, AppmixerClient) {
     let config = sandboxed(sandbox);

@@ -6,12 +6,11 @@ use crate::schema::automations::AutomationPage;
 use crate::schema::automations::{Automation, Connect, Flow};
 use crate::schema::catalog::{account_matches_app, pie_app, App};
 use crate::schema::node::{GlobalId, Kind};
-use crate::schema::relay::page;
+use crate::schema::relay::page_with;
 use crate::schema::DateTime;
 use crate::schema::{mixer, nullable, pie, Provider};
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appypie::model as pm;
-use async_graphql::connection::Edge;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
 
 /// Whether an account can be used, both vendors alike.
@@ -163,19 +162,8 @@ impl Account {
         after: Option<String>,
     ) -> Result<Option<AutomationPage>> {
         let all = nullable(Box::pin(self.all_automations(ctx))).await?;
-        all.map(|all| {
-            let page = page(all, first, after)?;
-            let mut out = AutomationPage::with_additional_fields(
-                page.has_previous_page,
-                page.has_next_page,
-                page.additional_fields,
-            );
-            let edges = page.edges.into_iter();
-            out.edges
-                .extend(edges.map(|e| Edge::new(e.cursor.to_string(), e.node)));
-            Ok(out)
-        })
-        .transpose()
+        all.map(|all| page_with(all, first, after, |i| i.to_string()))
+            .transpose()
     }
 }
 

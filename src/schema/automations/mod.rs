@@ -9,7 +9,7 @@ use crate::error::{Code, Gql};
 use crate::loaders::load_once;
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
-use crate::schema::relay::{limit, page, Total, MAX_PAGE};
+use crate::schema::relay::{limit, page, start_after, Total, MAX_PAGE};
 use crate::schema::{mixer, nullable, pie, GlobalId, Kind, Provider};
 use crate::upstream::appmixer::model as mm;
 use crate::upstream::appmixer::model::FlowQuery;
@@ -341,14 +341,7 @@ impl AutomationsQuery {
             .exists();
         nullable(Box::pin(async move {
             let l = mixer(ctx)?;
-            let start = match after {
-                Some(c) => {
-                    c.parse::<usize>()
-                        .map_err(|_| Code::BadUserInput.error("after is not a valid cursor"))?
-                        + 1
-                }
-                None => 0,
-            };
+            let start = start_after(after.as_deref())?;
             let take = limit(first, 20, MAX_PAGE);
             let q = FlowQuery {
                 offset: Some(start as u32),
