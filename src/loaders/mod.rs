@@ -6,8 +6,20 @@ mod appypie;
 pub mod tick;
 pub mod watch;
 
-pub use appmixer::{newest as newest_logs, AppmixerLoaders, ComponentKey, LOGS_PER_FLOW};
-pub use appypie::AppyPieLoaders;
+pub use appmixer::{
+    AccountDraft, AppmixerLoaders, ComponentKey, FlowChange, FlowPermission, FlowSearch, FlowSort,
+    RunSearch, LOGS_PER_FLOW,
+};
+pub use appypie::{AppyPieLoaders, ConnectDraft};
+
+/// What the look-ups answer with: the vendors' own models, and the few shared words.
+pub mod model {
+    pub use crate::upstream::appmixer::model as appmixer;
+    pub use crate::upstream::appypie::model as appypie;
+    pub use crate::upstream::{ErrorKind, Provider, Token};
+}
+pub use crate::upstream::appmixer::AppmixerClient;
+pub use crate::upstream::appypie::AppyPieClient;
 
 use crate::upstream::{in_batch, ErrorKind, UpstreamError};
 use futures_util::future::{BoxFuture, FutureExt, Shared};

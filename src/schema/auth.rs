@@ -166,7 +166,7 @@ impl AuthQuery {
         #[graphql(desc = "The ticket `startAuthSession` returned.")] ticket: String,
     ) -> Result<Option<AuthStatus>> {
         nullable(Box::pin(async move {
-            let s = mixer(ctx)?.session.auth_status(&ticket).await.gql()?;
+            let s = mixer(ctx)?.auth_status(&ticket).await.gql()?;
             let account = match &s.account_id {
                 Some(id) => fresh_mixer_account(ctx, id).await?,
                 None => None,
@@ -241,7 +241,7 @@ impl AuthMutation {
     async fn create_auth_ticket(&self, ctx: &Context<'_>) -> Result<AuthTicketPayload> {
         settle(Box::pin(async {
             Ok(AuthTicketPayload {
-                ticket: Some(mixer(ctx)?.session.auth_ticket().await.gql()?),
+                ticket: Some(mixer(ctx)?.auth_ticket().await.gql()?),
                 ..Default::default()
             })
         }))
@@ -260,7 +260,6 @@ impl AuthMutation {
                 None => None,
             };
             let url = mixer(ctx)?
-                .session
                 .auth_url(&input.component_type, &input.ticket, component.as_deref())
                 .await
                 .gql()?;
@@ -280,7 +279,6 @@ impl AuthMutation {
     ) -> Result<StartAuthSessionPayload> {
         settle(Box::pin(async {
             let service = mixer(ctx)?
-                .session
                 .start_auth_session(&input.component_type, &input.ticket)
                 .await
                 .gql()?;
@@ -306,14 +304,11 @@ impl AuthMutation {
                 "accountId",
             )?;
             let component = component_of(&input.component_id)?;
-            let a = mixer(ctx)?
-                .session
-                .assign_account(&component, &g.native)
-                .await
-                .gql()?;
+            let l = mixer(ctx)?;
+            let assigned = l.assign_account(&component, &g.native).await.gql()?;
             Ok(AssignmentPayload {
                 component_id: Some(input.component_id),
-                account_id: Some(a.account_id),
+                account_id: Some(assigned),
                 ..Default::default()
             })
         }))
@@ -328,11 +323,7 @@ impl AuthMutation {
     ) -> Result<AssignmentPayload> {
         settle(Box::pin(async {
             let component = component_of(&input.component_id)?;
-            mixer(ctx)?
-                .session
-                .unassign_account(&component)
-                .await
-                .gql()?;
+            mixer(ctx)?.unassign_account(&component).await.gql()?;
             Ok(AssignmentPayload {
                 component_id: Some(input.component_id),
                 ..Default::default()

@@ -1,5 +1,6 @@
-//! The unified GraphQL schema over both vendors. Resolvers ask the per-request loaders (or, for
-//! writes and parameterised lists, the caller's session); they never hold a token themselves.
+//! The unified GraphQL schema over both vendors. Resolvers reach upstream data only through the
+//! caller's per-request loaders (look-ups, writes, parameterised reads); they never hold a token,
+//! a session or a vendor's query syntax.
 
 mod accounts;
 mod auth;
@@ -17,12 +18,10 @@ mod viewer;
 pub use node::{GlobalId, Kind};
 
 use crate::error::missing_credential;
+pub use crate::loaders::model::Provider;
+use crate::loaders::model::Token;
 use crate::loaders::watch::Watches;
-use crate::loaders::{AppmixerLoaders, AppyPieLoaders};
-use crate::upstream::appmixer::AppmixerClient;
-use crate::upstream::appypie::AppyPieClient;
-pub use crate::upstream::Provider;
-use crate::upstream::Token;
+use crate::loaders::{AppmixerClient, AppmixerLoaders, AppyPieClient, AppyPieLoaders};
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, MergedObject, Result, Schema, SchemaBuilder};
 use std::sync::Arc;

@@ -3,14 +3,14 @@
 //! share a correlation id; the run failed when any of them is an error).
 
 use crate::error::Gql;
+use crate::loaders::model::appmixer::LogEntry;
+use crate::loaders::model::appypie as pm;
+use crate::loaders::model::appypie::{HistoryEntry, RunStatus as PieStatus};
 use crate::schema::automations::fresh_connect;
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, payloads, settle, UserError};
 use crate::schema::relay::start_after;
 use crate::schema::{mixer, pie, Connect, DateTime, GlobalId, Kind, Provider};
-use crate::upstream::appmixer::model::{LogEntry, LogQuery};
-use crate::upstream::appypie::model as pm;
-use crate::upstream::appypie::model::{HistoryEntry, PageRequest, RunStatus as PieStatus};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::Enum;
 use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
@@ -157,8 +157,7 @@ pub async fn flow_runs(
     if whole || runs.len() > start + take {
         return Ok(page_of(runs, start, take));
     }
-    let query = crate::loaders::newest_logs(vec![flow_id.to_string()], DEEP_LOGS);
-    let deep = mixer(ctx)?.session.logs(&query).await.gql()?.hits;
+    let deep = mixer(ctx)?.flow_log(flow_id, DEEP_LOGS).await.gql()?;
     let complete = (deep.len() as u32) < DEEP_LOGS;
     Ok(page_of(runs_of_logs(&deep, complete), start, take))
 }
@@ -199,11 +198,7 @@ async fn connect_history(ctx: &Context<'_>, connect_id: &str, need: usize) -> Re
     let mut page = 1;
     while !last && entries.len() <= need && page < MAX_HISTORY_PAGES {
         page += 1;
-        let more = l
-            .session
-            .connect_history(connect_id, PageRequest::new(page, HISTORY_PAGE))
-            .await
-            .gql()?;
+        let more = l.history_page(connect_id, page, HISTORY_PAGE).await.gql()?;
         last = more.is_last() || more.items.is_empty();
         entries.extend(more.items);
     }
@@ -216,15 +211,8 @@ pub async fn run_node(ctx: &Context<'_>, id: &str) -> Result<Option<Run>> {
     let runs = match g.provider {
         Provider::AppyPie => connect_history(ctx, &parent, usize::MAX).await?,
         Provider::Appmixer => {
-            let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-            if !native.chars().all(plain) {
-                return Ok(None);
-            }
-            let query = LogQuery {
-                query: Some(format!("correlationId:{native}")),
-                ..crate::loaders::newest_logs(vec![parent], DEEP_LOGS)
-            };
-            let entries = mixer(ctx)?.session.logs(&query).await.gql()?.hits;
+            let l = mixer(ctx)?;
+            let entries = l.run_log(&parent, &native, DEEP_LOGS).await.gql()?;
             runs_of_logs(&entries, true)
         }
     };
@@ -290,7 +278,7 @@ impl RunsMutation {
     ) -> Result<TestConnectPayload> {
         settle(Box::pin(async {
             let c = id_of(&input.id, Kind::Connect, None, "id")?;
-            let r = pie(ctx)?.session.test_connect(&c.native).await.gql()?;
+            let r = pie(ctx)?.test_connect(&c.native).await.gql()?;
             Ok(TestConnectPayload {
                 success: Some(r.result == pm::RunStatus::Success),
                 message: r.message,

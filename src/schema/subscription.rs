@@ -3,12 +3,12 @@
 //! share one poller.
 
 use crate::error::{upstream, Code};
-use crate::loaders::watch::{ConnectionSlots, Seen, Sighting, Target, Watch, Watches};
+use crate::loaders::model::ErrorKind;
+use crate::loaders::watch::{ConnectionSlots, Seen, Sighting, Watch, Watches};
 use crate::schema::automations::AutomationStatus;
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::runs::{runs_of_logs, Run};
 use crate::schema::{data, mixer, pie, Automation, Connect, Flow, Provider};
-use crate::upstream::ErrorKind;
 use async_graphql::{Context, Result, Subscription as GqlSubscription, ID};
 use futures_util::stream::{self, Stream};
 use std::collections::{HashSet, VecDeque};
@@ -65,8 +65,8 @@ impl Subscription {
 async fn open(ctx: &Context<'_>, id: &ID) -> Result<(Watch, Sighting)> {
     let g = GlobalId::decode(id)?;
     let target = match (g.kind, g.provider) {
-        (Kind::Flow, Provider::Appmixer) => Target::Flow(g.native, mixer(ctx)?.session.clone()),
-        (Kind::Connect, Provider::AppyPie) => Target::Connect(g.native, pie(ctx)?.session.clone()),
+        (Kind::Flow, Provider::Appmixer) => mixer(ctx)?.watch_flow(g.native),
+        (Kind::Connect, Provider::AppyPie) => pie(ctx)?.watch_connect(g.native),
         _ => return Err(Code::BadUserInput.error("expected the id of a flow or a connect")),
     };
     let caller = data(ctx)?.caller;
@@ -141,11 +141,11 @@ fn passes(kind: ErrorKind) -> bool {
 fn automation_of(seen: &Sighting) -> (Automation, AutomationStatus) {
     match seen {
         Sighting::Flow(flow, _) => {
-            let running = flow.stage == Some(crate::upstream::appmixer::model::Stage::Running);
+            let running = flow.stage == Some(crate::loaders::model::appmixer::Stage::Running);
             (Automation::Flow(Flow(flow.clone())), state(running))
         }
         Sighting::Connect(connect, _) => {
-            let on = connect.status == crate::upstream::appypie::model::ConnectStatus::On;
+            let on = connect.status == crate::loaders::model::appypie::ConnectStatus::On;
             (Automation::Connect(Connect(connect.clone())), state(on))
         }
     }

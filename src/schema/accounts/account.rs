@@ -2,6 +2,8 @@
 
 use crate::error::Gql;
 use crate::loaders::load_once;
+use crate::loaders::model::appmixer as mm;
+use crate::loaders::model::appypie as pm;
 use crate::schema::automations::AutomationPage;
 use crate::schema::automations::{Automation, Connect, Flow};
 use crate::schema::catalog::{account_matches_app, pie_app, App};
@@ -9,8 +11,6 @@ use crate::schema::node::{GlobalId, Kind};
 use crate::schema::relay::page_with;
 use crate::schema::DateTime;
 use crate::schema::{mixer, nullable, pie, Provider};
-use crate::upstream::appmixer::model as mm;
-use crate::upstream::appypie::model as pm;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
 
 /// Whether an account can be used, both vendors alike.
@@ -45,9 +45,7 @@ pub async fn mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account
 /// An Appmixer account read fresh (not the request's list): after a write, or once an
 /// authentication session has made one.
 pub async fn fresh_mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
-    let s = &mixer(ctx)?.session;
-    let found = s.accounts(&[format!("accountId:{id}")]).await.gql()?;
-    let found = found.into_iter().find(|a| a.account_id == id);
+    let found = mixer(ctx)?.fresh_account(id).await.gql()?;
     Ok(found.map(|a| Account::Appmixer(Arc::new(a))))
 }
 

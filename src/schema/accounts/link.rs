@@ -4,12 +4,12 @@
 //! Appmixer's sign-in page ends by itself, and polling sees the account appear.
 
 use crate::error::{Code, Gql};
+use crate::loaders::model::appmixer::ComponentManifest;
 use crate::schema::accounts::{fresh_mixer_account, Account};
 use crate::schema::catalog::{app_by_id, App};
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::payload::{at_field, payloads, settle, UserError};
 use crate::schema::{mixer, pie, Provider};
-use crate::upstream::appmixer::model::ComponentManifest;
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -131,16 +131,12 @@ pub async fn start(ctx: &Context<'_>, input: StartAccountLinkInput) -> Result<Ac
                 let e = Code::BadUserInput.error("an Appy Pie app needs a callbackUrl");
                 at_field(e, "callbackUrl")
             })?;
-            let s = &pie(ctx)?.session;
-            let url = s
-                .connect_account(app.auth_type, &app.app_id, &app.seo_link, &callback)
-                .await
-                .gql()?;
+            let url = pie(ctx)?.connect_account(&app, &callback).await.gql()?;
             let handle = Handle::AppyPie {
                 app: app.app_id.clone(),
             };
             AccountLink {
-                redirect_url: Some(url.url),
+                redirect_url: Some(url),
                 ..link(&handle, AccountLinkState::Pending)
             }
         }
@@ -151,10 +147,10 @@ pub async fn start(ctx: &Context<'_>, input: StartAccountLinkInput) -> Result<Ac
                     "appId",
                 )
             })?;
-            let s = &mixer(ctx)?.session;
-            let ticket = s.auth_ticket().await.gql()?;
-            s.start_auth_session(&component, &ticket).await.gql()?;
-            let url = s.auth_url(&component, &ticket, None).await.gql()?;
+            let l = mixer(ctx)?;
+            let ticket = l.auth_ticket().await.gql()?;
+            l.start_auth_session(&component, &ticket).await.gql()?;
+            let url = l.auth_url(&component, &ticket, None).await.gql()?;
             AccountLink {
                 redirect_url: Some(url),
                 ..link(&Handle::Appmixer { ticket }, AccountLinkState::Pending)
@@ -187,8 +183,7 @@ pub async fn status(ctx: &Context<'_>, handle: &ID, token: Option<&str>) -> Resu
             let Some(token) = token else {
                 return Ok(link(&decoded, AccountLinkState::Pending));
             };
-            let s = &pie(ctx)?.session;
-            let account = s.connected_account_by_token(token).await.gql()?;
+            let account = pie(ctx)?.account_by_token(token).await.gql()?;
             if account.app_id != *app {
                 let e = Code::BadUserInput.error("this token connected an account of another app");
                 return Err(at_field(e, "token"));
@@ -199,8 +194,7 @@ pub async fn status(ctx: &Context<'_>, handle: &ID, token: Option<&str>) -> Resu
             })
         }
         Handle::Appmixer { ticket } => {
-            let s = &mixer(ctx)?.session;
-            let seen = s.auth_status(ticket).await.gql()?;
+            let seen = mixer(ctx)?.auth_status(ticket).await.gql()?;
             let account = match (&seen.account_id, seen.finished) {
                 (Some(id), true) => fresh_mixer_account(ctx, id).await?,
                 _ => None,

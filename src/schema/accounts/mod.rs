@@ -7,13 +7,13 @@ pub use link::{AccountLinkMutation, AccountLinkQuery};
 
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
+use crate::loaders::AccountDraft;
 use crate::schema::automations::DeletePayload;
 use crate::schema::catalog::{account_matches_app, app_by_id, pie_app};
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
 use crate::schema::relay::{page, Total};
 use crate::schema::{half, mixer, nullable, pie, wants, App, GlobalId, Kind, Provider};
-use crate::upstream::appmixer::model as mm;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
 use std::collections::BTreeSet;
@@ -237,11 +237,7 @@ impl AccountsQuery {
         #[graphql(desc = "The connected account's token.")] token: String,
     ) -> Result<Option<Account>> {
         nullable(Box::pin(async move {
-            let a = pie(ctx)?
-                .session
-                .connected_account_by_token(&token)
-                .await
-                .gql()?;
+            let a = pie(ctx)?.account_by_token(&token).await.gql()?;
             Ok(Account::AppyPie(a))
         }))
         .await
@@ -267,18 +263,10 @@ impl AccountsMutation {
             let super::App::AppyPie(app) = app else {
                 return Err(no_app());
             };
-            let url = pie(ctx)?
-                .session
-                .connect_account(
-                    app.auth_type,
-                    &app.app_id,
-                    &app.seo_link,
-                    &input.callback_url,
-                )
-                .await
-                .gql()?;
+            let l = pie(ctx)?;
+            let url = l.connect_account(&app, &input.callback_url).await.gql()?;
             Ok(ConnectAppyPieAccountPayload {
-                authorization_url: Some(url.url),
+                authorization_url: Some(url),
                 ..Default::default()
             })
         }))
@@ -292,24 +280,20 @@ impl AccountsMutation {
         #[graphql(desc = "What the mutation needs.")] input: CreateAppmixerAccountInput,
     ) -> Result<AccountPayload> {
         settle(Box::pin(async {
-            let body = mm::NewAccount {
+            let draft = AccountDraft {
                 service: input.service,
                 token: input.token.0,
                 name: input.name,
                 display_name: input.display_name,
                 profile_info: input.profile_info.map(|p| p.0),
+                validate_scope: input.validate_scope,
+                request_profile_info: input.request_profile_info,
             };
-            let s = &mixer(ctx)?.session;
-            let (scope, profile) = (input.validate_scope, input.request_profile_info);
-            let created = s.create_account(&body, scope, profile).await.gql()?;
-            let id = GlobalId::encode(
-                Kind::Account,
-                Provider::Appmixer,
-                &created.account.account_id,
-            );
+            let created = mixer(ctx)?.create_account(draft).await.gql()?;
+            let id = GlobalId::encode(Kind::Account, Provider::Appmixer, &created.account_id);
             Ok(AccountPayload {
                 id: Some(id),
-                answered: Some(Account::Appmixer(Arc::new(created.account))),
+                answered: Some(Account::Appmixer(Arc::new(created))),
                 ..Default::default()
             })
         }))
@@ -324,10 +308,8 @@ impl AccountsMutation {
     ) -> Result<AccountPayload> {
         settle(Box::pin(async {
             let g = id_of(&input.id, Kind::Account, Some(Provider::Appmixer), "id")?;
-            let s = &mixer(ctx)?.session;
-            s.update_account(&g.native, input.display_name.as_deref())
-                .await
-                .gql()?;
+            let name = input.display_name.as_deref();
+            mixer(ctx)?.rename_account(&g.native, name).await.gql()?;
             Ok(AccountPayload {
                 id: Some(input.id),
                 ..Default::default()
@@ -344,13 +326,10 @@ impl AccountsMutation {
     ) -> Result<TestAccountPayload> {
         settle(Box::pin(async {
             let g = id_of(&input.id, Kind::Account, Some(Provider::Appmixer), "id")?;
-            let verdicts = mixer(ctx)?.session.test_account(&g.native).await.gql()?;
+            let verdicts = mixer(ctx)?.test_account(&g.native).await.gql()?;
             let tokens = verdicts
                 .into_iter()
-                .map(|(token_id, v)| TokenCheck {
-                    token_id,
-                    valid: v == "valid",
-                })
+                .map(|(token_id, valid)| TokenCheck { token_id, valid })
                 .collect();
             Ok(TestAccountPayload {
                 tokens,
@@ -368,7 +347,7 @@ impl AccountsMutation {
     ) -> Result<DeletePayload> {
         settle(Box::pin(async {
             let g = id_of(&input.id, Kind::Account, Some(Provider::Appmixer), "id")?;
-            mixer(ctx)?.session.remove_account(&g.native).await.gql()?;
+            mixer(ctx)?.remove_account(&g.native).await.gql()?;
             Ok(DeletePayload {
                 deleted_id: Some(input.id),
                 ..Default::default()

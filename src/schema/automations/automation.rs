@@ -2,6 +2,9 @@
 
 use crate::error::Gql;
 use crate::loaders::load_once;
+use crate::loaders::model::appmixer as mm;
+use crate::loaders::model::appypie as pm;
+use crate::loaders::FlowPermission;
 use crate::schema::accounts::{mixer_account, pie_account, Account};
 use crate::schema::catalog::{
     component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
@@ -10,8 +13,6 @@ use crate::schema::node::{GlobalId, Kind};
 use crate::schema::relay::limit;
 use crate::schema::runs::{self, Run, RunPage};
 use crate::schema::{mixer, nullable, pie, DateTime, Provider};
-use crate::upstream::appmixer::model as mm;
-use crate::upstream::appypie::model as pm;
 use async_graphql::{Context, Enum, Interface, Json, Object, Result, SimpleObject, ID};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -173,33 +174,6 @@ pub enum StopState {
     Completed,
     /// The stop is still going on (any other status).
     InProgress,
-}
-
-/// What a person a flow is shared with may do.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum FlowPermission {
-    /// See the flow (`read`).
-    Read,
-    /// Start it (`start`).
-    Start,
-    /// Stop it (`stop`).
-    Stop,
-}
-
-impl FlowPermission {
-    pub fn wire(self) -> &'static str {
-        match self {
-            FlowPermission::Read => "read",
-            FlowPermission::Start => "start",
-            FlowPermission::Stop => "stop",
-        }
-    }
-
-    fn parse(word: &str) -> Option<FlowPermission> {
-        [Self::Read, Self::Start, Self::Stop]
-            .into_iter()
-            .find(|p| p.wire() == word)
-    }
 }
 
 /// Someone a flow is shared with.
@@ -591,7 +565,6 @@ impl Connect {
     ) -> Result<Option<Vec<DropdownOption>>> {
         nullable(Box::pin(async move {
             let options = pie(ctx)?
-                .session
                 .dropdown_options(&self.0.id, side.into(), &field_key)
                 .await
                 .gql()?;

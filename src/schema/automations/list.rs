@@ -4,14 +4,15 @@
 
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
-use crate::schema::automations::{Automation, AutomationStatus, Connect, Flow, FlowPermission};
+use crate::loaders::model::appmixer::Stage;
+use crate::loaders::model::appypie::ConnectStatus;
+use crate::loaders::{FlowPermission, FlowSearch, FlowSort};
+use crate::schema::automations::{Automation, AutomationStatus, Connect, Flow};
 use crate::schema::catalog::component_app;
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::payload::at_field;
 use crate::schema::relay::Total;
 use crate::schema::{mixer, note_error, pie, DateTime, Provider};
-use crate::upstream::appmixer::model::{FlowQuery, Stage};
-use crate::upstream::appypie::model::ConnectStatus;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -70,69 +71,25 @@ pub struct CustomFieldMatch {
     pub value: String,
 }
 
-/// The order of `flows`.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
-pub enum FlowSort {
-    /// Most recently changed first.
-    #[default]
-    UpdatedDesc,
-    /// Least recently changed first.
-    UpdatedAsc,
-    /// Most recently created first.
-    CreatedDesc,
-    /// Least recently created first.
-    CreatedAsc,
-    /// By name, A to Z.
-    NameAsc,
-    /// By name, Z to A.
-    NameDesc,
-}
-
-impl FlowSort {
-    fn wire(self) -> &'static str {
-        match self {
-            FlowSort::UpdatedDesc => "mtime:-1",
-            FlowSort::UpdatedAsc => "mtime:1",
-            FlowSort::CreatedDesc => "btime:-1",
-            FlowSort::CreatedAsc => "btime:1",
-            FlowSort::NameAsc => "name:1",
-            FlowSort::NameDesc => "name:-1",
-        }
-    }
-}
-
-/// Appmixer's `GET /flows` query for a filter and an order; whether it filters anything.
-pub fn flow_query(filter: FlowFilter, sort: FlowSort) -> Result<(FlowQuery, bool)> {
-    let mut filters = Vec::new();
-    if let Some(status) = filter.status {
-        let stage = if status == AutomationStatus::Running {
-            "running"
-        } else {
-            "stopped"
-        };
-        filters.push(format!("stage:{stage}"));
-    }
-    for m in filter.custom_fields.iter().flatten() {
+/// The flows a filter and an order ask for (the page is set by the caller).
+pub fn flow_search(filter: FlowFilter, sort: FlowSort) -> Result<FlowSearch> {
+    let mut custom_fields = Vec::new();
+    for m in filter.custom_fields.into_iter().flatten() {
         let bad = |c: char| c == ':' || c.is_whitespace();
         if m.path.is_empty() || m.path.contains(bad) {
             let e = Code::BadUserInput.error("a custom field path has no spaces or colons");
             return Err(at_field(e, "filter.customFields.path"));
         }
-        filters.push(format!("customFields.{}:{}", m.path, m.value));
+        custom_fields.push((m.path, m.value));
     }
-    let permissions = filter.shared_with_permissions.map(|all| {
-        let words: Vec<&str> = all.iter().map(|p| p.wire()).collect();
-        words.join(",")
-    });
-    let filtered = !filters.is_empty() || filter.search.is_some() || permissions.is_some();
-    let q = FlowQuery {
-        filters,
-        pattern: filter.search,
-        shared_with_permissions: permissions,
-        sort: Some(sort.wire().to_string()),
-        ..FlowQuery::default()
-    };
-    Ok((q, filtered))
+    Ok(FlowSearch {
+        running: filter.status.map(|s| s == AutomationStatus::Running),
+        text: filter.search,
+        custom_fields,
+        shared_with: filter.shared_with_permissions,
+        sort,
+        ..FlowSearch::default()
+    })
 }
 
 /// A page of automations, with string cursors.

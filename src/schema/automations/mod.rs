@@ -7,14 +7,13 @@ pub use list::*;
 
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
+use crate::loaders::model::appmixer as mm;
+use crate::loaders::model::appypie as pm;
+use crate::loaders::{ConnectDraft, FlowChange, FlowPermission, FlowSort};
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
 use crate::schema::relay::{limit, page, start_after, Total, MAX_PAGE};
 use crate::schema::{mixer, nullable, pie, GlobalId, Kind, Provider};
-use crate::upstream::appmixer::model as mm;
-use crate::upstream::appmixer::model::FlowQuery;
-use crate::upstream::appypie::all_pages;
-use crate::upstream::appypie::model as pm;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
 use std::sync::Arc;
@@ -224,32 +223,13 @@ fn automation_id(id: &ID) -> Result<GlobalId> {
 }
 
 async fn fresh_flow(ctx: &Context<'_>, id: &str) -> Result<Flow> {
-    Ok(Flow(Arc::new(mixer(ctx)?.session.flow(id).await.gql()?)))
+    Ok(Flow(Arc::new(mixer(ctx)?.fresh_flow(id).await.gql()?)))
 }
 
-/// A connect read fresh from Appy Pie (its list: there is no read of one connect).
+/// A connect read fresh from Appy Pie.
 pub(crate) async fn fresh_connect(ctx: &Context<'_>, id: &str) -> Result<Option<Connect>> {
-    let s = &pie(ctx)?.session;
-    let all = all_pages(CONNECT_PAGE, |p| s.connects(None, p))
-        .await
-        .gql()?;
-    Ok(all
-        .into_iter()
-        .find(|c| c.id == id)
-        .map(|c| Connect(Arc::new(c))))
-}
-
-const CONNECT_PAGE: u32 = 100;
-
-fn share(input: FlowShareInput) -> mm::Share {
-    mm::Share {
-        email: input.email,
-        permissions: input
-            .permissions
-            .iter()
-            .map(|p| p.wire().to_string())
-            .collect(),
-    }
+    let found = pie(ctx)?.fresh_connect(id).await.gql()?;
+    Ok(found.map(|c| Connect(Arc::new(c))))
 }
 
 /// Starts or stops (in the background if asked) a flow, or turns a connect on or off.
@@ -261,14 +241,14 @@ async fn set_enabled(
 ) -> Result<AutomationPayload> {
     let g = automation_id(id)?;
     if g.kind == Kind::Flow {
-        let s = &mixer(ctx)?.session;
-        let answer = if on {
-            s.start_flow(&g.native).await.gql()?
+        let l = mixer(ctx)?;
+        let ticket = if on {
+            l.start_flow(&g.native).await.gql()?
         } else {
-            s.stop_flow(&g.native, background).await.gql()?
+            l.stop_flow(&g.native, background).await.gql()?
         };
         return Ok(AutomationPayload {
-            ticket: Some(answer.ticket),
+            ticket: Some(ticket),
             ..AutomationPayload::written(id)
         });
     }
@@ -276,13 +256,7 @@ async fn set_enabled(
         let e = Code::BadUserInput.error("only a flow stops in the background");
         return Err(at_field(e, "background"));
     }
-    let status = if on {
-        pm::ConnectStatus::On
-    } else {
-        pm::ConnectStatus::Off
-    };
-    let session = &pie(ctx)?.session;
-    session.set_connect_status(&g.native, status).await.gql()?;
+    pie(ctx)?.switch_connect(&g.native, on).await.gql()?;
     Ok(AutomationPayload::written(id))
 }
 
@@ -332,7 +306,7 @@ impl AutomationsQuery {
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Flow, Total, EmptyFields>>> {
-        let (query, filtered) = flow_query(filter.unwrap_or_default(), sort.unwrap_or_default())?;
+        let search = flow_search(filter.unwrap_or_default(), sort.unwrap_or_default())?;
         let thumbnails = ctx
             .look_ahead()
             .field("edges")
@@ -340,29 +314,17 @@ impl AutomationsQuery {
             .field("thumbnail")
             .exists();
         nullable(Box::pin(async move {
-            let l = mixer(ctx)?;
             let start = start_after(after.as_deref())?;
             let take = limit(first, 20, MAX_PAGE);
-            let q = FlowQuery {
-                offset: Some(start as u32),
-                limit: Some(take as u32 + 1),
-                projection: (!thumbnails).then(|| "-thumbnail".into()),
-                ..query
+            let search = crate::loaders::FlowSearch {
+                offset: start as u32,
+                limit: take as u32 + 1,
+                thumbnails,
+                ..search
             };
-            let mut flows = l.session.flows(&q).await.gql()?;
+            let (mut flows, total) = mixer(ctx)?.flows_page(&search).await.gql()?;
             let has_next = flows.len() > take;
             flows.truncate(take);
-            let total = if filtered {
-                let ids_only = FlowQuery {
-                    offset: None,
-                    limit: Some(u32::MAX),
-                    projection: Some("flowId".into()),
-                    ..q.clone()
-                };
-                l.session.flows(&ids_only).await.gql()?.len()
-            } else {
-                l.session.flow_count().await.gql()? as usize
-            };
             let mut conn = Connection::with_additional_fields(
                 start > 0,
                 has_next,
@@ -394,11 +356,7 @@ impl AutomationsQuery {
             let all = load_once(&pie(ctx)?.connects).await.gql()?;
             let list: Vec<Connect> = all
                 .iter()
-                .filter(|c| {
-                    enabled.is_none_or(|e| {
-                        (c.status == crate::upstream::appypie::model::ConnectStatus::On) == e
-                    })
-                })
+                .filter(|c| enabled.is_none_or(|e| (c.status == pm::ConnectStatus::On) == e))
                 .cloned()
                 .map(Connect)
                 .collect();
@@ -422,7 +380,7 @@ impl AutomationsMutation {
     ) -> Result<ConnectPayload> {
         settle(Box::pin(async {
             let pie_id = |id: &ID, kind, field| id_of(id, kind, Some(Provider::AppyPie), field);
-            let new = pm::NewConnect {
+            let new = ConnectDraft {
                 popular_match_id: pie_id(
                     &input.popular_match_id,
                     Kind::PopularMatch,
@@ -443,7 +401,7 @@ impl AutomationsMutation {
                 .native,
                 name: input.name,
             };
-            let connect = pie(ctx)?.session.create_connect(&new).await.gql()?;
+            let connect = pie(ctx)?.create_connect(new).await.gql()?;
             Ok(ConnectPayload {
                 connect: Some(Connect(Arc::new(connect))),
                 ..Default::default()
@@ -466,13 +424,8 @@ impl AutomationsMutation {
                 }
                 None => None,
             };
-            let body = pm::StepOptions {
-                account_id,
-                options: input.options.0,
-            };
             let connect = pie(ctx)?
-                .session
-                .edit_options(&c.native, input.side.into(), &body)
+                .set_options(&c.native, input.side.into(), account_id, input.options.0)
                 .await
                 .gql()?;
             Ok(ConnectPayload {
@@ -517,15 +470,17 @@ impl AutomationsMutation {
                 ));
             }
             if g.kind == Kind::Flow {
-                let change = mm::FlowInput {
+                let change = FlowChange {
                     name: Some(input.name),
-                    ..mm::FlowInput::default()
+                    ..FlowChange::default()
                 };
-                let s = &mixer(ctx)?.session;
-                s.update_flow(&g.native, &change, input.force).await.gql()?;
+                let l = mixer(ctx)?;
+                l.update_flow(&g.native, change, input.force).await.gql()?;
             } else {
-                let s = &pie(ctx)?.session;
-                s.rename_connect(&g.native, &input.name).await.gql()?;
+                pie(ctx)?
+                    .rename_connect(&g.native, &input.name)
+                    .await
+                    .gql()?;
             }
             Ok(AutomationPayload::written(&input.id))
         }))
@@ -541,9 +496,9 @@ impl AutomationsMutation {
         settle(Box::pin(async {
             let g = automation_id(&input.id)?;
             if g.kind == Kind::Flow {
-                mixer(ctx)?.session.delete_flow(&g.native).await.gql()?;
+                mixer(ctx)?.delete_flow(&g.native).await.gql()?;
             } else {
-                pie(ctx)?.session.delete_connect(&g.native).await.gql()?;
+                pie(ctx)?.delete_connect(&g.native).await.gql()?;
             }
             Ok(DeletePayload {
                 deleted_id: Some(input.id),
@@ -566,14 +521,14 @@ impl AutomationsMutation {
                     "name",
                 ));
             }
-            let body = mm::FlowInput {
+            let change = FlowChange {
                 name: Some(input.name),
-                flow: input.descriptor.map(|d| d.0),
+                descriptor: input.descriptor.map(|d| d.0),
                 custom_fields: input.custom_fields.map(|c| c.0),
                 thumbnail: input.thumbnail,
                 shared_with: None,
             };
-            let id = mixer(ctx)?.session.create_flow(&body).await.gql()?;
+            let id = mixer(ctx)?.create_flow(change).await.gql()?;
             Ok(FlowPayload::written(&id))
         }))
         .await
@@ -589,16 +544,16 @@ impl AutomationsMutation {
             let g = id_of(&input.id, Kind::Flow, None, "id")?;
             let shares = input
                 .shared_with
-                .map(|all| all.into_iter().map(share).collect());
-            let body = mm::FlowInput {
+                .map(|all| all.into_iter().map(|s| (s.email, s.permissions)).collect());
+            let change = FlowChange {
                 name: input.name,
-                flow: input.descriptor.map(|d| d.0),
+                descriptor: input.descriptor.map(|d| d.0),
                 custom_fields: input.custom_fields.map(|c| c.0),
                 thumbnail: input.thumbnail,
                 shared_with: shares,
             };
-            let s = &mixer(ctx)?.session;
-            s.update_flow(&g.native, &body, input.force).await.gql()?;
+            let l = mixer(ctx)?;
+            l.update_flow(&g.native, change, input.force).await.gql()?;
             Ok(FlowPayload::written(&g.native))
         }))
         .await
@@ -612,12 +567,9 @@ impl AutomationsMutation {
     ) -> Result<FlowPayload> {
         settle(Box::pin(async {
             let g = id_of(&input.id, Kind::Flow, None, "id")?;
-            let options = mm::CloneOptions {
-                prefix: input.prefix,
-                connect_accounts: input.connect_accounts,
-            };
-            let s = &mixer(ctx)?.session;
-            let id = s.clone_flow(&g.native, &options).await.gql()?;
+            let (prefix, with_accounts) = (input.prefix, input.connect_accounts);
+            let l = mixer(ctx)?;
+            let id = l.clone_flow(&g.native, prefix, with_accounts).await.gql()?;
             Ok(FlowPayload::written(&id))
         }))
         .await

@@ -1,14 +1,14 @@
 //! Apps, categories, triggers and actions of both vendors.
 
 use crate::error::{Code, Gql};
+use crate::loaders::model::appmixer::{AppInfo, ComponentManifest};
+use crate::loaders::model::appypie as pm;
 use crate::loaders::{load_once, ComponentKey};
 use crate::schema::accounts::Account;
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::payload::at_field;
 use crate::schema::relay::{page, Total};
 use crate::schema::{mixer, nullable, pie, Provider};
-use crate::upstream::appmixer::model::{AppInfo, ComponentManifest};
-use crate::upstream::appypie::model as pm;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, Object, Result, SimpleObject, ID};
 use serde_json::Value;

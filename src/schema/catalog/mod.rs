@@ -6,9 +6,9 @@ pub use app::*;
 
 use crate::error::Gql;
 use crate::loaders::load_once;
+use crate::loaders::model::appmixer::ComponentManifest;
 use crate::schema::relay::{page, Total};
 use crate::schema::{half, mixer, nullable, pie, wants, GlobalId, Kind, PopularMatch, Provider};
-use crate::upstream::appmixer::model::ComponentManifest;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Object, Result, Union, ID};
 use std::collections::BTreeSet;
@@ -169,7 +169,7 @@ impl CatalogQuery {
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<Option<Connection<usize, Component, Total, EmptyFields>>> {
-        let all = mixer(ctx)?.session.component_manifests().await.gql()?;
+        let all = mixer(ctx)?.all_components().await.gql()?;
         let component = |c: ComponentManifest| {
             if c.is_trigger() {
                 Component::Trigger(Trigger(Step::Appmixer(c)))
@@ -182,6 +182,6 @@ impl CatalogQuery {
 
     /// Every Appmixer component name (`GET /components`).
     async fn appmixer_component_names(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
-        Ok(Some(mixer(ctx)?.session.component_names().await.gql()?))
+        Ok(Some(mixer(ctx)?.component_names().await.gql()?))
     }
 }

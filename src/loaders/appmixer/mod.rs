@@ -1,6 +1,12 @@
 //! Appmixer look-ups: the app catalogue, accounts and flows are fetched whole once per request;
 //! components per app; logs for many flows in one call (repeated `flowId`).
 
+mod accounts;
+mod flows;
+
+pub use accounts::AccountDraft;
+pub use flows::{FlowChange, FlowPermission, FlowSearch, FlowSort, RunSearch};
+
 use super::{once, per_key, Load};
 use crate::upstream::appmixer::model::*;
 use crate::upstream::appmixer::AppmixerSession;
@@ -14,7 +20,7 @@ const FLOW_PAGE: u32 = 100;
 pub const LOGS_PER_FLOW: u32 = 50;
 
 pub struct AppmixerLoaders {
-    pub session: AppmixerSession,
+    session: AppmixerSession,
     pub user: Load<User>,
     pub apps: Load<Arc<BTreeMap<String, Arc<AppInfo>>>>,
     pub components_by_app: Load<Arc<Vec<ComponentManifest>>>,
@@ -96,7 +102,7 @@ fn logs_loader(session: AppmixerSession) -> Load<Arc<Vec<LogEntry>>> {
 }
 
 /// The newest `size` log entries of `flow_ids`.
-pub fn newest(flow_ids: Vec<String>, size: u32) -> LogQuery {
+fn newest(flow_ids: Vec<String>, size: u32) -> LogQuery {
     LogQuery {
         flow_ids,
         size: Some(size),

@@ -1,6 +1,10 @@
 //! Appy Pie look-ups. No endpoint takes many ids (contract §1.8): catalogues and the connect list
 //! are fetched whole, once per request; triggers, actions and accounts are fetched per app.
 
+mod connects;
+
+pub use connects::ConnectDraft;
+
 use super::{once, per_key, Load};
 use crate::upstream::appypie::model::*;
 use crate::upstream::appypie::{all_pages, AppyPieSession};
@@ -12,7 +16,7 @@ use std::sync::Arc;
 pub(super) const PAGE: u32 = 100;
 
 pub struct AppyPieLoaders {
-    pub session: AppyPieSession,
+    session: AppyPieSession,
     pub profile: Load<Profile>,
     pub categories: Load<Arc<Vec<Category>>>,
     pub apps: Load<Arc<HashMap<String, Arc<App>>>>,
