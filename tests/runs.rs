@@ -205,3 +205,132 @@ async fn walk(g: &Gateway, q: &str, id: &Value) -> Vec<String> {
         after = runs["pageInfo"]["endCursor"].clone();
     }
 }
+
+/// `runs(filter, sort)` of a flow: each of the flow's runs in the window, whole.
+async fn searched(g: &Gateway, id: &Value, args: &str) -> Vec<Value> {
+    let q = format!("query($id: ID!) {{ node(id: $id) {{ ... on Automation {{ runs(first: 10, {args}) {{ edges {{ node {{ nativeId status steps message }} }} }} }} }} }}");
+    let d = g.ok(&q, json!({ "id": id })).await;
+    edges(&d["node"]["runs"])
+}
+
+fn names(runs: &[Value]) -> Vec<&str> {
+    runs.iter()
+        .map(|r| r["nativeId"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_flows_runs_are_filtered_by_outcome_time_and_text_and_come_whole() {
+    let g = Gateway::start().await;
+    let (id, flow) = flows(&g, 1).await.remove(0);
+    let http = "appmixer.utils.http.GET";
+    add(&g, &flow, 1, log("run-a", "info", http, "sent"));
+    add(&g, &flow, 2, log("run-a", "error", http, "401 from Slack"));
+    add(&g, &flow, 4, log("run-b", "info", http, "sent"));
+    add(&g, &flow, 5, log("run-b", "info", http, "done"));
+    add(
+        &g,
+        &flow,
+        7,
+        log("run-c", "info", http, "Hello \"World\": AND more"),
+    );
+    let since = "since: \"2100-01-01T00:00:00Z\"";
+
+    let failed = searched(&g, &id, &format!("filter: {{ {since}, status: FAILED }}")).await;
+    assert_eq!(
+        failed,
+        vec![
+            json!({ "nativeId": "run-a", "status": "FAILED", "steps": 2, "message": "401 from Slack" })
+        ]
+    );
+    let good = searched(&g, &id, &format!("filter: {{ {since}, status: SUCCESS }}")).await;
+    assert_eq!(names(&good), ["run-c", "run-b"]);
+    assert_eq!(good[1]["steps"], 2, "a run found by one step comes whole");
+
+    let text = r#"search: "world\": and""#;
+    let found = searched(&g, &id, &format!("filter: {{ {since}, {text} }}")).await;
+    assert_eq!(
+        names(&found),
+        ["run-c"],
+        "quotes and AND in the text are text"
+    );
+    let oldest = searched(
+        &g,
+        &id,
+        &format!("filter: {{ {since} }}, sort: OLDEST_FIRST"),
+    )
+    .await;
+    assert_eq!(names(&oldest), ["run-a", "run-b", "run-c"]);
+    let window = "until: \"2100-01-01T01:00:00.004+01:00\"";
+    let early = searched(&g, &id, &format!("filter: {{ {since}, {window} }}")).await;
+    assert_eq!(names(&early), ["run-b", "run-a"], "an offset is an offset");
+
+    let q = "query($id: ID!, $after: String) { node(id: $id) { ... on Automation { runs(first: 1, after: $after, filter: { since: \"2100-01-01T00:00:00Z\", status: SUCCESS }) { pageInfo { hasNextPage endCursor } edges { node { nativeId } } } } } }";
+    assert_eq!(walk(&g, q, &id).await, ["run-c", "run-b"]);
+
+    let filtered = format!("filter: {{ {since}, status: FAILED }}");
+    let found_then_read_whole = [("GET /flows", 1), ("GET /logs", 2)];
+    g.costs(&found_then_read_whole, searched(&g, &id, &filtered))
+        .await;
+}
+
+#[tokio::test]
+async fn a_connects_runs_are_filtered_and_sorted_in_the_gateway() {
+    let g = Gateway::start().await;
+    let connect = g.first_connect_id().await;
+    g.test_connect(&connect, 3).await;
+    let q = "query($id: ID!) { node(id: $id) { ... on Automation { runs(first: 100) { edges { node { nativeId status message startedAt } } } } } }";
+    let d = g.ok(q, json!({ "id": connect })).await;
+    let all: Vec<Value> = edges(&d["node"]["runs"]);
+    assert!(all.len() >= 3);
+    let ids = |runs: Vec<&Value>| -> Vec<String> {
+        runs.iter()
+            .map(|r| r["nativeId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let asked = |args: &'static str| {
+        let q = q.replace("first: 100", &format!("first: 100, {args}"));
+        let (g, connect) = (&g, connect.clone());
+        async move {
+            let d = g.ok(&q, json!({ "id": connect })).await;
+            let runs: Vec<Value> = edges(&d["node"]["runs"]);
+            runs.iter()
+                .map(|r| r["nativeId"].as_str().unwrap().to_string())
+                .collect::<Vec<String>>()
+        }
+    };
+    for status in ["SUCCESS", "FAILED"] {
+        let expected = ids(all.iter().filter(|r| r["status"] == status).collect());
+        let args = if status == "SUCCESS" {
+            "filter: { status: SUCCESS }"
+        } else {
+            "filter: { status: FAILED }"
+        };
+        assert_eq!(asked(args).await, expected, "{status}");
+    }
+    let mut reversed = ids(all.iter().collect());
+    reversed.reverse();
+    assert_eq!(asked("sort: OLDEST_FIRST").await, reversed);
+    let completed = ids(all
+        .iter()
+        .filter(|r| {
+            r["message"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("completed")
+        })
+        .collect());
+    assert_eq!(asked("filter: { search: \"COMPLETED\" }").await, completed);
+    let newest = all[0]["startedAt"].as_str().unwrap();
+    let recent = ids(all
+        .iter()
+        .filter(|r| r["startedAt"].as_str().unwrap() >= newest)
+        .collect());
+    let q_since = q.replace(
+        "first: 100",
+        &format!("first: 100, filter: {{ since: \"{newest}\" }}"),
+    );
+    let d = g.ok(&q_since, json!({ "id": connect })).await;
+    assert_eq!(ids(edges(&d["node"]["runs"]).iter().collect()), recent);
+}

@@ -6,14 +6,16 @@ use crate::error::Gql;
 use crate::loaders::model::appmixer::LogEntry;
 use crate::loaders::model::appypie as pm;
 use crate::loaders::model::appypie::{HistoryEntry, RunStatus as PieStatus};
+use crate::loaders::RunSearch;
 use crate::schema::automations::fresh_connect;
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, payloads, settle, UserError};
-use crate::schema::relay::start_after;
+use crate::schema::relay::{limit, start_after};
 use crate::schema::{mixer, pie, Connect, DateTime, GlobalId, Kind, Provider};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::Enum;
 use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
+use std::collections::{HashMap, HashSet};
 
 /// The outcome of one run.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -48,11 +50,97 @@ pub struct Run {
     pub component_types: Vec<String>,
 }
 
+/// Which runs to list; every filter given must hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct RunFilter {
+    /// Only runs with this outcome.
+    pub status: Option<RunStatus>,
+    /// Only runs with a step at or after this instant.
+    pub since: Option<DateTime>,
+    /// Only runs with a step at or before this instant.
+    pub until: Option<DateTime>,
+    /// Only runs with a step whose message (Appmixer: any text of the step) holds this text,
+    /// in any case.
+    pub search: Option<String>,
+}
+
+impl RunFilter {
+    fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.search.is_none()
+    }
+
+    fn keeps(&self, run: &Run) -> bool {
+        self.status.is_none_or(|s| run.status == s)
+    }
+
+    /// Whether an Appy Pie history entry, one step, meets every filter.
+    fn keeps_entry(&self, run: &Run) -> bool {
+        let at = run.started_at.as_ref().map(DateTime::millis);
+        let text = self.search.as_deref().map(str::to_lowercase);
+        self.keeps(run)
+            && self.since.as_ref().is_none_or(|s| at >= Some(s.millis()))
+            && self
+                .until
+                .as_ref()
+                .is_none_or(|u| at.is_some_and(|a| a <= u.millis()))
+            && text.is_none_or(|t| {
+                let message = run.message.as_deref().unwrap_or_default();
+                message.to_lowercase().contains(&t)
+            })
+    }
+}
+
+/// The order of runs.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum RunSort {
+    /// Newest first.
+    #[default]
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+}
+
+/// Which runs of an automation, in which order, which page.
+#[derive(Clone, Debug, Default)]
+pub struct RunsAsked {
+    pub filter: RunFilter,
+    pub sort: RunSort,
+    pub take: usize,
+    pub after: Option<String>,
+}
+
+/// A `runs` field's arguments.
+pub fn asked(
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<RunFilter>,
+    sort: Option<RunSort>,
+) -> RunsAsked {
+    RunsAsked {
+        filter: filter.unwrap_or_default(),
+        sort: sort.unwrap_or_default(),
+        take: limit(first, 20, 100),
+        after,
+    }
+}
+
+impl RunsAsked {
+    /// The newest runs, unfiltered: what the request's batched reads hold.
+    fn plain(&self) -> bool {
+        self.filter.is_empty() && self.sort == RunSort::NewestFirst
+    }
+}
+
 /// A page of runs.
 pub type RunPage = Connection<usize, Run, EmptyFields, EmptyFields>;
 
 /// Log entries read for one flow when paging past what the batched read holds.
 const DEEP_LOGS: u32 = 1000;
+/// Fewest runs whose entries one read asks for when a search pages through runs.
+const RUNS_READ_TOGETHER: usize = 20;
 /// History entries read per call when paging past the first page.
 const HISTORY_PAGE: u32 = 100;
 /// History pages read at most for one page of runs.
@@ -145,14 +233,12 @@ pub async fn flow_recent(ctx: &Context<'_>, flow_id: &str) -> Result<(Vec<Run>, 
 }
 
 /// A page of a flow's runs: from its recent runs when the page lies within them, else from a
-/// read of its own.
-pub async fn flow_runs(
-    ctx: &Context<'_>,
-    flow_id: &str,
-    take: usize,
-    after: Option<&str>,
-) -> Result<RunPage> {
-    let start = start_after(after)?;
+/// read of its own; filtered or sorted, from a search of its log.
+pub async fn flow_runs(ctx: &Context<'_>, flow_id: &str, asked: RunsAsked) -> Result<RunPage> {
+    if !asked.plain() {
+        return Box::pin(searched_flow_runs(ctx, flow_id, asked)).await;
+    }
+    let (start, take) = (start_after(asked.after.as_deref())?, asked.take);
     let (runs, whole) = flow_recent(ctx, flow_id).await?;
     if whole || runs.len() > start + take {
         return Ok(page_of(runs, start, take));
@@ -160,6 +246,78 @@ pub async fn flow_runs(
     let deep = mixer(ctx)?.flow_log(flow_id, DEEP_LOGS).await.gql()?;
     let complete = (deep.len() as u32) < DEEP_LOGS;
     Ok(page_of(runs_of_logs(&deep, complete), start, take))
+}
+
+/// A run a search of a flow's log found: its correlation id, or the one entry of a run that
+/// has none.
+struct Found {
+    key: String,
+    lone: Option<LogEntry>,
+}
+
+/// A page of the runs of a flow that a filter keeps, in the order asked: the runs with a
+/// matching step among the newest (or oldest) [`DEEP_LOGS`] matching log entries, each read
+/// whole. A cursor is the run's place among those found, so filtering in the gateway (a run
+/// that succeeded has no step to search for) keeps cursors valid.
+async fn searched_flow_runs(ctx: &Context<'_>, flow_id: &str, asked: RunsAsked) -> Result<RunPage> {
+    let l = mixer(ctx)?;
+    let utc = |d: &Option<DateTime>| {
+        d.as_ref()
+            .map(|d| DateTime::from_millis(d.millis()).as_str().to_string())
+    };
+    let f = &asked.filter;
+    let search = RunSearch {
+        errors_only: f.status == Some(RunStatus::Failed),
+        since: utc(&f.since),
+        until: utc(&f.until),
+        text: f.search.clone(),
+        oldest_first: asked.sort == RunSort::OldestFirst,
+    };
+    let marks = l.matching_log(flow_id, &search, DEEP_LOGS).await.gql()?;
+    let mut seen = HashSet::new();
+    let found: Vec<Found> = marks
+        .into_iter()
+        .filter_map(|e| match e.correlation_id.clone() {
+            Some(key) => seen
+                .insert(key.clone())
+                .then_some(Found { key, lone: None }),
+            None => Some(Found {
+                key: e.id.clone(),
+                lone: Some(e),
+            }),
+        })
+        .collect();
+    let (start, take) = (start_after(asked.after.as_deref())?, asked.take);
+    let mut kept: Vec<(usize, Run)> = Vec::new();
+    let mut next = start;
+    while next < found.len() && kept.len() <= take {
+        let want = (take + 1 - kept.len()).max(RUNS_READ_TOGETHER);
+        let chunk = &found[next..found.len().min(next + want)];
+        let ids: Vec<String> = chunk
+            .iter()
+            .filter(|c| c.lone.is_none())
+            .map(|c| c.key.clone())
+            .collect();
+        let entries = l.runs_log(flow_id, &ids).await.gql()?;
+        let mut whole: HashMap<String, Run> = runs_of_logs(&entries, true)
+            .into_iter()
+            .map(|r| (r.native_id.clone(), r))
+            .collect();
+        for (i, c) in chunk.iter().enumerate() {
+            let run = match &c.lone {
+                Some(e) => runs_of_logs(std::slice::from_ref(e), true).pop(),
+                None => whole.remove(&c.key),
+            };
+            kept.extend(run.filter(|r| f.keeps(r)).map(|r| (next + i, r)));
+        }
+        next += chunk.len();
+    }
+    let has_next = kept.len() > take;
+    kept.truncate(take);
+    let mut page = Connection::new(start > 0, has_next);
+    page.edges
+        .extend(kept.into_iter().map(|(i, run)| Edge::new(i, run)));
+    Ok(page)
 }
 
 /// A connect's recent runs: its first history page.
@@ -174,14 +332,23 @@ pub async fn connect_recent(ctx: &Context<'_>, connect_id: &str) -> Result<Vec<R
 
 /// A page of a connect's runs: from the request's read of its first history page when the
 /// page lies within it, else page by page from the vendor.
+/// Filtered or sorted, the whole history (within [`MAX_HISTORY_PAGES`]) is read and the page
+/// made in the gateway (Appy Pie's history has no filters).
 pub async fn connect_runs(
     ctx: &Context<'_>,
     connect_id: &str,
-    take: usize,
-    after: Option<&str>,
+    asked: RunsAsked,
 ) -> Result<RunPage> {
-    let start = start_after(after)?;
-    let runs = connect_history(ctx, connect_id, start + take).await?;
+    let (start, take) = (start_after(asked.after.as_deref())?, asked.take);
+    if asked.plain() {
+        let runs = connect_history(ctx, connect_id, start + take).await?;
+        return Ok(page_of(runs, start, take));
+    }
+    let mut runs = connect_history(ctx, connect_id, usize::MAX).await?;
+    runs.retain(|r| asked.filter.keeps_entry(r));
+    if asked.sort == RunSort::OldestFirst {
+        runs.reverse();
+    }
     Ok(page_of(runs, start, take))
 }
 

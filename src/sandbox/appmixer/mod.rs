@@ -1010,19 +1010,91 @@ async fn assign(
     })
 }
 
-/// `field:value` terms joined by ` AND `, matched against a log entry.
+/// Appmixer's Lucene `query`, the part the gateway writes: terms joined by ` AND `, each
+/// `field:value`, `field:(a OR b)`, `field:[from TO to]` (`*` for an open end), or a quoted
+/// phrase found in any of the entry's text (in any case).
 fn log_query_matches(body: &Value, query: Option<&str>) -> bool {
     let Some(query) = query.filter(|q| !q.trim().is_empty() && q.trim() != "*") else {
         return true;
     };
-    query
-        .split(" AND ")
-        .all(|term| match term.trim().split_once(':') {
-            Some((field, value)) => {
-                text_at(body, field).is_some_and(|t| t == value.trim_matches('"'))
-            }
-            None => body.to_string().contains(term.trim()),
-        })
+    lucene_terms(query)
+        .iter()
+        .all(|term| term_matches(body, term.trim()))
+}
+
+/// The terms of a query split at ` AND ` outside quotes, brackets and parentheses.
+fn lucene_terms(query: &str) -> Vec<String> {
+    let (mut terms, mut current) = (Vec::new(), String::new());
+    let (mut quoted, mut depth, mut escaped) = (false, 0i32, false);
+    let mut rest = query;
+    while let Some(c) = rest.chars().next() {
+        if !quoted && depth == 0 && rest.starts_with(" AND ") {
+            terms.push(std::mem::take(&mut current));
+            rest = &rest[5..];
+            continue;
+        }
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '(' | '[' if !quoted => depth += 1,
+            ')' | ']' if !quoted => depth -= 1,
+            _ => {}
+        }
+        current.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    terms.push(current);
+    terms
+}
+
+/// A quoted phrase without its quotes and escapes.
+fn unquote(text: &str) -> String {
+    let inner = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
+    out
+}
+
+/// Whether any text in `v` holds `phrase` (lower case).
+fn holds_text(v: &Value, phrase: &str) -> bool {
+    match v {
+        Value::String(t) => t.to_lowercase().contains(phrase),
+        Value::Array(items) => items.iter().any(|i| holds_text(i, phrase)),
+        Value::Object(map) => map.values().any(|i| holds_text(i, phrase)),
+        _ => false,
+    }
+}
+
+fn term_matches(body: &Value, term: &str) -> bool {
+    let field_term = term.split_once(':').filter(|(f, _)| !f.starts_with('"'));
+    let Some((field, value)) = field_term else {
+        return holds_text(body, &unquote(term).to_lowercase());
+    };
+    let Some(text) = text_at(body, field) else {
+        return false;
+    };
+    if let Some(any) = value.strip_prefix('(').and_then(|v| v.strip_suffix(')')) {
+        return any.split(" OR ").any(|v| unquote(v.trim()) == text);
+    }
+    if let Some(range) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        let Some((from, to)) = range.split_once(" TO ") else {
+            return false;
+        };
+        let (from, to) = (unquote(from.trim()), unquote(to.trim()));
+        return (from == "*" || text >= from) && (to == "*" || text <= to);
+    }
+    text == unquote(value)
 }
 
 async fn logs(State(s): Shared, headers: HeaderMap, RawQuery(q): RawQuery) -> Reply {

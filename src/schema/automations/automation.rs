@@ -10,8 +10,7 @@ use crate::schema::catalog::{
     component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
 };
 use crate::schema::node::{GlobalId, Kind};
-use crate::schema::relay::limit;
-use crate::schema::runs::{self, Run, RunPage};
+use crate::schema::runs::{self, Run, RunFilter, RunPage, RunSort};
 use crate::schema::{mixer, nullable, pie, DateTime, Provider};
 use async_graphql::{Context, Enum, Interface, Json, Object, Result, SimpleObject, ID};
 use std::collections::BTreeSet;
@@ -51,7 +50,7 @@ pub enum AutomationStatus {
     field(
         name = "runs",
         ty = "Option<RunPage>",
-        desc = "Its runs, newest first.",
+        desc = "Its runs, newest first unless `sort` says otherwise.",
         arg(
             name = "first",
             ty = "Option<i32>",
@@ -61,6 +60,16 @@ pub enum AutomationStatus {
             name = "after",
             ty = "Option<String>",
             desc = "Continue after this cursor."
+        ),
+        arg(
+            name = "filter",
+            ty = "Option<RunFilter>",
+            desc = "Which runs; every filter given must hold."
+        ),
+        arg(
+            name = "sort",
+            ty = "Option<RunSort>",
+            desc = "Their order (default `NEWEST_FIRST`)."
         )
     ),
     field(name = "last_run", ty = "Option<Run>", desc = "Its newest run."),
@@ -303,15 +312,11 @@ impl Flow {
         #[graphql(desc = "Most runs to return (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
+        #[graphql(desc = "Which runs; every filter given must hold.")] filter: Option<RunFilter>,
+        #[graphql(desc = "Their order (default `NEWEST_FIRST`).")] sort: Option<RunSort>,
     ) -> Result<Option<RunPage>> {
-        let take = limit(first, 20, 100);
-        nullable(Box::pin(runs::flow_runs(
-            ctx,
-            &self.0.flow_id,
-            take,
-            after.as_deref(),
-        )))
-        .await
+        let asked = runs::asked(first, after, filter, sort);
+        nullable(Box::pin(runs::flow_runs(ctx, &self.0.flow_id, asked))).await
     }
 
     /// Its newest run.
@@ -533,15 +538,11 @@ impl Connect {
         #[graphql(desc = "Most runs to return (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
+        #[graphql(desc = "Which runs; every filter given must hold.")] filter: Option<RunFilter>,
+        #[graphql(desc = "Their order (default `NEWEST_FIRST`).")] sort: Option<RunSort>,
     ) -> Result<Option<RunPage>> {
-        let take = limit(first, 20, 100);
-        nullable(Box::pin(runs::connect_runs(
-            ctx,
-            &self.0.id,
-            take,
-            after.as_deref(),
-        )))
-        .await
+        let asked = runs::asked(first, after, filter, sort);
+        nullable(Box::pin(runs::connect_runs(ctx, &self.0.id, asked))).await
     }
 
     /// Its newest run.
