@@ -3,6 +3,7 @@
 
 mod appmixer;
 mod appypie;
+mod sign_in;
 pub mod tick;
 pub mod watch;
 
@@ -11,6 +12,7 @@ pub use appmixer::{
     RunSearch, LOGS_PER_FLOW,
 };
 pub use appypie::{AppyPieLoaders, ConnectDraft};
+pub use sign_in::SignIns;
 
 /// What the look-ups answer with: the vendors' own models, and the few shared words.
 pub mod model {

@@ -196,12 +196,12 @@ impl AuthMutation {
     ) -> Result<CreateAppyPieAccessTokenPayload> {
         settle(Box::pin(async {
             let token = data(ctx)?
-                .appypie_client
-                .create_access_token(&input.token_key, &input.secret_key)
+                .sign_in
+                .appypie_access_token(&input.token_key, &input.secret_key)
                 .await
                 .gql()?;
             Ok(CreateAppyPieAccessTokenPayload {
-                access_token: Some(token.expose().to_string()),
+                access_token: Some(token),
                 ..Default::default()
             })
         }))
@@ -216,8 +216,8 @@ impl AuthMutation {
     ) -> Result<AppmixerSignInPayload> {
         settle(Box::pin(async {
             let signed = data(ctx)?
-                .appmixer_client
-                .sign_in(&input.username, &input.password)
+                .sign_in
+                .appmixer(&input.username, &input.password)
                 .await
                 .gql()?;
             let u = signed.user;

@@ -21,7 +21,7 @@ use crate::error::missing_credential;
 pub use crate::loaders::model::Provider;
 use crate::loaders::model::Token;
 use crate::loaders::watch::Watches;
-use crate::loaders::{AppmixerClient, AppmixerLoaders, AppyPieClient, AppyPieLoaders};
+use crate::loaders::{AppmixerClient, AppmixerLoaders, AppyPieClient, AppyPieLoaders, SignIns};
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, MergedObject, Result, Schema, SchemaBuilder};
 use std::sync::Arc;
@@ -113,10 +113,9 @@ pub struct CredentialHeaders {
     pub appypie: String,
 }
 
-/// Everything one request may use: the shared clients and that caller's loaders.
+/// Everything one request may use: that caller's loaders, and the sign-ins.
 pub struct RequestData {
-    pub appypie_client: AppyPieClient,
-    pub appmixer_client: AppmixerClient,
+    pub sign_in: SignIns,
     pub appypie: Option<AppyPieLoaders>,
     pub appmixer: Option<AppmixerLoaders>,
     pub headers: Arc<CredentialHeaders>,
@@ -138,8 +137,7 @@ impl RequestData {
             caller,
             appypie: appypie_token.map(|t| AppyPieLoaders::new(appypie_client.session(t))),
             appmixer: appmixer_token.map(|t| AppmixerLoaders::new(appmixer_client.session(t))),
-            appypie_client,
-            appmixer_client,
+            sign_in: SignIns::new(appypie_client, appmixer_client),
             headers,
         }
     }
