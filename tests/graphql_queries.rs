@@ -614,3 +614,44 @@ async fn appmixer_triggers_and_actions_have_their_manifest_fields() {
         "unknown is null, not a guess"
     );
 }
+
+/// The lean resolution of listed objects (plain fields answered in place) against the usual one
+/// (an inline fragment makes every object take it): the same answer, field for field.
+#[tokio::test]
+async fn listed_objects_answer_the_same_whichever_way_they_are_resolved() {
+    let g = Gateway::start().await;
+    let automation = "__typename id provider nativeId name status createdAt updatedAt";
+    let account =
+        "__typename id provider nativeId name label: name displayName status service createdAt";
+    let query = |usual: bool| {
+        let sel = |ty: &str, fields: &str| match usual {
+            true => format!("... on {ty} {{ {fields} }}"),
+            false => fields.to_string(),
+        };
+        format!(
+            "{{ accounts(first: 100) {{ edges {{ node {{ {} automations(first: 100) {{ nodes {{ {} }} }} }} }} }} \
+             flows(first: 100) {{ edges {{ node {{ {} }} }} }} \
+             connects(first: 100) {{ edges {{ node {{ {} }} }} }} \
+             automations(first: 100) {{ edges {{ node {{ {} }} }} }} }}",
+            sel("Account", account),
+            sel("Automation", automation),
+            sel("Flow", automation),
+            sel("Connect", automation),
+            sel("Automation", automation),
+        )
+    };
+    let lean = g.ok(&query(false), json!({})).await;
+    let usual = g.ok(&query(true), json!({})).await;
+    assert_eq!(lean, usual);
+    let accounts = edges(&lean["accounts"]);
+    let providers: Vec<&Value> = accounts.iter().map(|a| &a["provider"]).collect();
+    assert!(providers.contains(&&json!("APPMIXER")) && providers.contains(&&json!("APPYPIE")));
+    let used = accounts
+        .iter()
+        .find(|a| !a["automations"]["nodes"].as_array().unwrap().is_empty())
+        .expect("an account some automation uses");
+    assert_eq!(used["label"], used["name"]);
+    assert!(edges(&lean["automations"])
+        .iter()
+        .any(|a| a["__typename"] == "Connect"));
+}

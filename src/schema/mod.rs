@@ -6,6 +6,7 @@ mod accounts;
 mod auth;
 mod automations;
 mod catalog;
+mod lean;
 mod node;
 mod payload;
 mod relay;
@@ -15,6 +16,7 @@ pub use scalars::DateTime;
 mod subscription;
 mod viewer;
 
+use lean::Lean;
 pub use node::{GlobalId, Kind};
 
 use crate::error::missing_credential;
@@ -64,7 +66,8 @@ pub fn build() -> FlowgateSchema {
 
 type Page<T> = Connection<usize, T, relay::Total, EmptyFields>;
 
-/// The schema's types, with descriptions for the generated connection types.
+/// The schema's types, with descriptions for the generated connection types. No extensions:
+/// the fields [`lean::Lean`] answers in place would not pass through them.
 fn builder() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
     Schema::build(
         Query::default(),
@@ -73,11 +76,11 @@ fn builder() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
     )
     .override_output_type_description::<Page<App>>("A page of apps.")
     .override_output_type_description::<automations::AutomationPage>("A page of automations.")
-    .override_output_type_description::<Page<Flow>>("A page of Appmixer flows.")
-    .override_output_type_description::<Page<Connect>>("A page of Appy Pie connects.")
+    .override_output_type_description::<Page<Lean<Flow>>>("A page of Appmixer flows.")
+    .override_output_type_description::<Page<Lean<Connect>>>("A page of Appy Pie connects.")
     .override_output_type_description::<Page<PopularMatch>>("A page of Appy Pie popular matches.")
     .override_output_type_description::<runs::RunPage>("A page of an automation's runs.")
-    .override_output_type_description::<Page<Account>>("A page of accounts.")
+    .override_output_type_description::<Page<Lean<Account>>>("A page of accounts.")
     .override_output_type_description::<Page<Category>>("A page of app categories.")
     .override_output_type_description::<Page<catalog::Component>>("A page of Appmixer components.")
 }

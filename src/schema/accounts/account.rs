@@ -7,10 +7,12 @@ use crate::loaders::model::appypie as pm;
 use crate::schema::automations::AutomationPage;
 use crate::schema::automations::{Automation, Connect, Flow};
 use crate::schema::catalog::{account_matches_app, pie_app, App};
+use crate::schema::lean::{now, word, Lean, Plain};
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::relay::page_with;
 use crate::schema::DateTime;
 use crate::schema::{mixer, nullable, pie, Provider};
+use async_graphql::Value;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
 
 /// Whether an account can be used, both vendors alike.
@@ -67,6 +69,22 @@ pub async fn pie_account(
         .await
         .gql()?
         .map(Account::AppyPie))
+}
+
+impl Plain for Account {
+    fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
+        match name {
+            "id" => now(self.id(ctx)),
+            "provider" => word(self.provider(ctx)),
+            "nativeId" => now(self.native_id(ctx)),
+            "name" => now(self.name(ctx)),
+            "displayName" => now(self.display_name(ctx)),
+            "status" => word(self.status(ctx)),
+            "service" => now(self.service(ctx)),
+            "createdAt" => now(self.created_at(ctx)),
+            _ => None,
+        }
+    }
 }
 
 /// An account the caller connected at a vendor.
@@ -160,6 +178,7 @@ impl Account {
         after: Option<String>,
     ) -> Result<Option<AutomationPage>> {
         let all = nullable(Box::pin(self.all_automations(ctx))).await?;
+        let all = all.map(|all| all.into_iter().map(Lean).collect());
         all.map(|all| page_with(all, first, after, |i| i.to_string()))
             .transpose()
     }

@@ -10,6 +10,7 @@ use crate::loaders::load_once;
 use crate::loaders::AccountDraft;
 use crate::schema::automations::DeletePayload;
 use crate::schema::catalog::{account_matches_app, app_by_id, pie_app};
+use crate::schema::lean::Lean;
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
 use crate::schema::relay::{page, Total};
@@ -148,7 +149,7 @@ impl AccountsQuery {
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
-    ) -> Result<Option<Connection<usize, Account, Total, EmptyFields>>> {
+    ) -> Result<Option<Connection<usize, Lean<Account>, Total, EmptyFields>>> {
         let AccountFilter {
             provider,
             app_id,
@@ -226,7 +227,7 @@ impl AccountsQuery {
             Ok(out)
         }))
         .await?;
-        let all = all.map(|all| all.into_iter().filter(keep).collect());
+        let all = all.map(|all| all.into_iter().filter(keep).map(Lean).collect());
         all.map(|all| page(all, first, after)).transpose()
     }
 

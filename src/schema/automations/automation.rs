@@ -9,9 +9,11 @@ use crate::schema::accounts::{mixer_account, pie_account, Account};
 use crate::schema::catalog::{
     component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
 };
+use crate::schema::lean::{now, word, Plain};
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::runs::{self, Run, RunFilter, RunPage, RunSort};
 use crate::schema::{mixer, nullable, pie, DateTime, Provider};
+use async_graphql::Value;
 use async_graphql::{Context, Enum, Interface, Json, Object, Result, SimpleObject, ID};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -82,6 +84,45 @@ pub enum AutomationStatus {
 pub enum Automation {
     Flow(Flow),
     Connect(Connect),
+}
+
+impl Plain for Automation {
+    fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
+        match self {
+            Automation::Flow(f) => f.plain(ctx, name),
+            Automation::Connect(c) => c.plain(ctx, name),
+        }
+    }
+}
+
+impl Plain for Flow {
+    fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
+        match name {
+            "id" => now(self.id(ctx)),
+            "provider" => word(self.provider(ctx)),
+            "nativeId" => now(self.native_id(ctx)),
+            "name" => now(self.name(ctx)),
+            "status" => word(self.status(ctx)),
+            "createdAt" => now(self.created_at(ctx)),
+            "updatedAt" => now(self.updated_at(ctx)),
+            _ => None,
+        }
+    }
+}
+
+impl Plain for Connect {
+    fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
+        match name {
+            "id" => now(self.id(ctx)),
+            "provider" => word(self.provider(ctx)),
+            "nativeId" => now(self.native_id(ctx)),
+            "name" => now(self.name(ctx)),
+            "status" => word(self.status(ctx)),
+            "createdAt" => now(self.created_at(ctx)),
+            "updatedAt" => now(self.updated_at(ctx)),
+            _ => None,
+        }
+    }
 }
 
 impl Automation {

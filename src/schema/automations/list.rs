@@ -9,6 +9,7 @@ use crate::loaders::model::appypie::ConnectStatus;
 use crate::loaders::{FlowPermission, FlowSearch, FlowSort};
 use crate::schema::automations::{Automation, AutomationStatus, Connect, Flow};
 use crate::schema::catalog::component_app;
+use crate::schema::lean::Lean;
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::payload::at_field;
 use crate::schema::relay::Total;
@@ -93,7 +94,7 @@ pub fn flow_search(filter: FlowFilter, sort: FlowSort) -> Result<FlowSearch> {
 }
 
 /// A page of automations, with string cursors.
-pub type AutomationPage = Connection<String, Automation, Total, EmptyFields>;
+pub type AutomationPage = Connection<String, Lean<Automation>, Total, EmptyFields>;
 
 /// One listed automation and where it sorts.
 struct Placed {
@@ -131,7 +132,7 @@ pub async fn list(
         Connection::with_additional_fields(start > 0, has_next, Total { total_count: total });
     let edges = all.into_iter().skip(start).take(take);
     page.edges
-        .extend(edges.map(|p| Edge::new(encode(sort, &p), p.automation)));
+        .extend(edges.map(|p| Edge::new(encode(sort, &p), Lean(p.automation))));
     Ok(page)
 }
 

@@ -10,6 +10,7 @@ use crate::loaders::load_once;
 use crate::loaders::model::appmixer as mm;
 use crate::loaders::model::appypie as pm;
 use crate::loaders::{ConnectDraft, FlowChange, FlowPermission, FlowSort};
+use crate::schema::lean::Lean;
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
 use crate::schema::relay::{limit, page, start_after, Total, MAX_PAGE};
@@ -305,7 +306,7 @@ impl AutomationsQuery {
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
-    ) -> Result<Option<Connection<usize, Flow, Total, EmptyFields>>> {
+    ) -> Result<Option<Connection<usize, Lean<Flow>, Total, EmptyFields>>> {
         let search = flow_search(filter.unwrap_or_default(), sort.unwrap_or_default())?;
         let thumbnails = ctx
             .look_ahead()
@@ -334,7 +335,7 @@ impl AutomationsQuery {
                 flows
                     .into_iter()
                     .enumerate()
-                    .map(|(i, f)| Edge::new(start + i, Flow(Arc::new(f)))),
+                    .map(|(i, f)| Edge::new(start + i, Lean(Flow(Arc::new(f))))),
             );
             Ok(conn)
         }))
@@ -351,14 +352,14 @@ impl AutomationsQuery {
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
-    ) -> Result<Option<Connection<usize, Connect, Total, EmptyFields>>> {
+    ) -> Result<Option<Connection<usize, Lean<Connect>, Total, EmptyFields>>> {
         nullable(Box::pin(async move {
             let all = load_once(&pie(ctx)?.connects).await.gql()?;
-            let list: Vec<Connect> = all
+            let list: Vec<Lean<Connect>> = all
                 .iter()
                 .filter(|c| enabled.is_none_or(|e| (c.status == pm::ConnectStatus::On) == e))
                 .cloned()
-                .map(Connect)
+                .map(|c| Lean(Connect(c)))
                 .collect();
             page(list, first, after)
         }))

@@ -1,0 +1,173 @@
+//! A cheaper resolution of the objects that come in long lists (accounts, flows, connects).
+//!
+//! async-graphql resolves every field of every object as a boxed future polled through a
+//! `FuturesUnordered`, even a field that only copies a string out of the object. In a list of 50
+//! accounts with their flows that machinery is most of a query's CPU. [`Lean`] answers the fields
+//! an object knows at once ([`Plain`]) in place, and hands only the others to the object's own
+//! resolvers. A selection it does not handle plainly (fragments, custom directives, a repeated
+//! response key) goes the usual way, so the answer is always the same. Plain fields skip
+//! async-graphql's per-field extension hooks: the schema registers no extension (`builder`).
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{Field, Selection};
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::{enum_value, ContainerType, EnumType};
+use async_graphql::{
+    Context, ContextSelectionSet, Name, OutputType, Positioned, Result, ScalarType, ServerResult,
+    Value, ID,
+};
+use futures_util::future::{join_all, FutureExt};
+use std::borrow::Cow;
+use std::future::Future;
+
+/// An object whose cheap fields can be read without waiting.
+pub trait Plain {
+    /// The value of the field `name` (its context `ctx`), when it takes no arguments, selects
+    /// nothing and its resolver answers without waiting; `None` otherwise.
+    fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value>;
+}
+
+/// The answer of a resolver that does not wait, as a value; `None` if it waits or fails.
+pub fn now<V: Answer>(resolver: impl Future<Output = Result<V>>) -> Option<Value> {
+    resolver.now_or_never()?.ok().map(Answer::value)
+}
+
+/// The answer of a resolver of an enum that never waits, as its GraphQL name.
+pub fn word<E: EnumType>(resolver: impl Future<Output = Result<E>>) -> Option<Value> {
+    resolver.now_or_never()?.ok().map(enum_value)
+}
+
+/// What a plain field's resolver may return.
+pub trait Answer {
+    fn value(self) -> Value;
+}
+
+impl Answer for &str {
+    fn value(self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
+impl Answer for ID {
+    fn value(self) -> Value {
+        Value::String(self.0)
+    }
+}
+
+impl<T: Answer> Answer for Option<T> {
+    fn value(self) -> Value {
+        self.map_or(Value::Null, Answer::value)
+    }
+}
+
+impl Answer for super::DateTime {
+    fn value(self) -> Value {
+        self.to_value()
+    }
+}
+
+/// `T`, resolved the lean way; the same type to the schema.
+#[derive(Clone)]
+pub struct Lean<T>(pub T);
+
+impl<T: OutputType + ContainerType + Plain> OutputType for Lean<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        match plan(&self.0, ctx) {
+            Some((answered, pending)) => Ok(finish(&self.0, ctx, answered, pending).await),
+            None => self.0.resolve(ctx, field).await,
+        }
+    }
+}
+
+type Pending<'a> = Vec<(usize, &'a Positioned<Field>)>;
+
+/// The selection's response keys in order, with the plain fields answered, and the fields
+/// left to resolve (by their place); `None` when the selection needs the usual way.
+fn plan<'a, T: OutputType + Plain>(
+    object: &T,
+    ctx: &ContextSelectionSet<'a>,
+) -> Option<(Vec<(Name, Value)>, Pending<'a>)> {
+    let items = &ctx.item.node.items;
+    let mut answered: Vec<(Name, Value)> = Vec::with_capacity(items.len());
+    let mut pending = Vec::new();
+    for selection in items {
+        let Selection::Field(field) = &selection.node else {
+            return None;
+        };
+        let f = &field.node;
+        let key = f.response_key().node.clone();
+        if !f.directives.is_empty() || answered.iter().any(|(k, _)| *k == key) {
+            return None;
+        }
+        let name = f.name.node.as_str();
+        let plain = if name == "__typename" {
+            Some(Value::String(object.introspection_type_name().into_owned()))
+        } else if f.arguments.is_empty() && f.selection_set.node.items.is_empty() {
+            object.plain(&ctx.with_field(field), name)
+        } else {
+            None
+        };
+        if plain.is_none() {
+            pending.push((answered.len(), field));
+        }
+        answered.push((key, plain.unwrap_or(Value::Null)));
+    }
+    Some((answered, pending))
+}
+
+/// Resolves the pending fields with the object's own resolvers and puts the answer together:
+/// a field that failed is left out and its error recorded, as async-graphql does.
+async fn finish<T: ContainerType>(
+    object: &T,
+    ctx: &ContextSelectionSet<'_>,
+    answered: Vec<(Name, Value)>,
+    pending: Pending<'_>,
+) -> Value {
+    let resolved = join_all(pending.iter().map(|(_, field)| {
+        let ctx_field = ctx.with_field(field);
+        async move { object.resolve_field(&ctx_field).await }
+    }))
+    .await;
+    let mut values: Vec<Option<Value>> = answered.iter().map(|_| None).collect();
+    let mut keep = vec![true; answered.len()];
+    for ((at, _), outcome) in pending.iter().zip(resolved) {
+        match outcome {
+            Ok(value) => values[*at] = Some(value.unwrap_or_default()),
+            Err(e) => {
+                ctx.add_error(e);
+                keep[*at] = false;
+            }
+        }
+    }
+    let mut out = IndexMap::with_capacity(answered.len());
+    for (i, (key, plain)) in answered.into_iter().enumerate() {
+        if keep[i] {
+            out.insert(key, values[i].take().unwrap_or(plain));
+        }
+    }
+    if out.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(out)
+    }
+}
