@@ -309,7 +309,7 @@ async fn accounts_read_update_test_and_filter() {
     let s = h.mixer(0);
     let accounts = s.accounts(&[]).await.unwrap();
     assert_eq!(accounts.len(), 25);
-    let slack: Vec<_> = s
+    let slack = s
         .accounts(&["service:appmixer:slack".into()])
         .await
         .unwrap();
@@ -372,7 +372,7 @@ async fn removing_an_account_stops_its_flows() {
     let s = h.mixer(0);
     let accounts = s.accounts(&[]).await.unwrap();
     let mut used = None;
-    for a in &accounts {
+    for a in accounts.iter() {
         let flows = s.account_flows(&a.account_id).await.unwrap();
         if !flows.is_empty() {
             used = Some((a.account_id.clone(), flows));
@@ -380,7 +380,7 @@ async fn removing_an_account_stops_its_flows() {
         }
     }
     let (account, flows) = used.expect("some account is used by a flow");
-    for f in &flows {
+    for f in flows.iter() {
         let flow = s.flow(&f.flow_id).await.unwrap();
         assert_eq!(flow.name.as_ref(), Some(&f.name));
     }

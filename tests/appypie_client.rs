@@ -126,7 +126,7 @@ async fn catalogue_reads() {
 
     let gmail = &found.items[0];
     let detail = s.app(&gmail.app_id).await.unwrap();
-    assert_eq!(detail.app, *gmail);
+    assert_eq!(detail.app, **gmail);
     let triggers = s
         .triggers(&gmail.app_id, PageRequest::default())
         .await
@@ -281,7 +281,7 @@ async fn connect_lifecycle_from_popular_match() {
     );
     assert_eq!(connect.popular_match_id.as_deref(), Some(pm.id.as_str()));
     let listed = s.connects(None, PageRequest::new(1, 100)).await.unwrap();
-    assert_eq!(listed.items[0], connect, "newest first");
+    assert_eq!(*listed.items[0], connect, "newest first");
 
     let detail = s.popular_match(&pm.id).await.unwrap();
     let required = |fields: &[Field]| fields.iter().any(|f| f.required);

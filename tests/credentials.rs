@@ -162,12 +162,12 @@ async fn held_by_sandbox(g: &Gateway, n: usize) -> (BTreeSet<String>, BTreeSet<S
     let automations = connects
         .items
         .into_iter()
-        .map(|c| c.id)
+        .map(|c| c.id.clone())
         .chain(flows.into_iter().map(|f| f.flow_id))
         .collect();
     (
         automations,
-        accounts.into_iter().map(|a| a.account_id).collect(),
+        accounts.iter().map(|a| a.account_id.clone()).collect(),
     )
 }
 

@@ -134,8 +134,8 @@ async fn own_names(g: &Gateway, n: usize) -> (BTreeSet<String>, BTreeSet<String>
     let connects = pie.connects(None, PageRequest::new(1, 100)).await.unwrap();
     let accounts = mixer.accounts(&[]).await.unwrap();
     (
-        connects.items.into_iter().map(|c| c.id).collect(),
-        accounts.into_iter().map(|a| a.account_id).collect(),
+        connects.items.iter().map(|c| c.id.clone()).collect(),
+        accounts.iter().map(|a| a.account_id.clone()).collect(),
     )
 }
 

@@ -221,10 +221,7 @@ async fn look(target: &Target) -> Result<Sighting, UpstreamError> {
             let connect = connects.into_iter().find(|c| &c.id == id).ok_or_else(|| {
                 UpstreamError::new(Provider::AppyPie, ErrorKind::NotFound, "GET /connect/list")
             })?;
-            Ok(Sighting::Connect(
-                Arc::new(connect),
-                Arc::new(history.items),
-            ))
+            Ok(Sighting::Connect(connect, Arc::new(history.items)))
         }
     }
 }

@@ -69,6 +69,23 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The body once decoded, shared by every copy of this reply (the callers that joined one
+    /// read in flight, the hits of one cached catalogue reply).
+    pub decoded: Decoded,
+}
+
+/// A reply's body as one type, decoded once.
+#[derive(Clone, Default)]
+pub struct Decoded(Arc<std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>>);
+
+impl std::fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Decoded"
+        } else {
+            "NotDecoded"
+        })
+    }
 }
 
 /// One pooled HTTP client, shared by both vendors' clients.
@@ -436,6 +453,7 @@ impl HttpCore {
             status,
             headers,
             body,
+            decoded: Decoded::default(),
         })
     }
 }
@@ -644,6 +662,22 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Strictly decodes a JSON body as `T`.
+/// The body as `T`, decoded by the first copy of the reply that asks and shared with the others.
+pub fn decode_shared<T: DeserializeOwned + Send + Sync + 'static>(
+    provider: Provider,
+    operation: &'static str,
+    reply: &Reply,
+) -> Result<Arc<T>, UpstreamError> {
+    if let Some(done) = reply.decoded.0.get() {
+        if let Ok(value) = done.clone().downcast::<T>() {
+            return Ok(value);
+        }
+    }
+    let value = Arc::new(decode::<T>(provider, operation, reply)?);
+    let _ = reply.decoded.0.set(value.clone());
+    Ok(value)
+}
+
 pub fn decode<T: DeserializeOwned>(
     provider: Provider,
     operation: &'static str,
@@ -681,5 +715,27 @@ mod tests {
             session.account_flows("a")
         });
         assert!(flows <= 3072, "account_flows' future is {flows} bytes");
+    }
+
+    #[test]
+    fn the_copies_of_one_reply_decode_it_once() {
+        let reply = Reply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"[1, 2, 3]"),
+            decoded: Decoded::default(),
+        };
+        let joined = reply.clone();
+        let first: Arc<Vec<u32>> = decode_shared(Provider::Appmixer, "GET /x", &reply).unwrap();
+        let second: Arc<Vec<u32>> = decode_shared(Provider::Appmixer, "GET /x", &joined).unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "decoded once, shared");
+        let other: Arc<Vec<u64>> = decode_shared(Provider::Appmixer, "GET /x", &joined).unwrap();
+        assert_eq!(*other, vec![1, 2, 3], "another type decodes on its own");
+        let fresh = Reply {
+            decoded: Decoded::default(),
+            ..reply.clone()
+        };
+        let third: Arc<Vec<u32>> = decode_shared(Provider::Appmixer, "GET /x", &fresh).unwrap();
+        assert!(!Arc::ptr_eq(&first, &third), "another reply decodes anew");
     }
 }

@@ -100,6 +100,7 @@ pub fn decode_reply(bytes: &[u8]) -> Option<(Reply, Duration)> {
         status,
         headers: reqwest::header::HeaderMap::new(),
         body: bytes::Bytes::copy_from_slice(body),
+        decoded: Default::default(),
     };
     status.is_success().then_some((reply, left))
 }
@@ -235,6 +236,7 @@ mod tests {
             status: StatusCode::OK,
             headers,
             body: Bytes::from_static(b"{}"),
+            decoded: Default::default(),
         }
     }
 

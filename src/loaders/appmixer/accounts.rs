@@ -7,6 +7,7 @@ use crate::upstream::appmixer::model::{Account, AuthStatus, ComponentManifest, N
 use crate::upstream::UpstreamError;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Credentials the caller already holds, to make an account of.
 #[derive(Clone, Debug)]
@@ -26,9 +27,9 @@ pub struct AccountDraft {
 impl AppmixerLoaders {
     /// One account, read now (not the request's list): after a write, or once an
     /// authentication session has made it.
-    pub async fn fresh_account(&self, id: &str) -> Result<Option<Account>, UpstreamError> {
+    pub async fn fresh_account(&self, id: &str) -> Result<Option<Arc<Account>>, UpstreamError> {
         let found = self.session.accounts(&[format!("accountId:{id}")]).await?;
-        Ok(found.into_iter().find(|a| a.account_id == id))
+        Ok(found.iter().find(|a| a.account_id == id).cloned())
     }
 
     /// Makes an account of credentials; the account as Appmixer answered.

@@ -128,12 +128,11 @@ impl AppmixerLoaders {
                 Ok(Arc::new(s.app_components(&app).await?))
             }),
             accounts: once(s.clone(), |s: AppmixerSession| async move {
-                let all = s.accounts(&[]).await?;
-                Ok(Arc::new(all.into_iter().map(Arc::new).collect()))
+                s.accounts(&[]).await
             }),
             flows: once(s.clone(), all_flows),
             account_flows: per_key(s.clone(), |s: AppmixerSession, id: String| async move {
-                Ok(Arc::new(s.account_flows(&id).await?))
+                s.account_flows(&id).await
             }),
             logs: logs_loader(s.clone()),
             flow: per_key(s.clone(), |s: AppmixerSession, id: String| async move {

@@ -10,6 +10,7 @@ use crate::upstream::appypie::model::{
 };
 use crate::upstream::{Page, UpstreamError};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// A connect to make from a popular match, with an account on each side.
 #[derive(Clone, Debug)]
@@ -22,7 +23,7 @@ pub struct ConnectDraft {
 
 impl AppyPieLoaders {
     /// One connect, read now from the vendor's list (there is no read of one connect).
-    pub async fn fresh_connect(&self, id: &str) -> Result<Option<Connect>, UpstreamError> {
+    pub async fn fresh_connect(&self, id: &str) -> Result<Option<Arc<Connect>>, UpstreamError> {
         let s = &self.session;
         let all = all_pages(PAGE, |p| s.connects(None, p)).await?;
         Ok(all.into_iter().find(|c| c.id == id))

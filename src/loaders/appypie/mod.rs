@@ -52,9 +52,7 @@ impl AppyPieLoaders {
                 let filter = AppFilter::default();
                 let apps = all_pages(PAGE, |p| s.apps(&filter, p)).await?;
                 Ok(Arc::new(
-                    apps.into_iter()
-                        .map(|a| (a.app_id.clone(), Arc::new(a)))
-                        .collect(),
+                    apps.into_iter().map(|a| (a.app_id.clone(), a)).collect(),
                 ))
             }),
             app_detail: per_key(s.clone(), |s: AppyPieSession, id: String| async move {
@@ -83,8 +81,7 @@ impl AppyPieLoaders {
                     .ok_or_else(|| not_found("GET /user-connected-accounts"))
             }),
             connects: once(s.clone(), |s: AppyPieSession| async move {
-                let all = all_pages(PAGE, |p| s.connects(None, p)).await?;
-                Ok(Arc::new(all.into_iter().map(Arc::new).collect()))
+                Ok(Arc::new(all_pages(PAGE, |p| s.connects(None, p)).await?))
             }),
             popular_matches: once(s.clone(), |s: AppyPieSession| async move {
                 Ok(Arc::new(

@@ -48,7 +48,7 @@ pub async fn mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account
 /// authentication session has made one.
 pub async fn fresh_mixer_account(ctx: &Context<'_>, id: &str) -> Result<Option<Account>> {
     let found = mixer(ctx)?.fresh_account(id).await.gql()?;
-    Ok(found.map(|a| Account::Appmixer(Arc::new(a))))
+    Ok(found.map(Account::Appmixer))
 }
 
 /// An Appy Pie account by id, through its app's accounts when the app is known.

@@ -230,7 +230,7 @@ async fn fresh_flow(ctx: &Context<'_>, id: &str) -> Result<Flow> {
 /// A connect read fresh from Appy Pie.
 pub(crate) async fn fresh_connect(ctx: &Context<'_>, id: &str) -> Result<Option<Connect>> {
     let found = pie(ctx)?.fresh_connect(id).await.gql()?;
-    Ok(found.map(|c| Connect(Arc::new(c))))
+    Ok(found.map(Connect))
 }
 
 /// Starts or stops (in the background if asked) a flow, or turns a connect on or off.

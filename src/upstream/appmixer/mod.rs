@@ -3,7 +3,7 @@
 
 pub mod model;
 
-use super::http::{decode, status_error, url_with, Call, HttpCore, Reply};
+use super::http::{decode, decode_shared, status_error, url_with, Call, HttpCore, Reply};
 use super::{ErrorKind, Provider, Token, UpstreamError};
 use model::*;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
@@ -157,6 +157,17 @@ impl AppmixerSession {
         query: &[(&str, String)],
     ) -> Result<T, UpstreamError> {
         self.call(op, Method::GET, segments, query, None).await
+    }
+
+    /// A read decoded once for all the callers that share it (see [`decode_shared`]).
+    async fn get_shared<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        op: &'static str,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Arc<T>, UpstreamError> {
+        let reply = self.send(op, Method::GET, segments, query, None).await?;
+        decode_shared(P, op, &reply)
     }
 
     /// `GET /user`: the signed-in user.
@@ -372,9 +383,13 @@ impl AppmixerSession {
     }
 
     /// `GET /accounts`, with optional `filter` values such as `service:!appmixer:aws`.
-    pub async fn accounts(&self, filters: &[String]) -> Result<Vec<Account>, UpstreamError> {
+    pub async fn accounts(
+        &self,
+        filters: &[String],
+    ) -> Result<Arc<Vec<Arc<Account>>>, UpstreamError> {
         let query: Vec<(&str, String)> = filters.iter().map(|f| ("filter", f.clone())).collect();
-        self.get("GET /accounts", &["accounts"], &query).await
+        self.get_shared("GET /accounts", &["accounts"], &query)
+            .await
     }
 
     /// `POST /accounts`.
@@ -449,8 +464,8 @@ impl AppmixerSession {
     }
 
     /// `GET /accounts/:id/flows`: flows that use the account.
-    pub async fn account_flows(&self, id: &str) -> Result<Vec<FlowRef>, UpstreamError> {
-        self.get("GET /accounts/{id}/flows", &["accounts", id, "flows"], &[])
+    pub async fn account_flows(&self, id: &str) -> Result<Arc<Vec<FlowRef>>, UpstreamError> {
+        self.get_shared("GET /accounts/{id}/flows", &["accounts", id, "flows"], &[])
             .await
     }
 

@@ -2,7 +2,7 @@
 
 pub mod model;
 
-use super::http::{decode, status_error, url_with, Call, HttpCore, Reply};
+use super::http::{decode, decode_shared, status_error, url_with, Call, HttpCore, Reply};
 use super::{endless_list, ErrorKind, Page, Provider, Token, UpstreamError, MAX_ITEMS, MAX_PAGES};
 use model::*;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
@@ -116,6 +116,21 @@ fn envelope<T: DeserializeOwned>(
         return Err(failure(op, reply));
     }
     let env: Envelope<T> = decode(P, op, reply)?;
+    if !is_success(&env.status, env.success) {
+        return Err(failure(op, reply));
+    }
+    Ok(env)
+}
+
+/// Like [`envelope`], decoded once for every caller that shares the reply.
+fn shared_envelope<T: DeserializeOwned + Send + Sync + 'static>(
+    op: &'static str,
+    reply: &Reply,
+) -> Result<Arc<Envelope<T>>, UpstreamError> {
+    if !reply.status.is_success() {
+        return Err(failure(op, reply));
+    }
+    let env: Arc<Envelope<T>> = decode_shared(P, op, reply)?;
     if !is_success(&env.status, env.success) {
         return Err(failure(op, reply));
     }
@@ -244,15 +259,17 @@ impl AppyPieSession {
             .ok_or_else(|| invalid(op, &reply))
     }
 
-    async fn page<T: DeserializeOwned>(
+    /// A page of a list. Its items are decoded once for every caller that shares the reply and
+    /// copied for each (cheap for items that are `Arc`s).
+    async fn page<T: DeserializeOwned + Clone + Send + Sync + 'static>(
         &self,
         op: &'static str,
         segments: &[&str],
         query: Vec<(&str, String)>,
     ) -> Result<Page<T>, UpstreamError> {
         let reply = self.send(op, Method::GET, segments, &query, None).await?;
-        let env = envelope::<Vec<T>>(op, &reply)?;
-        let items = env.data.ok_or_else(|| invalid(op, &reply))?;
+        let env = shared_envelope::<Vec<T>>(op, &reply)?;
+        let items = env.data.clone().ok_or_else(|| invalid(op, &reply))?;
         let len = items.len() as u64;
         Ok(Page {
             page: env.page.unwrap_or(1),
@@ -278,7 +295,7 @@ impl AppyPieSession {
         &self,
         filter: &AppFilter,
         page: PageRequest,
-    ) -> Result<Page<App>, UpstreamError> {
+    ) -> Result<Page<Arc<App>>, UpstreamError> {
         let mut query = page_query(page);
         if let Some(c) = &filter.category_id {
             query.push(("categoryId", c.clone()));
@@ -555,7 +572,7 @@ impl AppyPieSession {
         &self,
         status: Option<ConnectStatus>,
         page: PageRequest,
-    ) -> Result<Page<Connect>, UpstreamError> {
+    ) -> Result<Page<Arc<Connect>>, UpstreamError> {
         let mut query = page_query(page);
         if let Some(s) = status {
             query.push(("status", s.as_str().to_string()));
@@ -618,6 +635,7 @@ mod tests {
             status: StatusCode::from_u16(status).unwrap(),
             headers: HeaderMap::new(),
             body: body.to_string().into(),
+            decoded: Default::default(),
         }
     }
 
