@@ -615,8 +615,9 @@ async fn appmixer_triggers_and_actions_have_their_manifest_fields() {
     );
 }
 
-/// The lean resolution of listed objects (plain fields answered in place) against the usual one
-/// (an inline fragment makes every object take it): the same answer, field for field.
+/// The lean resolution of pages and listed objects (plain fields answered in place, edges put
+/// together without an object each) against the usual one (inline fragments make every page,
+/// edge and object take it): the same answer, field for field.
 #[tokio::test]
 async fn listed_objects_answer_the_same_whichever_way_they_are_resolved() {
     let g = Gateway::start().await;
@@ -624,20 +625,33 @@ async fn listed_objects_answer_the_same_whichever_way_they_are_resolved() {
     let account =
         "__typename id provider nativeId name label: name displayName status service createdAt";
     let query = |usual: bool| {
-        let sel = |ty: &str, fields: &str| match usual {
+        let on = |ty: &str, fields: String| match usual {
             true => format!("... on {ty} {{ {fields} }}"),
-            false => fields.to_string(),
+            false => fields,
         };
+        let page = |ty: &str, node: String| {
+            let edge = on(
+                &format!("{ty}Edge"),
+                format!("__typename cursor node {{ {node} }}"),
+            );
+            on(
+                &format!("{ty}Connection"),
+                format!("__typename totalCount pageInfo {{ hasNextPage endCursor }} edges {{ {edge} }} all: nodes {{ {node} }}"),
+            )
+        };
+        let nested = page("Automation", on("Automation", automation.into()));
+        let accounts = page(
+            "Account",
+            on(
+                "Account",
+                format!("{account} automations(first: 100) {{ {nested} }}"),
+            ),
+        );
         format!(
-            "{{ accounts(first: 100) {{ edges {{ node {{ {} automations(first: 100) {{ nodes {{ {} }} }} }} }} }} \
-             flows(first: 100) {{ edges {{ node {{ {} }} }} }} \
-             connects(first: 100) {{ edges {{ node {{ {} }} }} }} \
-             automations(first: 100) {{ edges {{ node {{ {} }} }} }} }}",
-            sel("Account", account),
-            sel("Automation", automation),
-            sel("Flow", automation),
-            sel("Connect", automation),
-            sel("Automation", automation),
+            "{{ accounts(first: 100) {{ {accounts} }} flows(first: 100) {{ {} }} connects(first: 100) {{ {} }} automations(first: 100) {{ {} }} }}",
+            page("Flow", on("Flow", automation.into())),
+            page("Connect", on("Connect", automation.into())),
+            page("Automation", on("Automation", automation.into())),
         )
     };
     let lean = g.ok(&query(false), json!({})).await;
@@ -648,9 +662,11 @@ async fn listed_objects_answer_the_same_whichever_way_they_are_resolved() {
     assert!(providers.contains(&&json!("APPMIXER")) && providers.contains(&&json!("APPYPIE")));
     let used = accounts
         .iter()
-        .find(|a| !a["automations"]["nodes"].as_array().unwrap().is_empty())
+        .find(|a| !a["automations"]["all"].as_array().unwrap().is_empty())
         .expect("an account some automation uses");
     assert_eq!(used["label"], used["name"]);
+    assert_eq!(used["automations"]["__typename"], "AutomationConnection");
+    assert_eq!(lean["accounts"]["edges"][0]["__typename"], "AccountEdge");
     assert!(edges(&lean["automations"])
         .iter()
         .any(|a| a["__typename"] == "Connect"));

@@ -8,15 +8,17 @@
 //! response key) goes the usual way, so the answer is always the same. Plain fields skip
 //! async-graphql's per-field extension hooks: the schema registers no extension (`builder`).
 
+use super::relay::Total;
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{enum_value, ContainerType, EnumType};
 use async_graphql::{
     Context, ContextSelectionSet, Name, OutputType, Positioned, Result, ScalarType, ServerResult,
     Value, ID,
 };
-use futures_util::future::{join_all, FutureExt};
+use futures_util::future::{join_all, BoxFuture, FutureExt};
 use std::borrow::Cow;
 use std::future::Future;
 
@@ -94,7 +96,7 @@ impl<T: OutputType + ContainerType + Plain> OutputType for Lean<T> {
     ) -> ServerResult<Value> {
         match plan(&self.0, ctx) {
             Some((answered, pending)) => Ok(finish(&self.0, ctx, answered, pending).await),
-            None => self.0.resolve(ctx, field).await,
+            None => Box::pin(self.0.resolve(ctx, field)).await,
         }
     }
 }
@@ -145,7 +147,9 @@ async fn finish<T: ContainerType>(
 ) -> Value {
     let resolved = join_all(pending.iter().map(|(_, field)| {
         let ctx_field = ctx.with_field(field);
-        async move { object.resolve_field(&ctx_field).await }
+        let resolve: BoxFuture<'_, _> =
+            Box::pin(async move { object.resolve_field(&ctx_field).await });
+        resolve
     }))
     .await;
     let mut values: Vec<Option<Value>> = answered.iter().map(|_| None).collect();
@@ -170,4 +174,158 @@ async fn finish<T: ContainerType>(
     } else {
         Value::Object(out)
     }
+}
+
+/// A Relay page of lean objects: its `edges { cursor node }` and `nodes` are put together in
+/// place, with no object or future per edge; its other fields (`pageInfo`, `totalCount`) are
+/// the connection's own. The same type to the schema as the connection it wraps.
+pub struct LeanPage<C: CursorType + Send + Sync, T: OutputType + ContainerType + Plain>(
+    pub Connection<C, Lean<T>, Total, EmptyFields>,
+);
+
+impl<C, T> OutputType for LeanPage<C, T>
+where
+    C: CursorType + Send + Sync,
+    T: OutputType + ContainerType + Plain,
+{
+    fn type_name() -> Cow<'static, str> {
+        Connection::<C, Lean<T>, Total, EmptyFields>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Connection::<C, Lean<T>, Total, EmptyFields>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let Some(fields) = simple_fields(ctx.item) else {
+            return self.0.resolve(ctx, field).await;
+        };
+        if !fields.iter().all(|f| self.lean_field(f)) {
+            return self.0.resolve(ctx, field).await;
+        }
+        let mut out = IndexMap::with_capacity(fields.len());
+        for f in fields {
+            let key = f.node.response_key().node.clone();
+            let value = match f.node.name.node.as_str() {
+                "__typename" => Ok(Value::String(Self::type_name().into_owned())),
+                "edges" => Ok(self.edges(ctx, f).await),
+                "nodes" => Ok(self.nodes(ctx, f).await),
+                _ => self
+                    .0
+                    .resolve_field(&ctx.with_field(f))
+                    .await
+                    .map(Option::unwrap_or_default),
+            };
+            match value {
+                Ok(value) => {
+                    out.insert(key, value);
+                }
+                Err(e) => ctx.add_error(e),
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+impl<C, T> LeanPage<C, T>
+where
+    C: CursorType + Send + Sync,
+    T: OutputType + ContainerType + Plain,
+{
+    /// Whether this page puts `f` together itself (or asks the connection for it).
+    fn lean_field(&self, f: &Positioned<Field>) -> bool {
+        match f.node.name.node.as_str() {
+            "edges" => simple_fields(&f.node.selection_set).is_some_and(|inner| {
+                inner
+                    .iter()
+                    .all(|e| matches!(e.node.name.node.as_str(), "node" | "cursor" | "__typename"))
+            }),
+            _ => true,
+        }
+    }
+
+    async fn edges(&self, ctx: &ContextSelectionSet<'_>, f: &Positioned<Field>) -> Value {
+        let ctx_field = ctx.with_field(f);
+        let list = ctx_field.with_selection_set(&f.node.selection_set);
+        let inner = simple_fields(&f.node.selection_set).unwrap_or_default();
+        let edge_type = Edge::<C, Lean<T>, EmptyFields>::type_name();
+        let edges = self.0.edges.iter().enumerate().map(|(i, edge)| {
+            let (list, inner, edge_type) = (&list, &inner, &edge_type);
+            async move {
+                let at = list.with_index(i);
+                let mut out = IndexMap::with_capacity(inner.len());
+                for e in inner {
+                    let value = match e.node.name.node.as_str() {
+                        "cursor" => Value::String(edge.cursor.encode_cursor()),
+                        "node" => node(&edge.node, &at, e).await,
+                        _ => Value::String(edge_type.to_string()),
+                    };
+                    out.insert(e.node.response_key().node.clone(), value);
+                }
+                Value::Object(out)
+            }
+        });
+        Value::List(join_all(edges).await)
+    }
+
+    async fn nodes(&self, ctx: &ContextSelectionSet<'_>, f: &Positioned<Field>) -> Value {
+        let ctx_field = ctx.with_field(f);
+        let list = ctx_field.with_selection_set(&f.node.selection_set);
+        let nodes = self.0.edges.iter().enumerate().map(|(i, edge)| {
+            let list = &list;
+            async move {
+                let at = list.with_index(i);
+                lean_value(&edge.node, &at, f).await
+            }
+        });
+        Value::List(join_all(nodes).await)
+    }
+}
+
+/// The `node` field of an edge.
+async fn node<T: OutputType + ContainerType + Plain>(
+    item: &Lean<T>,
+    edge: &ContextSelectionSet<'_>,
+    f: &Positioned<Field>,
+) -> Value {
+    let ctx_field = edge.with_field(f);
+    let ctx_node = ctx_field.with_selection_set(&f.node.selection_set);
+    lean_value(item, &ctx_node, f).await
+}
+
+/// An object's value; its error, if any, recorded where it happened.
+async fn lean_value<T: OutputType + ContainerType + Plain>(
+    item: &Lean<T>,
+    ctx: &ContextSelectionSet<'_>,
+    f: &Positioned<Field>,
+) -> Value {
+    match item.resolve(ctx, f).await {
+        Ok(value) => value,
+        Err(e) => {
+            ctx.add_error(ctx.set_error_path(e));
+            Value::Null
+        }
+    }
+}
+
+/// The fields of a selection set with nothing but plain fields (no fragments, no custom
+/// directives, no response key twice).
+fn simple_fields(set: &Positioned<SelectionSet>) -> Option<Vec<&Positioned<Field>>> {
+    let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(set.node.items.len());
+    for selection in &set.node.items {
+        let Selection::Field(f) = &selection.node else {
+            return None;
+        };
+        let key = &f.node.response_key().node;
+        let repeated = fields.iter().any(|g| g.node.response_key().node == *key);
+        if repeated || !f.node.directives.is_empty() {
+            return None;
+        }
+        fields.push(f);
+    }
+    Some(fields)
 }

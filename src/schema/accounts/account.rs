@@ -7,7 +7,7 @@ use crate::loaders::model::appypie as pm;
 use crate::schema::automations::AutomationPage;
 use crate::schema::automations::{Automation, Connect, Flow};
 use crate::schema::catalog::{account_matches_app, pie_app, App};
-use crate::schema::lean::{now, word, Lean, Plain};
+use crate::schema::lean::{now, word, Lean, LeanPage, Plain};
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::relay::page_with;
 use crate::schema::DateTime;
@@ -179,7 +179,7 @@ impl Account {
     ) -> Result<Option<AutomationPage>> {
         let all = nullable(Box::pin(self.all_automations(ctx))).await?;
         let all = all.map(|all| all.into_iter().map(Lean).collect());
-        all.map(|all| page_with(all, first, after, |i| i.to_string()))
+        all.map(|all| page_with(all, first, after, |i| i.to_string()).map(LeanPage))
             .transpose()
     }
 }

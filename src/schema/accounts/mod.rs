@@ -10,12 +10,11 @@ use crate::loaders::load_once;
 use crate::loaders::AccountDraft;
 use crate::schema::automations::DeletePayload;
 use crate::schema::catalog::{account_matches_app, app_by_id, pie_app};
-use crate::schema::lean::Lean;
+use crate::schema::lean::{Lean, LeanPage};
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
-use crate::schema::relay::{page, Total};
+use crate::schema::relay::page;
 use crate::schema::{half, mixer, nullable, pie, wants, App, GlobalId, Kind, Provider};
-use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -149,7 +148,7 @@ impl AccountsQuery {
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
-    ) -> Result<Option<Connection<usize, Lean<Account>, Total, EmptyFields>>> {
+    ) -> Result<Option<LeanPage<usize, Account>>> {
         let AccountFilter {
             provider,
             app_id,
@@ -228,7 +227,8 @@ impl AccountsQuery {
         }))
         .await?;
         let all = all.map(|all| all.into_iter().filter(keep).map(Lean).collect());
-        all.map(|all| page(all, first, after)).transpose()
+        all.map(|all| page(all, first, after).map(LeanPage))
+            .transpose()
     }
 
     /// The Appy Pie account connected with the one-time token `t` from the partner callback.

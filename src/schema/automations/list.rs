@@ -9,12 +9,12 @@ use crate::loaders::model::appypie::ConnectStatus;
 use crate::loaders::{FlowPermission, FlowSearch, FlowSort};
 use crate::schema::automations::{Automation, AutomationStatus, Connect, Flow};
 use crate::schema::catalog::component_app;
-use crate::schema::lean::Lean;
+use crate::schema::lean::{Lean, LeanPage};
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::payload::at_field;
 use crate::schema::relay::Total;
 use crate::schema::{mixer, note_error, pie, DateTime, Provider};
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, InputObject, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -94,7 +94,7 @@ pub fn flow_search(filter: FlowFilter, sort: FlowSort) -> Result<FlowSearch> {
 }
 
 /// A page of automations, with string cursors.
-pub type AutomationPage = Connection<String, Lean<Automation>, Total, EmptyFields>;
+pub type AutomationPage = LeanPage<String, Automation>;
 
 /// One listed automation and where it sorts.
 struct Placed {
@@ -133,7 +133,7 @@ pub async fn list(
     let edges = all.into_iter().skip(start).take(take);
     page.edges
         .extend(edges.map(|p| Edge::new(encode(sort, &p), Lean(p.automation))));
-    Ok(page)
+    Ok(LeanPage(page))
 }
 
 fn sort_tag(sort: AutomationSort) -> &'static str {

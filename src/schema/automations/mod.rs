@@ -10,12 +10,12 @@ use crate::loaders::load_once;
 use crate::loaders::model::appmixer as mm;
 use crate::loaders::model::appypie as pm;
 use crate::loaders::{ConnectDraft, FlowChange, FlowPermission, FlowSort};
-use crate::schema::lean::Lean;
+use crate::schema::lean::{Lean, LeanPage};
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
 use crate::schema::relay::{limit, page, start_after, Total, MAX_PAGE};
 use crate::schema::{mixer, nullable, pie, GlobalId, Kind, Provider};
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::{ComplexObject, Context, InputObject, Json, Object, Result, SimpleObject, ID};
 use std::sync::Arc;
 
@@ -306,7 +306,7 @@ impl AutomationsQuery {
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
-    ) -> Result<Option<Connection<usize, Lean<Flow>, Total, EmptyFields>>> {
+    ) -> Result<Option<LeanPage<usize, Flow>>> {
         let search = flow_search(filter.unwrap_or_default(), sort.unwrap_or_default())?;
         let thumbnails = ctx
             .look_ahead()
@@ -337,7 +337,7 @@ impl AutomationsQuery {
                     .enumerate()
                     .map(|(i, f)| Edge::new(start + i, Lean(Flow(Arc::new(f))))),
             );
-            Ok(conn)
+            Ok(LeanPage(conn))
         }))
         .await
     }
@@ -352,7 +352,7 @@ impl AutomationsQuery {
         #[graphql(desc = "Most items to return.")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (a previous page's `pageInfo.endCursor`).")]
         after: Option<String>,
-    ) -> Result<Option<Connection<usize, Lean<Connect>, Total, EmptyFields>>> {
+    ) -> Result<Option<LeanPage<usize, Connect>>> {
         nullable(Box::pin(async move {
             let all = load_once(&pie(ctx)?.connects).await.gql()?;
             let list: Vec<Lean<Connect>> = all
@@ -361,7 +361,7 @@ impl AutomationsQuery {
                 .cloned()
                 .map(|c| Lean(Connect(c)))
                 .collect();
-            page(list, first, after)
+            page(list, first, after).map(LeanPage)
         }))
         .await
     }
