@@ -29,6 +29,29 @@ pub trait Plain {
     fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value>;
 }
 
+/// `Plain` for the types given, answering the fields listed (`"graphqlName" => now(resolver)`,
+/// or `word(resolver)` for an enum) with the types' own resolvers.
+macro_rules! plain_fields {
+    (@one $ty:ty, { $($name:literal => $how:ident($resolver:ident)),* $(,)? }) => {
+        impl $crate::schema::lean::Plain for $ty {
+            fn plain(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                name: &str,
+            ) -> Option<async_graphql::Value> {
+                match name {
+                    $($name => $crate::schema::lean::$how(self.$resolver(ctx)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+    ($($ty:ty),+ => $fields:tt) => {
+        $(plain_fields!(@one $ty, $fields);)+
+    };
+}
+pub(crate) use plain_fields;
+
 /// The answer of a resolver that does not wait, as a value; `None` if it waits or fails.
 pub fn now<V: Answer>(resolver: impl Future<Output = Result<V>>) -> Option<Value> {
     resolver.now_or_never()?.ok().map(Answer::value)

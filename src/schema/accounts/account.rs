@@ -7,12 +7,11 @@ use crate::loaders::model::appypie as pm;
 use crate::schema::automations::AutomationPage;
 use crate::schema::automations::{Automation, Connect, Flow};
 use crate::schema::catalog::{account_matches_app, pie_app, App};
-use crate::schema::lean::{now, word, Lean, LeanPage, Plain};
+use crate::schema::lean::{plain_fields, Lean, LeanPage};
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::relay::page_with;
 use crate::schema::DateTime;
 use crate::schema::{mixer, nullable, pie, Provider};
-use async_graphql::Value;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
 
 /// Whether an account can be used, both vendors alike.
@@ -71,21 +70,16 @@ pub async fn pie_account(
         .map(Account::AppyPie))
 }
 
-impl Plain for Account {
-    fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
-        match name {
-            "id" => now(self.id(ctx)),
-            "provider" => word(self.provider(ctx)),
-            "nativeId" => now(self.native_id(ctx)),
-            "name" => now(self.name(ctx)),
-            "displayName" => now(self.display_name(ctx)),
-            "status" => word(self.status(ctx)),
-            "service" => now(self.service(ctx)),
-            "createdAt" => now(self.created_at(ctx)),
-            _ => None,
-        }
-    }
-}
+plain_fields!(Account => {
+    "id" => now(id),
+    "provider" => word(provider),
+    "nativeId" => now(native_id),
+    "name" => now(name),
+    "displayName" => now(display_name),
+    "status" => word(status),
+    "service" => now(service),
+    "createdAt" => now(created_at),
+});
 
 /// An account the caller connected at a vendor.
 #[Object]

@@ -9,7 +9,7 @@ use crate::schema::accounts::{mixer_account, pie_account, Account};
 use crate::schema::catalog::{
     component_app, mixer_app, mixer_step, pie_action, pie_app, pie_trigger, Action, App, Trigger,
 };
-use crate::schema::lean::{now, word, Plain};
+use crate::schema::lean::{plain_fields, Plain};
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::runs::{self, Run, RunFilter, RunPage, RunSort};
 use crate::schema::{mixer, nullable, pie, DateTime, Provider};
@@ -95,35 +95,15 @@ impl Plain for Automation {
     }
 }
 
-impl Plain for Flow {
-    fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
-        match name {
-            "id" => now(self.id(ctx)),
-            "provider" => word(self.provider(ctx)),
-            "nativeId" => now(self.native_id(ctx)),
-            "name" => now(self.name(ctx)),
-            "status" => word(self.status(ctx)),
-            "createdAt" => now(self.created_at(ctx)),
-            "updatedAt" => now(self.updated_at(ctx)),
-            _ => None,
-        }
-    }
-}
-
-impl Plain for Connect {
-    fn plain(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
-        match name {
-            "id" => now(self.id(ctx)),
-            "provider" => word(self.provider(ctx)),
-            "nativeId" => now(self.native_id(ctx)),
-            "name" => now(self.name(ctx)),
-            "status" => word(self.status(ctx)),
-            "createdAt" => now(self.created_at(ctx)),
-            "updatedAt" => now(self.updated_at(ctx)),
-            _ => None,
-        }
-    }
-}
+plain_fields!(Flow, Connect => {
+    "id" => now(id),
+    "provider" => word(provider),
+    "nativeId" => now(native_id),
+    "name" => now(name),
+    "status" => word(status),
+    "createdAt" => now(created_at),
+    "updatedAt" => now(updated_at),
+});
 
 impl Automation {
     pub fn updated(&self) -> &str {
