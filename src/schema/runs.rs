@@ -6,7 +6,7 @@ use crate::error::Gql;
 use crate::loaders::model::appmixer::LogEntry;
 use crate::loaders::model::appypie as pm;
 use crate::loaders::model::appypie::{HistoryEntry, RunStatus as PieStatus};
-use crate::loaders::RunSearch;
+use crate::loaders::{AppmixerLoaders, RunSearch};
 use crate::schema::automations::fresh_connect;
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, payloads, settle, UserError};
@@ -261,21 +261,52 @@ struct Found {
 /// that succeeded has no step to search for) keeps cursors valid.
 async fn searched_flow_runs(ctx: &Context<'_>, flow_id: &str, asked: RunsAsked) -> Result<RunPage> {
     let l = mixer(ctx)?;
+    let marks = l
+        .matching_log(flow_id, &search_of(&asked), DEEP_LOGS)
+        .await
+        .gql()?;
+    let found = found_runs(marks);
+    let (start, take) = (start_after(asked.after.as_deref())?, asked.take);
+    let mut kept: Vec<(usize, Run)> = Vec::new();
+    let mut next = start;
+    while next < found.len() && kept.len() <= take {
+        let want = (take + 1 - kept.len()).max(RUNS_READ_TOGETHER);
+        let chunk = &found[next..found.len().min(next + want)];
+        let runs = whole_runs(l, flow_id, chunk).await?;
+        let places = (next..).zip(runs);
+        kept.extend(
+            places.filter_map(|(i, run)| run.filter(|r| asked.filter.keeps(r)).map(|r| (i, r))),
+        );
+        next += chunk.len();
+    }
+    let has_next = kept.len() > take;
+    kept.truncate(take);
+    let mut page = Connection::new(start > 0, has_next);
+    page.edges
+        .extend(kept.into_iter().map(|(i, run)| Edge::new(i, run)));
+    Ok(page)
+}
+
+/// The log search that finds the runs `asked` wants (times in UTC).
+fn search_of(asked: &RunsAsked) -> RunSearch {
     let utc = |d: &Option<DateTime>| {
         d.as_ref()
             .map(|d| DateTime::from_millis(d.millis()).as_str().to_string())
     };
     let f = &asked.filter;
-    let search = RunSearch {
+    RunSearch {
         errors_only: f.status == Some(RunStatus::Failed),
         since: utc(&f.since),
         until: utc(&f.until),
         text: f.search.clone(),
         oldest_first: asked.sort == RunSort::OldestFirst,
-    };
-    let marks = l.matching_log(flow_id, &search, DEEP_LOGS).await.gql()?;
+    }
+}
+
+/// The runs the entries a search found belong to, each once, in the order found.
+fn found_runs(marks: Vec<LogEntry>) -> Vec<Found> {
     let mut seen = HashSet::new();
-    let found: Vec<Found> = marks
+    marks
         .into_iter()
         .filter_map(|e| match e.correlation_id.clone() {
             Some(key) => seen
@@ -286,38 +317,33 @@ async fn searched_flow_runs(ctx: &Context<'_>, flow_id: &str, asked: RunsAsked) 
                 lone: Some(e),
             }),
         })
+        .collect()
+}
+
+/// Each run of `chunk` with all its entries (one read for all of them); `None` for a run
+/// whose entries are gone.
+async fn whole_runs(
+    l: &AppmixerLoaders,
+    flow_id: &str,
+    chunk: &[Found],
+) -> Result<Vec<Option<Run>>> {
+    let ids: Vec<String> = chunk
+        .iter()
+        .filter(|c| c.lone.is_none())
+        .map(|c| c.key.clone())
         .collect();
-    let (start, take) = (start_after(asked.after.as_deref())?, asked.take);
-    let mut kept: Vec<(usize, Run)> = Vec::new();
-    let mut next = start;
-    while next < found.len() && kept.len() <= take {
-        let want = (take + 1 - kept.len()).max(RUNS_READ_TOGETHER);
-        let chunk = &found[next..found.len().min(next + want)];
-        let ids: Vec<String> = chunk
-            .iter()
-            .filter(|c| c.lone.is_none())
-            .map(|c| c.key.clone())
-            .collect();
-        let entries = l.runs_log(flow_id, &ids).await.gql()?;
-        let mut whole: HashMap<String, Run> = runs_of_logs(&entries, true)
-            .into_iter()
-            .map(|r| (r.native_id.clone(), r))
-            .collect();
-        for (i, c) in chunk.iter().enumerate() {
-            let run = match &c.lone {
-                Some(e) => runs_of_logs(std::slice::from_ref(e), true).pop(),
-                None => whole.remove(&c.key),
-            };
-            kept.extend(run.filter(|r| f.keeps(r)).map(|r| (next + i, r)));
-        }
-        next += chunk.len();
-    }
-    let has_next = kept.len() > take;
-    kept.truncate(take);
-    let mut page = Connection::new(start > 0, has_next);
-    page.edges
-        .extend(kept.into_iter().map(|(i, run)| Edge::new(i, run)));
-    Ok(page)
+    let entries = l.runs_log(flow_id, &ids).await.gql()?;
+    let mut whole: HashMap<String, Run> = runs_of_logs(&entries, true)
+        .into_iter()
+        .map(|r| (r.native_id.clone(), r))
+        .collect();
+    Ok(chunk
+        .iter()
+        .map(|c| match &c.lone {
+            Some(e) => runs_of_logs(std::slice::from_ref(e), true).pop(),
+            None => whole.remove(&c.key),
+        })
+        .collect())
 }
 
 /// A connect's recent runs: its first history page.
@@ -331,8 +357,7 @@ pub async fn connect_recent(ctx: &Context<'_>, connect_id: &str) -> Result<Vec<R
 }
 
 /// A page of a connect's runs: from the request's read of its first history page when the
-/// page lies within it, else page by page from the vendor.
-/// Filtered or sorted, the whole history (within [`MAX_HISTORY_PAGES`]) is read and the page
+/// page lies within it, else page by page from the vendor. Filtered or sorted, the whole history (within [`MAX_HISTORY_PAGES`]) is read and the page
 /// made in the gateway (Appy Pie's history has no filters).
 pub async fn connect_runs(
     ctx: &Context<'_>,
