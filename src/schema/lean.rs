@@ -132,18 +132,12 @@ fn plan<'a, T: OutputType + Plain>(
     object: &T,
     ctx: &ContextSelectionSet<'a>,
 ) -> Option<(Vec<(Name, Value)>, Pending<'a>)> {
-    let items = &ctx.item.node.items;
-    let mut answered: Vec<(Name, Value)> = Vec::with_capacity(items.len());
+    let fields = simple_fields(ctx.item)?;
+    let mut answered: Vec<(Name, Value)> = Vec::with_capacity(fields.len());
     let mut pending = Vec::new();
-    for selection in items {
-        let Selection::Field(field) = &selection.node else {
-            return None;
-        };
+    for field in fields {
         let f = &field.node;
         let key = f.response_key().node.clone();
-        if !f.directives.is_empty() || answered.iter().any(|(k, _)| *k == key) {
-            return None;
-        }
         let name = f.name.node.as_str();
         let plain = if name == "__typename" {
             Some(Value::String(object.introspection_type_name().into_owned()))
