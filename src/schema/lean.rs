@@ -132,12 +132,16 @@ fn plan<'a, T: OutputType + Plain>(
     object: &T,
     ctx: &ContextSelectionSet<'a>,
 ) -> Option<(Vec<(Name, Value)>, Pending<'a>)> {
-    let fields = simple_fields(ctx.item)?;
-    let mut answered: Vec<(Name, Value)> = Vec::with_capacity(fields.len());
+    let items = &ctx.item.node.items;
+    let mut answered: Vec<(Name, Value)> = Vec::with_capacity(items.len());
     let mut pending = Vec::new();
-    for field in fields {
+    for selection in items {
+        let field = simple_field(selection)?;
         let f = &field.node;
         let key = f.response_key().node.clone();
+        if answered.iter().any(|(k, _)| *k == key) {
+            return None;
+        }
         let name = f.name.node.as_str();
         let plain = if name == "__typename" {
             Some(Value::String(object.introspection_type_name().into_owned()))
@@ -334,15 +338,20 @@ async fn lean_value<T: OutputType + ContainerType + Plain>(
 fn simple_fields(set: &Positioned<SelectionSet>) -> Option<Vec<&Positioned<Field>>> {
     let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(set.node.items.len());
     for selection in &set.node.items {
-        let Selection::Field(f) = &selection.node else {
-            return None;
-        };
+        let f = simple_field(selection)?;
         let key = &f.node.response_key().node;
-        let repeated = fields.iter().any(|g| g.node.response_key().node == *key);
-        if repeated || !f.node.directives.is_empty() {
+        if fields.iter().any(|g| g.node.response_key().node == *key) {
             return None;
         }
         fields.push(f);
     }
     Some(fields)
+}
+
+/// The field a selection is, if it is a field without custom directives.
+fn simple_field(selection: &Positioned<Selection>) -> Option<&Positioned<Field>> {
+    match &selection.node {
+        Selection::Field(f) if f.node.directives.is_empty() => Some(f),
+        _ => None,
+    }
 }
