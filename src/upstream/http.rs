@@ -88,11 +88,42 @@ impl std::fmt::Debug for Decoded {
     }
 }
 
-/// One pooled HTTP client, shared by both vendors' clients.
+/// One pooled HTTP client, shared by both vendors' clients: reqwest builds the requests, and
+/// hyper's pooled client sends them (without reqwest's layers, which cost every call a URL
+/// parse and a few copies of its client).
 #[derive(Clone, Debug)]
 pub struct HttpCore {
     client: reqwest::Client,
+    transport: Arc<Transport>,
     vendor: Option<Arc<VendorGuard>>,
+}
+
+type Transport = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    reqwest::Body,
+>;
+
+const USER_AGENT: &str = concat!("flowgate/", env!("CARGO_PKG_VERSION"));
+
+/// Plain HTTP or TLS (webpki roots), HTTP/1.1 or HTTP/2 as the upstream offers, pooled.
+fn transport(config: &HttpConfig) -> Transport {
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(config.connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(config.pool_idle_per_host)
+        .build(https)
 }
 
 /// One vendor's share of the core: its concurrency cap, policy, breaker and retry budget.
@@ -124,13 +155,11 @@ pub struct VendorHealth {
 impl HttpCore {
     pub fn new(config: &HttpConfig) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .pool_max_idle_per_host(config.pool_idle_per_host)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("flowgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(HttpCore {
             client,
+            transport: Arc::new(transport(config)),
             vendor: None,
         })
     }
@@ -159,6 +188,7 @@ impl HttpCore {
         };
         HttpCore {
             client: self.client.clone(),
+            transport: self.transport.clone(),
             vendor: Some(Arc::new(guard)),
         }
     }
@@ -413,6 +443,7 @@ impl HttpCore {
         result
     }
 
+    /// The call within its timeout, if it has one.
     async fn read(
         &self,
         provider: Provider,
@@ -421,27 +452,56 @@ impl HttpCore {
         limit: usize,
     ) -> Result<Reply, UpstreamError> {
         super::context::inject_trace(request.headers_mut());
-        let mut response = self
-            .client
-            .execute(request)
+        let Some(timeout) = request.timeout().copied() else {
+            return self.exchange(provider, operation, request, limit).await;
+        };
+        let exchange = self.exchange(provider, operation, request, limit);
+        tokio::time::timeout(timeout, exchange)
             .await
+            .unwrap_or_else(|_| Err(UpstreamError::new(provider, ErrorKind::Timeout, operation)))
+    }
+
+    async fn exchange(
+        &self,
+        provider: Provider,
+        operation: &'static str,
+        request: reqwest::Request,
+        limit: usize,
+    ) -> Result<Reply, UpstreamError> {
+        use http_body_util::BodyExt;
+        let failed = |kind| UpstreamError::new(provider, kind, operation);
+        let mut request = hyper::Request::try_from(request)
             .map_err(|e| transport_error(provider, operation, &e, false))?;
-        let status = response.status();
-        let headers = response.headers().clone();
+        let headers = request.headers_mut();
+        headers
+            .entry(reqwest::header::USER_AGENT)
+            .or_insert(HeaderValue::from_static(USER_AGENT));
+        headers
+            .entry(reqwest::header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        let response = self.transport.request(request).await.map_err(|e| {
+            failed(if e.is_connect() {
+                ErrorKind::Connect
+            } else {
+                ErrorKind::Disconnected
+            })
+        })?;
+        let (parts, mut response) = response.into_parts();
+        let (status, headers) = (parts.status, parts.headers);
         let too_large = || UpstreamError {
             status: Some(status.as_u16()),
-            ..UpstreamError::new(provider, ErrorKind::TooLarge, operation)
+            ..failed(ErrorKind::TooLarge)
         };
-        let declared = response.content_length().unwrap_or(0);
-        if declared > limit as u64 {
+        let declared = hyper::body::Body::size_hint(&response).exact();
+        if declared.unwrap_or(0) > limit as u64 {
             return Err(too_large());
         }
-        let mut body = bytes::BytesMut::with_capacity(declared as usize);
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| transport_error(provider, operation, &e, true))?
-        {
+        let mut body = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+        while let Some(frame) = response.frame().await {
+            let frame = frame.map_err(|_| failed(ErrorKind::TruncatedBody))?;
+            let Ok(chunk) = frame.into_data() else {
+                continue;
+            };
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
             }
