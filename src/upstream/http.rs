@@ -762,7 +762,8 @@ mod tests {
     }
 
     /// A fan-out moves each call's future around whole (into loaders, tasks, joins): a read's
-    /// future stays small, its bulk boxed where the call really goes out. It was 9 KiB.
+    /// future stays small, its bulk boxed where the call really goes out. It was 9 KiB, then
+    /// 2 KiB for a look-up.
     #[test]
     #[allow(unreachable_code, unused_variables)]
     fn an_upstream_read_future_stays_small() {
@@ -774,7 +775,7 @@ mod tests {
             let session: &crate::upstream::appmixer::AppmixerSession = todo!();
             session.account_flows("a")
         });
-        assert!(flows <= 3072, "account_flows' future is {flows} bytes");
+        assert!(flows <= 512, "account_flows' future is {flows} bytes");
     }
 
     #[test]

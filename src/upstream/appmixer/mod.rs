@@ -133,7 +133,8 @@ impl AppmixerSession {
             Call::of(&method)
         };
         let request = http.request(method, url, (AUTHORIZATION, auth), query, body);
-        let reply = http.send(P, op, request, call).await?;
+        // Boxed: a fan-out moves each look-up's future around whole; this keeps it small.
+        let reply = Box::pin(http.send(P, op, request, call)).await?;
         check(op, &reply)?;
         Ok(reply)
     }

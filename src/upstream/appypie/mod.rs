@@ -242,7 +242,8 @@ impl AppyPieSession {
             Call::of(&method)
         };
         let request = http.request(method, url, (header.clone(), value), query, body);
-        http.send(P, op, request, call).await
+        // Boxed: a fan-out moves each look-up's future around whole; this keeps it small.
+        Box::pin(http.send(P, op, request, call)).await
     }
 
     async fn data<T: DeserializeOwned>(
