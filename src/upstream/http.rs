@@ -443,7 +443,7 @@ impl HttpCore {
         result
     }
 
-    /// The call within its timeout, if it has one.
+    /// The call, with our headers, within its timeout if it has one.
     async fn read(
         &self,
         provider: Provider,
@@ -452,24 +452,7 @@ impl HttpCore {
         limit: usize,
     ) -> Result<Reply, UpstreamError> {
         super::context::inject_trace(request.headers_mut());
-        let Some(timeout) = request.timeout().copied() else {
-            return self.exchange(provider, operation, request, limit).await;
-        };
-        let exchange = self.exchange(provider, operation, request, limit);
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .unwrap_or_else(|_| Err(UpstreamError::new(provider, ErrorKind::Timeout, operation)))
-    }
-
-    async fn exchange(
-        &self,
-        provider: Provider,
-        operation: &'static str,
-        request: reqwest::Request,
-        limit: usize,
-    ) -> Result<Reply, UpstreamError> {
-        use http_body_util::BodyExt;
-        let failed = |kind| UpstreamError::new(provider, kind, operation);
+        let timeout = request.timeout().copied();
         let mut request = hyper::Request::try_from(request)
             .map_err(|e| transport_error(provider, operation, &e, false))?;
         let headers = request.headers_mut();
@@ -479,6 +462,25 @@ impl HttpCore {
         headers
             .entry(reqwest::header::ACCEPT)
             .or_insert(HeaderValue::from_static("*/*"));
+        let exchange = self.exchange(provider, operation, request, limit);
+        let Some(timeout) = timeout else {
+            return exchange.await;
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(UpstreamError::new(provider, ErrorKind::Timeout, operation)))
+    }
+
+    /// Sends the request on the pool and reads the reply's body, up to `limit` bytes.
+    async fn exchange(
+        &self,
+        provider: Provider,
+        operation: &'static str,
+        request: hyper::Request<reqwest::Body>,
+        limit: usize,
+    ) -> Result<Reply, UpstreamError> {
+        use http_body_util::BodyExt;
+        let failed = |kind| UpstreamError::new(provider, kind, operation);
         let response = self.transport.request(request).await.map_err(|e| {
             failed(if e.is_connect() {
                 ErrorKind::Connect
