@@ -64,7 +64,7 @@ async fn missing_and_unknown_tokens_get_the_vendor_401() {
 async fn token_header_is_configurable() {
     let h = Harness::start().await;
     let bearer = AppyPieClient::new(
-        HttpCore::new(&HttpConfig::default()).unwrap(),
+        HttpCore::new(&HttpConfig::default()),
         AppyPieConfig {
             token_header: HeaderName::from_static("authorization"),
             ..h.appypie.config().clone()

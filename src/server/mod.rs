@@ -133,7 +133,7 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         return Err(std::io::Error::other(problems.join("; ")));
     }
     let persisted = persisted.map_err(std::io::Error::other)?;
-    let core = HttpCore::new(&config.http).map_err(std::io::Error::other)?;
+    let core = HttpCore::new(&config.http);
     observe::metrics();
     let cors = config.cors.layer([
         config.headers.appmixer.as_str(),

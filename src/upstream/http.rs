@@ -9,7 +9,7 @@ use crate::store::{LocalBuckets, Shared};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::Arc;
@@ -88,12 +88,11 @@ impl std::fmt::Debug for Decoded {
     }
 }
 
-/// One pooled HTTP client, shared by both vendors' clients: reqwest builds the requests, and
-/// hyper's pooled client sends them (without reqwest's layers, which cost every call a URL
-/// parse and a few copies of its client).
+/// One pooled HTTP client, shared by both vendors' clients: hyper's pooled client, without
+/// reqwest's layers (which cost every call a URL parse and a few copies of its client);
+/// requests are `reqwest::Request`s, made by [`HttpCore::request`].
 #[derive(Clone, Debug)]
 pub struct HttpCore {
-    client: reqwest::Client,
     transport: Arc<Transport>,
     vendor: Option<Arc<VendorGuard>>,
 }
@@ -153,15 +152,11 @@ pub struct VendorHealth {
 }
 
 impl HttpCore {
-    pub fn new(config: &HttpConfig) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(HttpCore {
-            client,
+    pub fn new(config: &HttpConfig) -> Self {
+        HttpCore {
             transport: Arc::new(transport(config)),
             vendor: None,
-        })
+        }
     }
 
     /// The same connection pool for one vendor: at most `max_in_flight` calls at once,
@@ -187,7 +182,6 @@ impl HttpCore {
             last_call: Default::default(),
         };
         HttpCore {
-            client: self.client.clone(),
             transport: self.transport.clone(),
             vendor: Some(Arc::new(guard)),
         }
@@ -199,13 +193,10 @@ impl HttpCore {
         &self,
         provider: Provider,
         operation: &'static str,
-        request: RequestBuilder,
+        mut request: reqwest::Request,
         call: Call,
     ) -> Result<Reply, UpstreamError> {
         let context = super::context::count_call();
-        let mut request = request
-            .build()
-            .map_err(|e| transport_error(provider, operation, &e, false))?;
         // Each call's future is boxed where it is made: the futures of a fan-out are moved
         // around whole, and a read that joins another in flight never makes its own.
         let Some(v) = &self.vendor else {
@@ -390,27 +381,29 @@ impl HttpCore {
         }
     }
 
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
-    }
-
-    /// A request to `url` carrying one (sensitive) credential header, a query and a JSON body.
+    /// A request to `url` carrying its (sensitive) credential header if any, a query and a
+    /// JSON body.
     pub fn request(
-        &self,
         method: Method,
-        url: Url,
-        credential: (HeaderName, HeaderValue),
+        mut url: Url,
+        credential: Option<(HeaderName, HeaderValue)>,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> RequestBuilder {
-        let (name, mut value) = credential;
-        value.set_sensitive(true);
-        let mut request = self.client.request(method, url).header(name, value);
+    ) -> reqwest::Request {
         if !query.is_empty() {
-            request = request.query(query);
+            let pairs = query.iter().map(|(k, v)| (*k, v.as_str()));
+            url.query_pairs_mut().extend_pairs(pairs);
+        }
+        let mut request = reqwest::Request::new(method, url);
+        let headers = request.headers_mut();
+        if let Some((name, mut value)) = credential {
+            value.set_sensitive(true);
+            headers.insert(name, value);
         }
         if let Some(body) = body {
-            request = request.json(body);
+            let json = HeaderValue::from_static("application/json");
+            headers.insert(reqwest::header::CONTENT_TYPE, json);
+            *request.body_mut() = Some(body.to_string().into());
         }
         request
     }
@@ -453,8 +446,9 @@ impl HttpCore {
     ) -> Result<Reply, UpstreamError> {
         super::context::inject_trace(request.headers_mut());
         let timeout = request.timeout().copied();
+        // Only a URL that is no valid URI fails here: the call cannot go out.
         let mut request = hyper::Request::try_from(request)
-            .map_err(|e| transport_error(provider, operation, &e, false))?;
+            .map_err(|_| UpstreamError::new(provider, ErrorKind::Disconnected, operation))?;
         let headers = request.headers_mut();
         headers
             .entry(reqwest::header::USER_AGENT)
@@ -675,24 +669,6 @@ fn mark_unknown_outcome(mut err: UpstreamError) -> UpstreamError {
     err
 }
 
-fn transport_error(
-    provider: Provider,
-    operation: &'static str,
-    err: &reqwest::Error,
-    reading_body: bool,
-) -> UpstreamError {
-    let kind = if err.is_timeout() {
-        ErrorKind::Timeout
-    } else if err.is_connect() {
-        ErrorKind::Connect
-    } else if reading_body {
-        ErrorKind::TruncatedBody
-    } else {
-        ErrorKind::Disconnected
-    };
-    UpstreamError::new(provider, kind, operation)
-}
-
 /// An error for a non-success reply: status, `Retry-After`, and the vendor's code and message.
 pub fn status_error(
     provider: Provider,
@@ -769,8 +745,9 @@ mod tests {
     #[test]
     #[allow(unreachable_code, unused_variables)]
     fn an_upstream_read_future_stays_small() {
-        let core = HttpCore::new(&HttpConfig::default()).unwrap();
-        let read = core.client().get("http://127.0.0.1/");
+        let core = HttpCore::new(&HttpConfig::default());
+        let url = Url::parse("http://127.0.0.1/").unwrap();
+        let read = HttpCore::request(Method::GET, url, None, &[], None);
         let send = future_size(|| core.send(Provider::Appmixer, "GET /x", read, Call::Read));
         assert!(send <= 3072, "HttpCore::send's future is {send} bytes");
         let flows = future_size(|| {

@@ -26,12 +26,12 @@ impl Harness {
             max_retries: 0,
             ..Policy::default()
         };
-        let core = HttpCore::new(&HttpConfig::default()).expect("http client");
+        let core = HttpCore::new(&HttpConfig::default());
         Self::with_core(core.for_vendor(8, policy, &SharingConfig::default())).await
     }
 
     pub async fn with_http(http: HttpConfig) -> Harness {
-        Self::with_core(HttpCore::new(&http).expect("http client")).await
+        Self::with_core(HttpCore::new(&http)).await
     }
 
     async fn with_core(core: HttpCore) -> Harness {
@@ -354,7 +354,7 @@ impl Gateway {
 
     /// Demo user `n`'s sessions on the gateway's own sandbox, straight to the upstream.
     pub fn sessions(&self, n: usize) -> (AppyPieSession, AppmixerSession) {
-        let core = HttpCore::new(&HttpConfig::default()).unwrap();
+        let core = HttpCore::new(&HttpConfig::default());
         let (pie, mixer) = clients(core, &self.sandbox);
         (
             pie.session(Token::new(DEMO_USERS[n].appypie_token)),

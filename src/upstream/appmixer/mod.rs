@@ -107,7 +107,12 @@ impl AppmixerClient {
         let url = url_with(&self.config.base_url, &["user", "auth"]);
         let reply = self
             .http
-            .send(P, OP, self.http.client().post(url).json(&body), Call::Write)
+            .send(
+                P,
+                OP,
+                HttpCore::request(Method::POST, url, None, &[], Some(&body)),
+                Call::Write,
+            )
             .await?;
         check(OP, &reply)?;
         decode(P, OP, &reply)
@@ -132,7 +137,7 @@ impl AppmixerSession {
         } else {
             Call::of(&method)
         };
-        let request = http.request(method, url, (AUTHORIZATION, auth), query, body);
+        let request = HttpCore::request(method, url, Some((AUTHORIZATION, auth)), query, body);
         // Boxed: a fan-out moves each look-up's future around whole; this keeps it small.
         let reply = Box::pin(http.send(P, op, request, call)).await?;
         check(op, &reply)?;

@@ -112,14 +112,7 @@ fn envelope<T: DeserializeOwned>(
     op: &'static str,
     reply: &Reply,
 ) -> Result<Envelope<T>, UpstreamError> {
-    if !reply.status.is_success() {
-        return Err(failure(op, reply));
-    }
-    let env: Envelope<T> = decode(P, op, reply)?;
-    if !is_success(&env.status, env.success) {
-        return Err(failure(op, reply));
-    }
-    Ok(env)
+    checked::<_, T>(op, reply, |r| decode(P, op, r))
 }
 
 /// Like [`envelope`], decoded once for every caller that shares the reply.
@@ -127,11 +120,21 @@ fn shared_envelope<T: DeserializeOwned + Send + Sync + 'static>(
     op: &'static str,
     reply: &Reply,
 ) -> Result<Arc<Envelope<T>>, UpstreamError> {
+    checked::<_, T>(op, reply, |r| decode_shared(P, op, r))
+}
+
+/// The envelope `read` decodes, unless the reply is not a 2xx success envelope.
+fn checked<E: std::borrow::Borrow<Envelope<T>>, T>(
+    op: &'static str,
+    reply: &Reply,
+    read: impl FnOnce(&Reply) -> Result<E, UpstreamError>,
+) -> Result<E, UpstreamError> {
     if !reply.status.is_success() {
         return Err(failure(op, reply));
     }
-    let env: Arc<Envelope<T>> = decode_shared(P, op, reply)?;
-    if !is_success(&env.status, env.success) {
+    let env = read(reply)?;
+    let seen: &Envelope<T> = env.borrow();
+    if !is_success(&seen.status, seen.success) {
         return Err(failure(op, reply));
     }
     Ok(env)
@@ -204,7 +207,12 @@ impl AppyPieClient {
         let body = json!({ "tokenKey": token_key, "secretKey": secret_key });
         let reply = self
             .http
-            .send(P, OP, self.http.client().post(url).json(&body), Call::Write)
+            .send(
+                P,
+                OP,
+                HttpCore::request(Method::POST, url, None, &[], Some(&body)),
+                Call::Write,
+            )
             .await?;
         if !reply.status.is_success() {
             return Err(failure(OP, &reply));
@@ -241,7 +249,7 @@ impl AppyPieSession {
         } else {
             Call::of(&method)
         };
-        let request = http.request(method, url, (header.clone(), value), query, body);
+        let request = HttpCore::request(method, url, Some((header.clone(), value)), query, body);
         // Boxed: a fan-out moves each look-up's future around whole; this keeps it small.
         Box::pin(http.send(P, op, request, call)).await
     }
