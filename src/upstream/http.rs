@@ -27,6 +27,47 @@ pub fn url_with(base: &Url, segments: &[&str]) -> Url {
     url
 }
 
+/// An upstream call as its parts: a read that joins an identical one in flight is never built
+/// into a request.
+pub struct Outgoing<'a> {
+    pub method: Method,
+    pub base: &'a Url,
+    pub segments: &'a [&'a str],
+    pub query: &'a [(&'a str, String)],
+    /// The (sensitive) credential header, if the call carries one.
+    pub credential: Option<(HeaderName, HeaderValue)>,
+    pub body: Option<&'a Value>,
+}
+
+impl Outgoing<'_> {
+    /// The request these parts make.
+    pub fn build(self) -> reqwest::Request {
+        let url = url_with(self.base, self.segments);
+        HttpCore::request(self.method, url, self.credential, self.query, self.body)
+    }
+
+    /// The in-flight key of a read: its method, URL parts and credential, each part on its own
+    /// so that no two different reads share one.
+    fn key(&self) -> u128 {
+        let counts = [self.segments.len() as u8, self.query.len() as u8];
+        let mut parts: Vec<&[u8]> =
+            Vec::with_capacity(6 + self.segments.len() + 2 * self.query.len());
+        parts.extend([
+            self.method.as_str().as_bytes(),
+            self.base.as_str().as_bytes(),
+            &counts,
+        ]);
+        parts.extend(self.segments.iter().map(|s| s.as_bytes()));
+        for (name, value) in self.query {
+            parts.extend([name.as_bytes(), value.as_bytes()]);
+        }
+        if let Some((name, value)) = &self.credential {
+            parts.extend([name.as_str().as_bytes(), value.as_bytes()]);
+        }
+        share::fingerprint(&parts)
+    }
+}
+
 /// Settings of the shared HTTP client.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
@@ -193,19 +234,27 @@ impl HttpCore {
         &self,
         provider: Provider,
         operation: &'static str,
-        mut request: reqwest::Request,
+        outgoing: Outgoing<'_>,
         call: Call,
     ) -> Result<Reply, UpstreamError> {
         let context = super::context::count_call();
         // Each call's future is boxed where it is made: the futures of a fan-out are moved
         // around whole, and a read that joins another in flight never makes its own.
         let Some(v) = &self.vendor else {
+            let mut request = outgoing.build();
             let policy = Policy::default();
             *request.timeout_mut() = Some(policy.timeout);
             tag(&mut request, context.as_deref());
             let max = policy.max_body_bytes;
             return Box::pin(self.send_once(provider, operation, request, max)).await;
         };
+        if call == Call::Read && v.dedupe {
+            let key = outgoing.key();
+            let build = move || outgoing.build();
+            let read = self.shared_read(v, provider, operation, key, build, context);
+            return Box::pin(read).await;
+        }
+        let mut request = outgoing.build();
         if call == Call::Write {
             tag(&mut request, context.as_deref());
             let trace = context.as_deref();
@@ -231,36 +280,8 @@ impl HttpCore {
             }
         }
         let outcome = if v.dedupe {
-            let (core, guard, mine) = (self.clone(), v.clone(), context.clone());
-            let started = std::time::Instant::now();
-            let keys = super::context::batch_keys();
-            let span = tracing::Span::current();
-            let start = move || {
-                let call = async move {
-                    tag(&mut request, mine.as_deref());
-                    core.guarded(&guard, provider, operation, request, true, mine.as_deref())
-                        .await
-                };
-                // Wrapped only when there is something to carry.
-                if keys == 1 && span.is_disabled() {
-                    return Box::pin(call) as BoxFuture<'static, Result<Reply, UpstreamError>>;
-                }
-                Box::pin(super::context::in_batch(keys, call).instrument(span))
-            };
-            let (outcome, joined) = v.in_flight_calls.join(key, provider, start).await;
-            if let (true, Some(c)) = (joined, &context) {
-                c.record(|| {
-                    traced(
-                        provider,
-                        operation,
-                        &outcome,
-                        started.elapsed(),
-                        0,
-                        "shared",
-                    )
-                });
-            }
-            outcome
+            let read = self.shared_read(v, provider, operation, key, move || request, context);
+            Box::pin(read).await
         } else {
             tag(&mut request, context.as_deref());
             let trace = context.as_deref();
@@ -272,6 +293,49 @@ impl HttpCore {
                 let (store, value) = (store.clone(), share::encode_reply(reply, ttl));
                 tokio::spawn(async move { store.set_sealed(&name, &value, ttl).await });
             }
+        }
+        outcome
+    }
+
+    /// A read shared with the identical ones in flight: the first caller builds and sends it,
+    /// the others wait for its reply.
+    async fn shared_read(
+        &self,
+        v: &Arc<VendorGuard>,
+        provider: Provider,
+        operation: &'static str,
+        key: u128,
+        build: impl FnOnce() -> reqwest::Request,
+        context: Option<Arc<RequestContext>>,
+    ) -> Result<Reply, UpstreamError> {
+        let started = std::time::Instant::now();
+        let start = || {
+            let (core, guard, mine) = (self.clone(), v.clone(), context.clone());
+            let (keys, span) = (super::context::batch_keys(), tracing::Span::current());
+            let mut request = build();
+            let call = async move {
+                tag(&mut request, mine.as_deref());
+                core.guarded(&guard, provider, operation, request, true, mine.as_deref())
+                    .await
+            };
+            // Wrapped only when there is something to carry.
+            if keys == 1 && span.is_disabled() {
+                return Box::pin(call) as BoxFuture<'static, Result<Reply, UpstreamError>>;
+            }
+            Box::pin(super::context::in_batch(keys, call).instrument(span))
+        };
+        let (outcome, joined) = v.in_flight_calls.join(key, provider, start).await;
+        if let (true, Some(c)) = (joined, &context) {
+            c.record(|| {
+                traced(
+                    provider,
+                    operation,
+                    &outcome,
+                    started.elapsed(),
+                    0,
+                    "shared",
+                )
+            });
         }
         outcome
     }
@@ -746,8 +810,15 @@ mod tests {
     #[allow(unreachable_code, unused_variables)]
     fn an_upstream_read_future_stays_small() {
         let core = HttpCore::new(&HttpConfig::default());
-        let url = Url::parse("http://127.0.0.1/").unwrap();
-        let read = HttpCore::request(Method::GET, url, None, &[], None);
+        let base = Url::parse("http://127.0.0.1/").unwrap();
+        let read = Outgoing {
+            method: Method::GET,
+            base: &base,
+            segments: &["x"],
+            query: &[],
+            credential: None,
+            body: None,
+        };
         let send = future_size(|| core.send(Provider::Appmixer, "GET /x", read, Call::Read));
         assert!(send <= 3072, "HttpCore::send's future is {send} bytes");
         let flows = future_size(|| {

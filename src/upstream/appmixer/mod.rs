@@ -3,7 +3,7 @@
 
 pub mod model;
 
-use super::http::{decode, decode_shared, status_error, url_with, Call, HttpCore, Reply};
+use super::http::{decode, decode_shared, status_error, Call, HttpCore, Outgoing, Reply};
 use super::{ErrorKind, Provider, Token, UpstreamError};
 use model::*;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
@@ -104,16 +104,15 @@ impl AppmixerClient {
             "username"
         };
         let body = json!({ key: username_or_email, "password": password });
-        let url = url_with(&self.config.base_url, &["user", "auth"]);
-        let reply = self
-            .http
-            .send(
-                P,
-                OP,
-                HttpCore::request(Method::POST, url, None, &[], Some(&body)),
-                Call::Write,
-            )
-            .await?;
+        let outgoing = Outgoing {
+            method: Method::POST,
+            base: &self.config.base_url,
+            segments: &["user", "auth"],
+            query: &[],
+            credential: None,
+            body: Some(&body),
+        };
+        let reply = self.http.send(P, OP, outgoing, Call::Write).await?;
         check(OP, &reply)?;
         decode(P, OP, &reply)
     }
@@ -128,7 +127,6 @@ impl AppmixerSession {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Reply, UpstreamError> {
-        let url = url_with(&self.client.config.base_url, segments);
         let auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
             .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
         let http = &self.client.http;
@@ -137,9 +135,16 @@ impl AppmixerSession {
         } else {
             Call::of(&method)
         };
-        let request = HttpCore::request(method, url, Some((AUTHORIZATION, auth)), query, body);
+        let outgoing = Outgoing {
+            method,
+            base: &self.client.config.base_url,
+            segments,
+            query,
+            credential: Some((AUTHORIZATION, auth)),
+            body,
+        };
         // Boxed: a fan-out moves each look-up's future around whole; this keeps it small.
-        let reply = Box::pin(http.send(P, op, request, call)).await?;
+        let reply = Box::pin(http.send(P, op, outgoing, call)).await?;
         check(op, &reply)?;
         Ok(reply)
     }

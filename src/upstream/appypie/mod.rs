@@ -2,7 +2,7 @@
 
 pub mod model;
 
-use super::http::{decode, decode_shared, status_error, url_with, Call, HttpCore, Reply};
+use super::http::{decode, decode_shared, status_error, Call, HttpCore, Outgoing, Reply};
 use super::{endless_list, ErrorKind, Page, Provider, Token, UpstreamError, MAX_ITEMS, MAX_PAGES};
 use model::*;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
@@ -203,17 +203,16 @@ impl AppyPieClient {
         secret_key: &str,
     ) -> Result<Token, UpstreamError> {
         const OP: &str = "POST /create-refresh-token";
-        let url = url_with(&self.config.auth_base_url, &["create-refresh-token"]);
         let body = json!({ "tokenKey": token_key, "secretKey": secret_key });
-        let reply = self
-            .http
-            .send(
-                P,
-                OP,
-                HttpCore::request(Method::POST, url, None, &[], Some(&body)),
-                Call::Write,
-            )
-            .await?;
+        let outgoing = Outgoing {
+            method: Method::POST,
+            base: &self.config.auth_base_url,
+            segments: &["create-refresh-token"],
+            query: &[],
+            credential: None,
+            body: Some(&body),
+        };
+        let reply = self.http.send(P, OP, outgoing, Call::Write).await?;
         if !reply.status.is_success() {
             return Err(failure(OP, &reply));
         }
@@ -234,7 +233,6 @@ impl AppyPieSession {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Reply, UpstreamError> {
-        let url = url_with(&self.client.config.base_url, segments);
         let header = &self.client.config.token_header;
         let raw = if header == AUTHORIZATION {
             format!("Bearer {}", self.token.expose())
@@ -249,9 +247,16 @@ impl AppyPieSession {
         } else {
             Call::of(&method)
         };
-        let request = HttpCore::request(method, url, Some((header.clone(), value)), query, body);
+        let outgoing = Outgoing {
+            method,
+            base: &self.client.config.base_url,
+            segments,
+            query,
+            credential: Some((header.clone(), value)),
+            body,
+        };
         // Boxed: a fan-out moves each look-up's future around whole; this keeps it small.
-        Box::pin(http.send(P, op, request, call)).await
+        Box::pin(http.send(P, op, outgoing, call)).await
     }
 
     async fn data<T: DeserializeOwned>(
