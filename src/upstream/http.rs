@@ -19,7 +19,7 @@ use tracing::Instrument;
 use url::Url;
 
 /// `base` with `segments` appended as percent-encoded path segments.
-pub fn url_with(base: &Url, segments: &[&str]) -> Url {
+fn url_with(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
     if let Ok(mut path) = url.path_segments_mut() {
         path.pop_if_empty().extend(segments);
@@ -49,13 +49,14 @@ impl Outgoing<'_> {
     /// The in-flight key of a read: its method, URL parts and credential, each part on its own
     /// so that no two different reads share one.
     fn key(&self) -> u128 {
-        let counts = [self.segments.len() as u8, self.query.len() as u8];
+        let counts = [self.segments.len() as u32, self.query.len() as u32].map(u32::to_le_bytes);
         let mut parts: Vec<&[u8]> =
             Vec::with_capacity(6 + self.segments.len() + 2 * self.query.len());
         parts.extend([
             self.method.as_str().as_bytes(),
             self.base.as_str().as_bytes(),
-            &counts,
+            &counts[0],
+            &counts[1],
         ]);
         parts.extend(self.segments.iter().map(|s| s.as_bytes()));
         for (name, value) in self.query {
@@ -248,46 +249,36 @@ impl HttpCore {
             let max = policy.max_body_bytes;
             return Box::pin(self.send_once(provider, operation, request, max)).await;
         };
-        if call == Call::Read && v.dedupe {
-            let key = outgoing.key();
-            let build = move || outgoing.build();
-            let read = self.shared_read(v, provider, operation, key, build, context);
-            return Box::pin(read).await;
-        }
-        let mut request = outgoing.build();
         if call == Call::Write {
+            let mut request = outgoing.build();
             tag(&mut request, context.as_deref());
             let trace = context.as_deref();
             return Box::pin(self.guarded(v, provider, operation, request, false, trace)).await;
         }
-        let key = share::request_key(&request);
-        let cache = v.catalogue.as_ref().filter(|_| call == Call::Catalogue);
-        let shared = cache.and(v.shared.as_ref());
-        let shared_key = shared.map(|s| s.key("catalogue", &share::request_parts(&request)));
-        if let Some(cache) = cache {
-            let hit = Box::pin(cached(
-                cache,
-                key,
-                shared.zip(shared_key.as_deref()),
-                provider,
-            ));
-            if let Some(hit) = hit.await {
-                if let Some(c) = &context {
-                    let ok = Ok(hit.clone());
-                    c.record(|| traced(provider, operation, &ok, Duration::ZERO, 0, "cache"));
-                }
-                return Ok(hit);
-            }
-        }
-        let outcome = if v.dedupe {
-            let read = self.shared_read(v, provider, operation, key, move || request, context);
-            Box::pin(read).await
-        } else {
-            tag(&mut request, context.as_deref());
-            let trace = context.as_deref();
-            Box::pin(self.guarded(v, provider, operation, request, true, trace)).await
+        let key = outgoing.key();
+        let Some(cache) = v.catalogue.as_ref().filter(|_| call == Call::Catalogue) else {
+            let build = move || outgoing.build();
+            return Box::pin(self.uncached(v, provider, operation, key, build, context)).await;
         };
-        if let (Some(cache), Ok(reply)) = (cache, &outcome) {
+        let request = outgoing.build();
+        let shared = v.shared.as_ref();
+        let shared_key = shared.map(|s| s.key("catalogue", &share::request_parts(&request)));
+        let hit = Box::pin(cached(
+            cache,
+            key,
+            shared.zip(shared_key.as_deref()),
+            provider,
+        ));
+        if let Some(hit) = hit.await {
+            if let Some(c) = &context {
+                let ok = Ok(hit.clone());
+                c.record(|| traced(provider, operation, &ok, Duration::ZERO, 0, "cache"));
+            }
+            return Ok(hit);
+        }
+        let read = self.uncached(v, provider, operation, key, move || request, context);
+        let outcome = Box::pin(read).await;
+        if let Ok(reply) = &outcome {
             let ttl = cache.put(key, reply);
             if let (Some(ttl), Some(store), Some(name)) = (ttl, shared, shared_key) {
                 let (store, value) = (store.clone(), share::encode_reply(reply, ttl));
@@ -295,6 +286,28 @@ impl HttpCore {
             }
         }
         outcome
+    }
+
+    /// A read under the retry policy, shared with the identical ones in flight when reads are
+    /// shared; built only if it goes out.
+    async fn uncached(
+        &self,
+        v: &Arc<VendorGuard>,
+        provider: Provider,
+        operation: &'static str,
+        key: u128,
+        build: impl FnOnce() -> reqwest::Request,
+        context: Option<Arc<RequestContext>>,
+    ) -> Result<Reply, UpstreamError> {
+        if v.dedupe {
+            return self
+                .shared_read(v, provider, operation, key, build, context)
+                .await;
+        }
+        let mut request = build();
+        tag(&mut request, context.as_deref());
+        let trace = context.as_deref();
+        Box::pin(self.guarded(v, provider, operation, request, true, trace)).await
     }
 
     /// A read shared with the identical ones in flight: the first caller builds and sends it,
@@ -447,7 +460,7 @@ impl HttpCore {
 
     /// A request to `url` carrying its (sensitive) credential header if any, a query and a
     /// JSON body.
-    pub fn request(
+    fn request(
         method: Method,
         mut url: Url,
         credential: Option<(HeaderName, HeaderValue)>,
@@ -797,6 +810,7 @@ pub fn decode<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::AUTHORIZATION;
 
     /// The size of the future `make` would make (it is never called).
     fn future_size<F>(_make: impl FnOnce() -> F) -> usize {
@@ -826,6 +840,34 @@ mod tests {
             session.account_flows("a")
         });
         assert!(flows <= 512, "account_flows' future is {flows} bytes");
+    }
+
+    #[test]
+    fn reads_share_a_key_only_with_the_same_method_url_and_credential() {
+        let base = Url::parse("http://127.0.0.1/api").unwrap();
+        let bearer = |token: &str| Some((AUTHORIZATION, HeaderValue::from_str(token).unwrap()));
+        let read = |segments: &'static [&'static str], query: &[(&str, String)], token: &str| {
+            Outgoing {
+                method: Method::GET,
+                base: &base,
+                segments,
+                query,
+                credential: bearer(token),
+                body: None,
+            }
+            .key()
+        };
+        let page = [("limit", "5".to_string())];
+        let one = read(&["accounts", "a", "flows"], &[], "Bearer A");
+        assert_eq!(one, read(&["accounts", "a", "flows"], &[], "Bearer A"));
+        assert_ne!(one, read(&["accounts", "a", "flows"], &[], "Bearer B"));
+        assert_ne!(one, read(&["accounts", "b", "flows"], &[], "Bearer A"));
+        assert_ne!(one, read(&["accounts", "a", "flows"], &page, "Bearer A"));
+        let split = read(&["accounts", "limit"], &[], "Bearer A");
+        assert_ne!(
+            split,
+            read(&["accounts"], &[("limit", String::new())], "Bearer A")
+        );
     }
 
     #[test]

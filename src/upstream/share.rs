@@ -71,11 +71,6 @@ pub fn credential_parts(request: &reqwest::Request) -> Vec<&[u8]> {
     parts
 }
 
-/// The key of a GET in this process.
-pub fn request_key(request: &reqwest::Request) -> u128 {
-    fingerprint(&request_parts(request))
-}
-
 /// A catalogue reply as the shared store keeps it: status, expiry (Unix milliseconds), body.
 pub fn encode_reply(reply: &Reply, ttl: Duration) -> Vec<u8> {
     let expires = std::time::SystemTime::now() + ttl;
