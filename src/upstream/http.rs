@@ -289,7 +289,7 @@ impl HttpCore {
     }
 
     /// A read under the retry policy, shared with the identical ones in flight when reads are
-    /// shared; built only if it goes out.
+    /// shared: the first caller builds and sends it, the others wait for its reply.
     async fn uncached(
         &self,
         v: &Arc<VendorGuard>,
@@ -299,28 +299,12 @@ impl HttpCore {
         build: impl FnOnce() -> reqwest::Request,
         context: Option<Arc<RequestContext>>,
     ) -> Result<Reply, UpstreamError> {
-        if v.dedupe {
-            return self
-                .shared_read(v, provider, operation, key, build, context)
-                .await;
+        if !v.dedupe {
+            let mut request = build();
+            tag(&mut request, context.as_deref());
+            let trace = context.as_deref();
+            return Box::pin(self.guarded(v, provider, operation, request, true, trace)).await;
         }
-        let mut request = build();
-        tag(&mut request, context.as_deref());
-        let trace = context.as_deref();
-        Box::pin(self.guarded(v, provider, operation, request, true, trace)).await
-    }
-
-    /// A read shared with the identical ones in flight: the first caller builds and sends it,
-    /// the others wait for its reply.
-    async fn shared_read(
-        &self,
-        v: &Arc<VendorGuard>,
-        provider: Provider,
-        operation: &'static str,
-        key: u128,
-        build: impl FnOnce() -> reqwest::Request,
-        context: Option<Arc<RequestContext>>,
-    ) -> Result<Reply, UpstreamError> {
         let started = std::time::Instant::now();
         let start = || {
             let (core, guard, mine) = (self.clone(), v.clone(), context.clone());
