@@ -132,7 +132,7 @@ impl std::fmt::Debug for Decoded {
 
 /// One pooled HTTP client, shared by both vendors' clients: hyper's pooled client, without
 /// reqwest's layers (which cost every call a URL parse and a few copies of its client);
-/// requests are `reqwest::Request`s, made from an [`Outgoing`] only when they go out.
+/// requests are `reqwest::Request`s, made from an `Outgoing` only when they go out.
 #[derive(Clone, Debug)]
 pub struct HttpCore {
     transport: Arc<Transport>,
