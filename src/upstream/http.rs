@@ -27,6 +27,13 @@ fn url_with(base: &Url, segments: &[&str]) -> Url {
     url
 }
 
+/// A credential as a header value, marked sensitive (kept out of logs); `None` if it cannot be one.
+pub fn credential_header(raw: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(raw).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
 /// An upstream call as its parts: a read that joins an identical one in flight is never built
 /// into a request.
 pub struct Outgoing<'a> {
@@ -250,8 +257,7 @@ impl HttpCore {
             return Box::pin(self.send_once(provider, operation, request, max)).await;
         };
         if call == Call::Write {
-            let mut request = outgoing.build();
-            tag(&mut request, context.as_deref());
+            let request = outgoing.build();
             let trace = context.as_deref();
             return Box::pin(self.guarded(v, provider, operation, request, false, trace)).await;
         }
@@ -300,18 +306,15 @@ impl HttpCore {
         context: Option<Arc<RequestContext>>,
     ) -> Result<Reply, UpstreamError> {
         if !v.dedupe {
-            let mut request = build();
-            tag(&mut request, context.as_deref());
             let trace = context.as_deref();
-            return Box::pin(self.guarded(v, provider, operation, request, true, trace)).await;
+            return Box::pin(self.guarded(v, provider, operation, build(), true, trace)).await;
         }
         let started = std::time::Instant::now();
         let start = || {
             let (core, guard, mine) = (self.clone(), v.clone(), context.clone());
             let (keys, span) = (super::context::batch_keys(), tracing::Span::current());
-            let mut request = build();
+            let request = build();
             let call = async move {
-                tag(&mut request, mine.as_deref());
                 core.guarded(&guard, provider, operation, request, true, mine.as_deref())
                     .await
             };
@@ -369,6 +372,7 @@ impl HttpCore {
             ));
         }
         v.budget.deposit();
+        tag(&mut current, trace);
         *current.timeout_mut() = Some(v.policy.timeout);
         for attempt in 1.. {
             let next = if idempotent {

@@ -3,7 +3,9 @@
 
 pub mod model;
 
-use super::http::{decode, decode_shared, status_error, Call, HttpCore, Outgoing, Reply};
+use super::http::{
+    credential_header, decode, decode_shared, status_error, Call, HttpCore, Outgoing, Reply,
+};
 use super::{ErrorKind, Provider, Token, UpstreamError};
 use model::*;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
@@ -46,7 +48,8 @@ pub struct AppmixerClient {
 #[derive(Clone, Debug)]
 pub struct AppmixerSession {
     client: AppmixerClient,
-    token: Token,
+    /// `Authorization: Bearer <token>`, made once; `None` if the token cannot be a header.
+    auth: Option<HeaderValue>,
 }
 
 /// Appmixer's (Boom) error payload.
@@ -87,7 +90,7 @@ impl AppmixerClient {
     pub fn session(&self, token: Token) -> AppmixerSession {
         AppmixerSession {
             client: self.clone(),
-            token,
+            auth: credential_header(&format!("Bearer {}", token.expose())),
         }
     }
 
@@ -127,8 +130,10 @@ impl AppmixerSession {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Reply, UpstreamError> {
-        let auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
-            .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
+        let auth = self
+            .auth
+            .clone()
+            .ok_or_else(|| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
         let http = &self.client.http;
         let call = if CATALOGUE.contains(&op) {
             Call::Catalogue

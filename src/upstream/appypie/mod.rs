@@ -2,7 +2,9 @@
 
 pub mod model;
 
-use super::http::{decode, decode_shared, status_error, Call, HttpCore, Outgoing, Reply};
+use super::http::{
+    credential_header, decode, decode_shared, status_error, Call, HttpCore, Outgoing, Reply,
+};
 use super::{endless_list, ErrorKind, Page, Provider, Token, UpstreamError, MAX_ITEMS, MAX_PAGES};
 use model::*;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
@@ -63,7 +65,8 @@ pub struct AppyPieClient {
 #[derive(Clone, Debug)]
 pub struct AppyPieSession {
     client: AppyPieClient,
-    token: Token,
+    /// The token header's value, made once; `None` if the token cannot be a header.
+    credential: Option<HeaderValue>,
 }
 
 /// The superset envelope: `{status: "1"}` and/or `{success: true}`, `data`, paging and error fields.
@@ -190,9 +193,15 @@ impl AppyPieClient {
 
     /// Binds the client to a caller's access token.
     pub fn session(&self, token: Token) -> AppyPieSession {
+        let header = &self.config.token_header;
+        let raw = if header == AUTHORIZATION {
+            format!("Bearer {}", token.expose())
+        } else {
+            token.expose().to_string()
+        };
         AppyPieSession {
             client: self.clone(),
-            token,
+            credential: credential_header(&raw),
         }
     }
 
@@ -234,13 +243,10 @@ impl AppyPieSession {
         body: Option<&Value>,
     ) -> Result<Reply, UpstreamError> {
         let header = &self.client.config.token_header;
-        let raw = if header == AUTHORIZATION {
-            format!("Bearer {}", self.token.expose())
-        } else {
-            self.token.expose().to_string()
-        };
-        let value = HeaderValue::from_str(&raw)
-            .map_err(|_| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
+        let value = self
+            .credential
+            .clone()
+            .ok_or_else(|| UpstreamError::new(P, ErrorKind::Unauthorized, op))?;
         let http = &self.client.http;
         let call = if CATALOGUE.contains(&op) {
             Call::Catalogue
