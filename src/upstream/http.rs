@@ -266,9 +266,17 @@ impl HttpCore {
             let build = move || outgoing.build();
             return Box::pin(self.uncached(v, provider, operation, key, build, context)).await;
         };
-        let request = outgoing.build();
+        // The shared store names a reply by its finished request, so only with one is the
+        // request built before the look-up; otherwise only a miss builds it.
         let shared = v.shared.as_ref();
-        let shared_key = shared.map(|s| s.key("catalogue", &share::request_parts(&request)));
+        let (request, shared_key) = match shared {
+            Some(store) => {
+                let request = outgoing.build();
+                let name = store.key("catalogue", &share::request_parts(&request));
+                (Ok(request), Some(name))
+            }
+            None => (Err(outgoing), None),
+        };
         let hit = Box::pin(cached(
             cache,
             key,
@@ -282,7 +290,8 @@ impl HttpCore {
             }
             return Ok(hit);
         }
-        let read = self.uncached(v, provider, operation, key, move || request, context);
+        let build = move || request.unwrap_or_else(Outgoing::build);
+        let read = self.uncached(v, provider, operation, key, build, context);
         let outcome = Box::pin(read).await;
         if let Ok(reply) = &outcome {
             let ttl = cache.put(key, reply);
