@@ -3,6 +3,7 @@
 
 mod appmixer;
 mod appypie;
+mod batch;
 mod sign_in;
 pub mod tick;
 pub mod watch;
@@ -24,7 +25,8 @@ pub use crate::upstream::appmixer::AppmixerClient;
 pub use crate::upstream::appypie::AppyPieClient;
 
 use crate::upstream::{in_batch, ErrorKind, UpstreamError};
-use futures_util::future::{BoxFuture, FutureExt, Shared};
+use batch::Batch;
+use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::future::Future;
@@ -38,7 +40,7 @@ pub(crate) type BatchFn<V, K> =
     Box<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, V>, UpstreamError>> + Send + Sync>;
 
 type Found<V, K> = Result<Arc<HashMap<K, V>>, UpstreamError>;
-type BatchRun<V, K> = Shared<BoxFuture<'static, Found<V, K>>>;
+type BatchRun<V, K> = Arc<Batch<Found<V, K>>>;
 
 /// The batch still taking keys: `keys` is `None` once its fetch has started.
 struct Open<V, K> {
@@ -83,7 +85,7 @@ impl<V: Clone + Send + Sync + 'static, K: Key> Load<V, K> {
     }
 
     pub async fn load_one(&self, key: K) -> Result<Option<V>, UpstreamError> {
-        let run = self.batch_for(&key);
+        let run = self.batch_for(&key).wait();
         Ok(run.await?.get(&key).cloned())
     }
 
@@ -123,7 +125,7 @@ impl<V: Clone + Send + Sync + 'static, K: Key> Load<V, K> {
         };
         Open {
             keys,
-            run: run.boxed().shared(),
+            run: Batch::new(run.boxed()),
         }
     }
 
