@@ -296,6 +296,9 @@ where
     async fn nodes(&self, ctx: &ContextSelectionSet<'_>, f: &Positioned<Field>) -> Value {
         let ctx_field = ctx.with_field(f);
         let list = ctx_field.with_selection_set(&f.node.selection_set);
+        if let Some(values) = self.plain_nodes(&list) {
+            return Value::List(values);
+        }
         let nodes = self.0.edges.iter().enumerate().map(|(i, edge)| {
             let list = &list;
             async move {
@@ -305,6 +308,32 @@ where
         });
         Value::List(join_all(nodes).await)
     }
+}
+
+impl<C, T> LeanPage<C, T>
+where
+    C: CursorType + Send + Sync,
+    T: OutputType + ContainerType + Plain,
+{
+    /// Every node's value when each one's selection is all plain fields, answered at once with
+    /// no future per node; `None` as soon as one needs waiting for.
+    fn plain_nodes(&self, list: &ContextSelectionSet<'_>) -> Option<Vec<Value>> {
+        let edges = self.0.edges.iter().enumerate();
+        edges
+            .map(|(i, edge)| {
+                let (answered, pending) = plan(&edge.node.0, &list.with_index(i))?;
+                pending.is_empty().then(|| object(answered))
+            })
+            .collect()
+    }
+}
+
+/// An object of fields all answered.
+fn object(answered: Vec<(Name, Value)>) -> Value {
+    if answered.is_empty() {
+        return Value::Null;
+    }
+    Value::Object(answered.into_iter().collect())
 }
 
 /// The `node` field of an edge.
