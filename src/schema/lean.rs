@@ -184,17 +184,9 @@ async fn finish<T: ContainerType>(
             }
         }
     }
-    let mut out = IndexMap::with_capacity(answered.len());
-    for (i, (key, plain)) in answered.into_iter().enumerate() {
-        if keep[i] {
-            out.insert(key, values[i].take().unwrap_or(plain));
-        }
-    }
-    if out.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(out)
-    }
+    let kept = answered.into_iter().enumerate().filter(|(i, _)| keep[*i]);
+    let fields = kept.map(|(i, (key, plain))| (key, values[i].take().unwrap_or(plain)));
+    object_of(fields)
 }
 
 /// A Relay page of lean objects: its `edges { cursor node }` and `nodes` are put together in
@@ -308,13 +300,7 @@ where
         });
         Value::List(join_all(nodes).await)
     }
-}
 
-impl<C, T> LeanPage<C, T>
-where
-    C: CursorType + Send + Sync,
-    T: OutputType + ContainerType + Plain,
-{
     /// Every node's value when each one's selection is all plain fields, answered at once with
     /// no future per node; `None` as soon as one needs waiting for.
     fn plain_nodes(&self, list: &ContextSelectionSet<'_>) -> Option<Vec<Value>> {
@@ -322,18 +308,22 @@ where
         edges
             .map(|(i, edge)| {
                 let (answered, pending) = plan(&edge.node.0, &list.with_index(i))?;
-                pending.is_empty().then(|| object(answered))
+                pending.is_empty().then(|| object_of(answered))
             })
             .collect()
     }
 }
 
-/// An object of fields all answered.
-fn object(answered: Vec<(Name, Value)>) -> Value {
-    if answered.is_empty() {
-        return Value::Null;
+/// An object of fields all answered; null when there is none.
+fn object_of(fields: impl IntoIterator<Item = (Name, Value)>) -> Value {
+    let fields = fields.into_iter();
+    let mut out = IndexMap::with_capacity(fields.size_hint().1.unwrap_or(0));
+    out.extend(fields);
+    if out.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(out)
     }
-    Value::Object(answered.into_iter().collect())
 }
 
 /// The `node` field of an edge.
