@@ -128,6 +128,41 @@ async fn the_catalogue_cache_can_be_switched_off() {
     }
 }
 
+#[tokio::test]
+async fn the_catalogue_cache_keeps_a_reply_only_as_long_as_the_upstream_allows() {
+    let q = "{ apps(provider: APPMIXER, first: 5) { edges { node { name } } } }";
+    let app = json!({ "name": "appmixer.slack", "label": "Slack", "category": "communication",
+        "description": "Team chat", "icon": "" });
+    let body = json!({ "appmixer.slack": app }).to_string();
+    for (cache_control, calls) in [("public, max-age=30", 1), ("no-store", 2), ("max-age=0", 2)] {
+        let g = Gateway::start().await;
+        let headers = [
+            ("content-type", "application/json"),
+            ("cache-control", cache_control),
+        ];
+        let reply = Fault::Canned {
+            status: 200,
+            headers: headers
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .to_vec(),
+            body: body.clone(),
+        };
+        g.sandbox
+            .appmixer
+            .hooks
+            .add_fault(FaultRule::new("/apps", reply));
+        for _ in 0..2 {
+            let d = g.ok(q, json!({})).await;
+            assert_eq!(d["apps"]["edges"][0]["node"]["name"], "Slack", "{d}");
+        }
+        assert_eq!(
+            g.sandbox.appmixer.hooks.counts(),
+            BTreeMap::from([("GET /apps".to_string(), calls)]),
+            "Cache-Control: {cache_control}"
+        );
+    }
+}
+
 /// The names of the connects and flows demo user `n` owns, read straight from the sandbox.
 async fn own_names(g: &Gateway, n: usize) -> (BTreeSet<String>, BTreeSet<String>) {
     let (pie, mixer) = g.sessions(n);
