@@ -8,7 +8,7 @@ use super::share::{self, Catalogue, SharedReads, SharingConfig};
 use crate::store::{LocalBuckets, Shared};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -557,7 +557,7 @@ impl HttpCore {
             })
         })?;
         let (parts, mut response) = response.into_parts();
-        let (status, headers) = (parts.status, parts.headers);
+        let (status, headers) = (parts.status, kept(&parts.headers));
         let too_large = || UpstreamError {
             status: Some(status.as_u16()),
             ..failed(ErrorKind::TooLarge)
@@ -760,6 +760,18 @@ pub fn status_error(
         retry_after: retry_after(&reply.headers),
         ..UpstreamError::new(provider, ErrorKind::ServerError, operation)
     }
+}
+
+/// The reply headers the gateway reads (`Cache-Control`, `Retry-After`): the copies of a
+/// reply shared by many callers carry nothing else.
+fn kept(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in [CACHE_CONTROL, RETRY_AFTER] {
+        for value in headers.get_all(&name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
