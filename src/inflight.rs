@@ -5,15 +5,39 @@
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 /// Work in flight; it resolves to `None` if the work panicked.
 pub type Flight<T> = Shared<BoxFuture<'static, Option<T>>>;
 
+type Flights<T> = Arc<Mutex<HashMap<u128, Flight<T>, BuildHasherDefault<Folded>>>>;
+
+/// Keys are keyed 128-bit fingerprints already, so the map folds them instead of hashing
+/// them again.
+#[derive(Default)]
+struct Folded(u64);
+
+impl Hasher for Folded {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 ^= (key as u64) ^ ((key >> 64) as u64);
+    }
+}
+
 /// Work in flight, by key.
 #[derive(Debug)]
 pub struct InFlight<T: Clone> {
-    flights: Arc<Mutex<HashMap<u128, Flight<T>>>>,
+    flights: Flights<T>,
 }
 
 impl<T: Clone> Default for InFlight<T> {
@@ -81,7 +105,7 @@ impl<T: Clone + Send + Sync + 'static> InFlight<T> {
 
 /// Removes a key's entry when its work ends, however it ends.
 struct Leave<T: Clone> {
-    flights: Arc<Mutex<HashMap<u128, Flight<T>>>>,
+    flights: Flights<T>,
     key: u128,
 }
 
