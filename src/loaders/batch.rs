@@ -47,19 +47,21 @@ impl<T: Clone> Batch<T> {
             id: state.wakers.len() - 1,
         }
     }
+}
 
+impl<T> Batch<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl<T> State<T> {
-    /// Every waker but `except`'s, taken.
-    fn others(&mut self, except: usize) -> Vec<Waker> {
-        let wakers = self.wakers.iter_mut().enumerate();
-        let others = wakers.filter(|(id, _)| *id != except);
-        others.filter_map(|(_, w)| w.take()).collect()
-    }
+/// Wakes every waiter but `except`, after letting go of the lock.
+fn wake_others<T>(mut state: MutexGuard<'_, State<T>>, except: usize) {
+    let wakers = state.wakers.iter_mut().enumerate();
+    let others = wakers.filter(|(id, _)| *id != except);
+    let others: Vec<Waker> = others.filter_map(|(_, w)| w.take()).collect();
+    drop(state);
+    others.into_iter().for_each(Waker::wake);
 }
 
 pub struct Wait<T: Clone> {
@@ -95,9 +97,7 @@ impl<T: Clone> Future for Wait<T> {
             return Poll::Pending;
         };
         state.done = Some(out.clone());
-        let others = state.others(id);
-        drop(state);
-        others.into_iter().for_each(Waker::wake);
+        wake_others(state, id);
         Poll::Ready(out)
     }
 }
@@ -110,9 +110,7 @@ impl<T: Clone> Drop for Wait<T> {
             return;
         }
         state.driver = None;
-        let others = state.others(self.id);
-        drop(state);
-        others.into_iter().for_each(Waker::wake);
+        wake_others(state, self.id);
     }
 }
 
@@ -121,11 +119,9 @@ struct Poisoned<'a, T>(&'a Batch<T>);
 
 impl<T> Drop for Poisoned<'_, T> {
     fn drop(&mut self) {
-        let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.0.lock();
         state.poisoned = true;
-        let others = state.others(usize::MAX);
-        drop(state);
-        others.into_iter().for_each(Waker::wake);
+        wake_others(state, usize::MAX);
     }
 }
 
