@@ -4,6 +4,7 @@ pub mod config;
 pub mod error;
 mod inflight;
 pub mod loaders;
+mod metered;
 pub mod sandbox;
 pub mod schema;
 pub mod server;

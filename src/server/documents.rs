@@ -3,10 +3,12 @@
 //! are kept; a document holds no caller data.
 
 use crate::error::Code;
+use crate::metered::Handles;
 use crate::upstream::fingerprint;
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::ServerError;
-use std::sync::Arc;
+use metrics::Counter;
+use std::sync::{Arc, LazyLock};
 
 pub struct Documents {
     parsed: Option<moka::sync::Cache<u128, Arc<ExecutableDocument>>>,
@@ -28,8 +30,7 @@ impl Documents {
         let key = fingerprint(&[text.as_bytes()]);
         let hit = cache.get(&key);
         let result = if hit.is_some() { "hit" } else { "miss" };
-        metrics::counter!("flowgate_cache_requests_total", "cache" => "documents", "result" => result)
-            .increment(1);
+        LOOKUPS.with(result, |c| c.increment(1));
         if let Some(doc) = hit {
             return Ok(doc);
         }
@@ -56,3 +57,9 @@ fn parse(text: &str) -> Result<Arc<ExecutableDocument>, ServerError> {
         }
     }
 }
+
+static LOOKUPS: LazyLock<Handles<&str, Counter>> = LazyLock::new(|| {
+    Handles::new(
+        |result| metrics::counter!("flowgate_cache_requests_total", "cache" => "documents", "result" => result),
+    )
+});

@@ -2,12 +2,13 @@
 //! (taken from the caller or made here, returned, logged and sent upstream), and `/readyz`.
 
 use super::Shared;
+use crate::metered::{Handles, Timed};
 use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Instant;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -88,11 +89,24 @@ pub async fn track(mut request: axum::extract::Request, next: axum::middleware::
     let mut response = next.run(request).await;
     response.headers_mut().insert(REQUEST_ID, id);
     let status = status_label(response.status());
-    metrics::counter!("flowgate_http_requests_total", "route" => route, "method" => method, "status" => status).increment(1);
-    metrics::histogram!("flowgate_http_request_duration_seconds", "route" => route)
-        .record(started.elapsed());
+    REQUESTS.with((route, method, status), |(requests, duration)| {
+        requests.increment(1);
+        duration.record(started.elapsed());
+    });
     response
 }
+
+/// A request's labels: route, method and status.
+type RequestLabels = (&'static str, &'static str, &'static str);
+
+static REQUESTS: LazyLock<Handles<RequestLabels, Timed>> = LazyLock::new(|| {
+    Handles::new(|(route, method, status)| {
+        (
+            metrics::counter!("flowgate_http_requests_total", "route" => route, "method" => method, "status" => status),
+            metrics::histogram!("flowgate_http_request_duration_seconds", "route" => route),
+        )
+    })
+});
 
 /// Labels are static strings: no allocation on the hot path, and a bounded set.
 fn route_label(path: Option<&MatchedPath>) -> &'static str {

@@ -5,14 +5,16 @@ use super::context::{RequestContext, UpstreamCall};
 use super::error::{ErrorKind, Provider, UpstreamError};
 use super::policy::{Breaker, Policy, RetryBudget};
 use super::share::{self, Catalogue, SharedReads, SharingConfig};
+use crate::metered::{Handles, Timed};
 use crate::store::{LocalBuckets, Shared};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use metrics::{Counter, Gauge};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -391,8 +393,7 @@ impl HttpCore {
             };
             let result = {
                 let _permit = v.in_flight.acquire().await.ok();
-                let in_flight =
-                    metrics::gauge!("flowgate_upstream_in_flight", "vendor" => provider.label());
+                let in_flight = VENDOR_GAUGES.with(provider, |g| g.in_flight.clone());
                 in_flight.increment(1.0);
                 let started = std::time::Instant::now();
                 let result = self
@@ -411,8 +412,7 @@ impl HttpCore {
             v.last_call
                 .store(if ok { 1 } else { 2 }, std::sync::atomic::Ordering::Relaxed);
             let open = if v.breaker.is_open() { 1.0 } else { 0.0 };
-            metrics::gauge!("flowgate_upstream_breaker_open", "vendor" => provider.label())
-                .set(open);
+            VENDOR_GAUGES.with(provider, |g| g.breaker_open.set(open));
             let wait = retry_wait(&v.policy, &result, attempt);
             match (next, wait) {
                 (Some(next), Some(wait))
@@ -611,7 +611,7 @@ async fn cached(
 ) -> Option<Reply> {
     let count = |cache: &'static str, hit: bool| {
         let result = if hit { "hit" } else { "miss" };
-        metrics::counter!("flowgate_cache_requests_total", "cache" => cache, "vendor" => provider.label(), "result" => result).increment(1);
+        CACHE_COUNTS.with((cache, provider, result), |c| c.increment(1));
     };
     let hit = cache.get(key);
     count("catalogue", hit.is_some());
@@ -688,13 +688,52 @@ fn record_call(
     took: Duration,
 ) {
     let status = match result {
-        Ok(reply) => reply.status.as_u16().to_string(),
-        Err(e) => e.kind.label().to_string(),
+        Ok(reply) => Ok(reply.status.as_u16()),
+        Err(e) => Err(e.kind.label()),
     };
-    let vendor = provider.label();
-    metrics::counter!("flowgate_upstream_calls_total", "vendor" => vendor, "route" => operation, "status" => status).increment(1);
-    metrics::histogram!("flowgate_upstream_call_duration_seconds", "vendor" => vendor, "route" => operation).record(took);
+    CALLS.with((provider, operation, status), |(calls, duration)| {
+        calls.increment(1);
+        duration.record(took);
+    });
 }
+
+/// A call's status label: the HTTP status, or the kind of failure when there was none.
+type CallStatus = Result<u16, &'static str>;
+
+/// A call's labels: vendor, route and status.
+type CallLabels = (Provider, &'static str, CallStatus);
+
+static CALLS: LazyLock<Handles<CallLabels, Timed>> = LazyLock::new(|| {
+    Handles::new(|(provider, operation, status)| {
+        let vendor = provider.label();
+        let status = match status {
+            Ok(code) => code.to_string(),
+            Err(kind) => kind.to_string(),
+        };
+        (
+            metrics::counter!("flowgate_upstream_calls_total", "vendor" => vendor, "route" => operation, "status" => status),
+            metrics::histogram!("flowgate_upstream_call_duration_seconds", "vendor" => vendor, "route" => operation),
+        )
+    })
+});
+
+struct VendorGauges {
+    in_flight: Gauge,
+    breaker_open: Gauge,
+}
+
+static VENDOR_GAUGES: LazyLock<Handles<Provider, VendorGauges>> = LazyLock::new(|| {
+    Handles::new(|provider| VendorGauges {
+        in_flight: metrics::gauge!("flowgate_upstream_in_flight", "vendor" => provider.label()),
+        breaker_open: metrics::gauge!("flowgate_upstream_breaker_open", "vendor" => provider.label()),
+    })
+});
+
+static CACHE_COUNTS: LazyLock<Handles<(&str, Provider, &str), Counter>> = LazyLock::new(|| {
+    Handles::new(
+        |(cache, provider, result)| metrics::counter!("flowgate_cache_requests_total", "cache" => cache, "vendor" => provider.label(), "result" => result),
+    )
+});
 
 /// Whether a result says the upstream is healthy (for the breaker).
 fn healthy(result: &Result<Reply, UpstreamError>) -> bool {
