@@ -108,6 +108,8 @@ struct Gateway {
     headers: Arc<CredentialHeaders>,
     graphiql: Html<String>,
     limits: Limits,
+    /// One per request `/graphql` may serve at once; a request finding none is shed.
+    slots: Arc<tokio::sync::Semaphore>,
     coalesce: bool,
     executions: InFlight<Answer>,
     documents: documents::Documents,
@@ -164,6 +166,9 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         ),
         headers: Arc::new(config.headers),
         graphiql: graphiql::page(&config.graphiql_headers),
+        slots: Arc::new(tokio::sync::Semaphore::new(
+            limits.max_concurrent_requests.max(1),
+        )),
         limits: limits.clone(),
         coalesce: config.coalesce,
         executions: InFlight::default(),
@@ -176,29 +181,14 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
     };
     let router = Router::new()
         .route("/", get(graphiql_page))
-        .route(
-            "/graphql",
-            any(graphql).layer(axum::middleware::from_fn_with_state(
-                Arc::new(tokio::sync::Semaphore::new(
-                    limits.max_concurrent_requests.max(1),
-                )),
-                shed,
-            )),
-        )
+        .route("/graphql", any(graphql))
         .route("/schema.graphql", get(schema_file))
         .route("/graphiql/{version}/{name}", get(graphiql::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(observe::ready))
         .route("/metrics", get(observe::render))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            limits.max_body_bytes,
-        ))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             limits.body_timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            limits.max_body_bytes,
-            declared_size,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
@@ -234,6 +224,9 @@ fn token(headers: &HeaderMap, name: &str) -> Option<Token> {
 /// Answers `/graphql`: reads the request (GET or POST), runs it, and replies in the media type
 /// the caller accepts.
 async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response {
+    let Ok(_slot) = g.slots.clone().try_acquire_owned() else {
+        return overloaded(request.headers());
+    };
     let (mut parts, body) = request.into_parts();
     if parts.headers.contains_key(axum::http::header::UPGRADE) {
         use axum::extract::FromRequestParts;
@@ -254,6 +247,9 @@ async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response 
         return Answer::refused(StatusCode::NOT_ACCEPTABLE, Code::BadUserInput, message)
             .send(Media::Json);
     };
+    if declared_over(&parts.headers, g.limits.max_body_bytes) {
+        return too_large(g.limits.max_body_bytes).send(media);
+    }
     let body = match axum::body::to_bytes(body, g.limits.max_body_bytes).await {
         Ok(body) => body,
         Err(e) if e.to_string().contains("length limit") => {
@@ -560,42 +556,26 @@ async fn respond(
     response
 }
 
-/// Sheds a GraphQL request at once when as many are being served as the limit allows: 503 with
-/// `Retry-After`, never a queue.
-async fn shed(
-    State(slots): State<Arc<tokio::sync::Semaphore>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let Ok(_slot) = slots.try_acquire() else {
-        let message = "the gateway is serving as many requests as it may; retry shortly";
-        let mut response =
-            Answer::refused(StatusCode::SERVICE_UNAVAILABLE, Code::Overloaded, message)
-                .send(Media::negotiate(request.headers()).unwrap_or(Media::Json));
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("1"),
-        );
-        return response;
-    };
-    next.run(request).await
+/// The answer to a GraphQL request shed because as many are being served as the limit allows:
+/// 503 with `Retry-After`, at once, never a queue.
+fn overloaded(headers: &HeaderMap) -> Response {
+    let message = "the gateway is serving as many requests as it may; retry shortly";
+    let mut response = Answer::refused(StatusCode::SERVICE_UNAVAILABLE, Code::Overloaded, message)
+        .send(Media::negotiate(headers).unwrap_or(Media::Json));
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    response
 }
 
-/// Refuses a body whose declared length is over the limit, before reading it.
-async fn declared_size(
-    State(max): State<usize>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let declared = request
-        .headers()
+/// Whether the body's declared length is over `max`: such a body is refused before reading it.
+fn declared_over(headers: &HeaderMap, max: usize) -> bool {
+    headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return too_large(max).send(Media::negotiate(request.headers()).unwrap_or(Media::Json));
-    }
-    next.run(request).await
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > max)
 }
 
 /// Gives every error a code from the closed list: async-graphql's own limit errors become
