@@ -2,6 +2,8 @@
 //! handle up in the registry on every use (building the key, hashing each label), which the
 //! hot paths paid several times per request and per upstream call. Only label sets drawn from
 //! a small closed list (static strings, status codes) belong here, so the map stays small.
+//! A handle is bound to the recorder installed when it is made; the server installs its own
+//! when it builds its router, before the first request.
 
 use std::collections::HashMap;
 use std::hash::Hash;
