@@ -1,5 +1,6 @@
-//! Clients that are slow or too many: headers and bodies must arrive in time, and requests past
-//! the concurrency cap are shed at once (503 with `Retry-After`), never queued.
+//! Clients that are slow, too many or too large: headers and bodies must arrive in time and
+//! within the limit, and requests past the concurrency cap are shed at once (503 with
+//! `Retry-After`), never queued.
 
 mod common;
 
@@ -46,6 +47,26 @@ async fn a_client_trickling_its_headers_is_disconnected() {
         .unwrap();
     let answer = read_to_close(&mut stream).await;
     assert!(!answer.contains("200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_refused() {
+    let (addr, sandbox) = served(|c| c.limits.max_body_bytes = 1024).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("400\r\n{}\r\n", " ".repeat(0x400));
+    for _ in 0..4 {
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let answer = read_to_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("QUERY_LIMIT_EXCEEDED"), "{answer}");
+    let calls = sandbox.appypie.hooks.total() + sandbox.appmixer.hooks.total();
+    assert_eq!(calls, 0);
 }
 
 #[tokio::test]
