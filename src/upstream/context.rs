@@ -2,6 +2,7 @@
 //! of the calls it caused, for its log line, and, when the caller asked, a trace of each call.
 //! Set by the server around each execution.
 
+use reqwest::header::HeaderValue;
 use serde::Serialize;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,9 +16,10 @@ tokio::task_local! {
 
 #[derive(Debug, Default)]
 pub struct RequestContext {
-    pub id: Arc<str>,
+    /// The request's id as the header it goes upstream in (none if it cannot be one).
+    pub id: Option<HeaderValue>,
     /// The caller's W3C `traceparent`, passed on when no span of ours continues it.
-    pub traceparent: Option<Arc<str>>,
+    pub traceparent: Option<HeaderValue>,
     calls: AtomicU32,
     trace: Option<Mutex<Vec<UpstreamCall>>>,
 }
@@ -48,8 +50,8 @@ impl RequestContext {
     /// A context for request `id`; `traced` keeps a trace of its upstream calls.
     pub fn new(id: &str, traced: bool, traceparent: Option<&str>) -> Arc<Self> {
         Arc::new(RequestContext {
-            id: Arc::from(id),
-            traceparent: traceparent.map(Arc::from),
+            id: HeaderValue::from_str(id).ok(),
+            traceparent: traceparent.and_then(|t| HeaderValue::from_str(t).ok()),
             calls: AtomicU32::new(0),
             trace: traced.then(Mutex::default),
         })

@@ -9,8 +9,9 @@ use crate::metered::{Handles, Timed};
 use crate::store::{LocalBuckets, Shared};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use hyper::http::uri::Authority;
 use metrics::{Counter, Gauge};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, HOST, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -59,22 +60,27 @@ impl Outgoing<'_> {
     /// so that no two different reads share one.
     fn key(&self) -> u128 {
         let counts = [self.segments.len() as u32, self.query.len() as u32].map(u32::to_le_bytes);
-        let mut parts: Vec<&[u8]> =
-            Vec::with_capacity(6 + self.segments.len() + 2 * self.query.len());
-        parts.extend([
+        let mut parts = share::Joined::with_capacity(256, 8 + self.segments.len());
+        for part in [
             self.method.as_str().as_bytes(),
             self.base.as_str().as_bytes(),
-            &counts[0],
-            &counts[1],
-        ]);
-        parts.extend(self.segments.iter().map(|s| s.as_bytes()));
+        ] {
+            parts.push(part);
+        }
+        parts.push(&counts[0]);
+        parts.push(&counts[1]);
+        for segment in self.segments {
+            parts.push(segment.as_bytes());
+        }
         for (name, value) in self.query {
-            parts.extend([name.as_bytes(), value.as_bytes()]);
+            parts.push(name.as_bytes());
+            parts.push(value.as_bytes());
         }
         if let Some((name, value)) = &self.credential {
-            parts.extend([name.as_str().as_bytes(), value.as_bytes()]);
+            parts.push(name.as_str().as_bytes());
+            parts.push(value.as_bytes());
         }
-        share::fingerprint(&parts)
+        parts.fingerprint()
     }
 }
 
@@ -149,7 +155,7 @@ pub struct HttpCore {
 }
 
 type Transport = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    hyper_rustls::HttpsConnector<super::tcp::Tcp>,
     reqwest::Body,
 >;
 
@@ -168,7 +174,7 @@ fn transport(config: &HttpConfig) -> Transport {
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .wrap_connector(http);
+        .wrap_connector(super::tcp::Tcp(http));
     Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
@@ -192,6 +198,32 @@ struct VendorGuard {
     buckets: Option<LocalBuckets>,
     /// How the last call went: 0 none yet, 1 healthy, 2 failed.
     last_call: std::sync::atomic::AtomicU8,
+    /// The `Host` header of the vendor's usual authority, made at its first call.
+    host: std::sync::OnceLock<(Authority, Option<HeaderValue>)>,
+}
+
+impl VendorGuard {
+    /// The `Host` header a call to `uri` carries: made once for the vendor's usual authority.
+    fn host_of(&self, uri: &hyper::Uri) -> Option<HeaderValue> {
+        let authority = uri.authority()?;
+        let (usual, value) = self
+            .host
+            .get_or_init(|| (authority.clone(), host_value(authority)));
+        if usual == authority {
+            value.clone()
+        } else {
+            host_value(authority)
+        }
+    }
+}
+
+/// `host[:port]` as a header value (the authority without any user info).
+fn host_value(authority: &Authority) -> Option<HeaderValue> {
+    let host = match authority.port_u16() {
+        Some(port) => format!("{}:{port}", authority.host()),
+        None => authority.host().to_string(),
+    };
+    HeaderValue::from_str(&host).ok()
 }
 
 /// A vendor's state for `/readyz`.
@@ -231,6 +263,7 @@ impl HttpCore {
                 .map(|r| LocalBuckets::new(r.per_min, r.burst)),
             policy,
             last_call: Default::default(),
+            host: Default::default(),
         };
         HttpCore {
             transport: self.transport.clone(),
@@ -523,6 +556,10 @@ impl HttpCore {
         // Only a URL that is no valid URI fails here: the call cannot go out.
         let mut request = hyper::Request::try_from(request)
             .map_err(|_| UpstreamError::new(provider, ErrorKind::Disconnected, operation))?;
+        // Set here, where it is made once, rather than by the client for every call.
+        if let Some(host) = self.vendor.as_ref().and_then(|v| v.host_of(request.uri())) {
+            request.headers_mut().entry(HOST).or_insert(host);
+        }
         let headers = request.headers_mut();
         headers
             .entry(reqwest::header::USER_AGENT)
@@ -592,12 +629,11 @@ impl HttpCore {
 fn tag(request: &mut reqwest::Request, context: Option<&RequestContext>) {
     let Some(context) = context else { return };
     let headers = request.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&context.id) {
-        headers.insert("x-request-id", value);
+    if let Some(value) = &context.id {
+        headers.insert("x-request-id", value.clone());
     }
-    let parent = context.traceparent.as_deref();
-    if let Some(value) = parent.and_then(|p| HeaderValue::from_str(p).ok()) {
-        headers.insert("traceparent", value);
+    if let Some(value) = &context.traceparent {
+        headers.insert("traceparent", value.clone());
     }
 }
 
@@ -888,6 +924,23 @@ mod tests {
             session.account_flows("a")
         });
         assert!(flows <= 512, "account_flows' future is {flows} bytes");
+    }
+
+    #[test]
+    fn the_host_header_is_made_once_for_the_usual_authority() {
+        let core = HttpCore::new(&HttpConfig::default()).for_vendor(
+            8,
+            Policy::default(),
+            &SharingConfig::default(),
+        );
+        let guard = core.vendor.as_deref().unwrap();
+        let usual: hyper::Uri = "http://user:pw@127.0.0.1:8080/a".parse().unwrap();
+        let other: hyper::Uri = "https://auth.example.com/b".parse().unwrap();
+        let host = |uri: &hyper::Uri| guard.host_of(uri).unwrap();
+        assert_eq!(host(&usual), "127.0.0.1:8080");
+        assert_eq!(host(&other), "auth.example.com");
+        assert_eq!(host(&usual), "127.0.0.1:8080");
+        assert_eq!(guard.host.get().unwrap().0, "user:pw@127.0.0.1:8080");
     }
 
     #[test]

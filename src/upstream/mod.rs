@@ -8,6 +8,7 @@ mod error;
 mod http;
 mod policy;
 mod share;
+mod tcp;
 
 pub use context::{batch_keys, continue_trace, in_batch, RequestContext, UpstreamCall};
 pub use error::{ErrorKind, Provider, UpstreamError};
