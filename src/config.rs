@@ -106,6 +106,7 @@ pub struct Appmixer {
 pub struct Caches {
     pub dedupe: bool,
     pub coalesce: bool,
+    pub coalesce_window_ms: u64,
     pub catalogue_ttl_secs: u64,
     pub catalogue_cache_mib: u64,
     pub document_cache: u64,
@@ -249,6 +250,7 @@ pub const SETTINGS: &[Setting] = &[
     s("appmixer", "rate_limit_burst", Number, "Appmixer calls one credential may make at once before the rate applies; 0: the rate's."),
     s("caches", "dedupe", Switch, "Identical in-flight upstream reads of one credential share one call."),
     s("caches", "coalesce", Switch, "Identical concurrent queries of one caller share one execution."),
+    s("caches", "coalesce_window_ms", Number, "Under load, while most queries find an identical one in flight, milliseconds a shared execution waits for more to join before it starts; 0: never."),
     s("caches", "catalogue_ttl_secs", Number, "Seconds catalogue replies (apps, categories, triggers, actions, components) are cached per credential; 0 turns the cache off."),
     s("caches", "catalogue_cache_mib", Number, "Most MiB of reply bodies the catalogue cache holds, per vendor."),
     s("caches", "document_cache", Number, "Parsed GraphQL documents kept for reuse; 0 parses every request."),
@@ -514,6 +516,7 @@ impl Default for Caches {
         Caches {
             dedupe: g.sharing.dedupe,
             coalesce: g.coalesce,
+            coalesce_window_ms: ms(g.coalesce_window),
             catalogue_ttl_secs: g.sharing.catalogue_ttl.as_secs(),
             catalogue_cache_mib: g.sharing.catalogue_max_bytes >> 20,
             document_cache: g.parsed_documents,
@@ -974,6 +977,7 @@ impl Config {
                 shared: None,
             },
             coalesce: self.caches.coalesce,
+            coalesce_window: Duration::from_millis(self.caches.coalesce_window_ms),
             parsed_documents: self.caches.document_cache,
             persisted: PersistedConfig {
                 apq: self.persisted.apq,

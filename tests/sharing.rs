@@ -97,6 +97,44 @@ async fn identical_queries_in_flight_share_one_execution() {
     }
 }
 
+/// While queries repeat and another execution runs, a new shared execution waits its window,
+/// and an identical query sent meanwhile joins it instead of running again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_gateway_holds_a_repeated_query_for_company() {
+    let tune = |c: &mut GatewayConfig| {
+        only(false, true, false)(c);
+        c.coalesce_window = Duration::from_millis(400);
+    };
+    let g = Arc::new(Gateway::start_with(tune).await);
+    // Queries repeat: most of these join the first one's execution.
+    slow_connect_list(&g);
+    all_at_once(&g, Who::Both(0), vec![CONNECTS.to_string(); 40]).await;
+    g.sandbox.appypie.hooks.clear_faults();
+    g.sandbox.reset_hooks();
+    // Busy: another execution runs for a while.
+    let slow_accounts = FaultRule::new("/accounts", Fault::Latency { ms: 1_500 });
+    g.sandbox.appmixer.hooks.add_fault(slow_accounts);
+    let accounts = "{ accounts(filter: { provider: APPMIXER }, first: 5) { nodes { nativeId } } }";
+    let query = |q: &'static str, after: u64| {
+        let g = g.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            g.query(Who::Both(0), q, json!({})).await
+        })
+    };
+    let (busy, first, second) = (
+        query(accounts, 0),
+        query(CONNECTS, 150),
+        query(CONNECTS, 300),
+    );
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!(edges(&first["data"]["connects"]).len(), 40);
+    assert_eq!(first, second);
+    assert!(busy.await.unwrap().get("errors").is_none());
+    assert_eq!(g.sandbox.appypie.hooks.counts(), list_calls(1));
+    assert_eq!(g.sandbox.appmixer.hooks.count("GET /accounts"), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutations_are_never_shared() {
     let g = Arc::new(Gateway::start().await);

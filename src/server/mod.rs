@@ -1,6 +1,7 @@
 //! The HTTP server: GraphQL over HTTP at `/graphql` (GET for queries, POST), GraphiQL at `/`,
 //! the SDL at `/schema.graphql`, `/healthz`.
 
+mod coalesce;
 mod cors;
 mod documents;
 mod graphiql;
@@ -18,7 +19,6 @@ pub use persisted::{sha256_hex, PersistedConfig};
 pub use subscriptions::SubscriptionConfig;
 
 use crate::error::Code;
-use crate::inflight::InFlight;
 use crate::loaders::tick;
 use crate::loaders::watch::Watches;
 use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
@@ -38,6 +38,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use http::{Answer, Media, Params};
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::Instrument;
 
 /// Everything the gateway needs to start.
@@ -60,6 +61,9 @@ pub struct GatewayConfig {
     pub sharing: SharingConfig,
     /// Identical concurrent queries of the same caller share one execution.
     pub coalesce: bool,
+    /// Under load, when queries repeat, how long a shared execution waits for identical
+    /// queries to join it before it starts (zero: never).
+    pub coalesce_window: Duration,
     /// Parsed documents kept for reuse (0: parse every request).
     pub parsed_documents: u64,
     /// Automatic persisted queries and trusted documents.
@@ -91,6 +95,7 @@ impl Default for GatewayConfig {
             limits: Limits::default(),
             sharing: SharingConfig::default(),
             coalesce: true,
+            coalesce_window: Duration::from_millis(2),
             parsed_documents: 1024,
             persisted: PersistedConfig::default(),
             cors: CorsConfig::default(),
@@ -111,7 +116,7 @@ struct Gateway {
     /// One per request `/graphql` may serve at once; a request finding none is shed.
     slots: Arc<tokio::sync::Semaphore>,
     coalesce: bool,
-    executions: InFlight<Answer>,
+    coalescing: coalesce::Coalescing,
     documents: documents::Documents,
     persisted: persisted::Persisted,
     sdl: String,
@@ -171,7 +176,7 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         )),
         limits: limits.clone(),
         coalesce: config.coalesce,
-        executions: InFlight::default(),
+        coalescing: coalesce::Coalescing::new(config.coalesce_window),
         documents: documents::Documents::new(config.parsed_documents),
         persisted,
         sdl: schema::sdl(),
@@ -310,7 +315,7 @@ async fn execute_as(g: Arc<Gateway>, who: Caller, mut params: Params, over_get: 
     let mut request = params.into_request(text);
     // A traced request runs alone: its trace is its own.
     let key = (g.coalesce && !who.traced).then(|| operation_key(&request, who.key));
-    if let Some(running) = key.and_then(|k| g.executions.running(k)) {
+    if let Some(running) = key.and_then(|k| g.coalescing.running(k)) {
         // Only queries that passed every check run shared, so the same request needs none.
         return finished(running.await);
     }
@@ -346,7 +351,7 @@ where
     F: std::future::Future<Output = Answer> + Send + 'static,
 {
     match key {
-        Some(key) => finished(g.executions.join(key, start).await.0),
+        Some(key) => finished(g.coalescing.join(key, start).await),
         None => Box::pin(start()).await,
     }
 }

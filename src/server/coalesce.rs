@@ -1,0 +1,141 @@
+//! Identical concurrent queries of one caller share one execution and its answer.
+//!
+//! Under load a new shared execution may also wait a moment (the window) before it starts, so
+//! that the identical queries arriving meanwhile join it instead of running again: each query
+//! then costs less, for the window's worth of latency. It waits only while both hold:
+//! - identical queries are the common case: at least half of the recent shared queries joined
+//!   one in flight (with queries that rarely repeat, the wait would buy nothing);
+//! - another shared execution is running (the cores have work meanwhile; an idle gateway never
+//!   waits).
+
+use super::http::Answer;
+use crate::inflight::{Flight, InFlight};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Moving share, in 1/1024ths, of recent shared queries that joined an execution in flight;
+/// each query moves it by 1/32 of the way.
+const FULL: u32 = 1024;
+const STEP: u32 = 32;
+
+pub struct Coalescing {
+    executions: InFlight<Answer>,
+    window: Duration,
+    joined: AtomicU32,
+    running: Arc<AtomicUsize>,
+}
+
+impl Coalescing {
+    /// Coalescing whose executions wait up to `window` for company (zero: never).
+    pub fn new(window: Duration) -> Self {
+        Coalescing {
+            executions: InFlight::default(),
+            window,
+            joined: AtomicU32::new(0),
+            running: Arc::default(),
+        }
+    }
+
+    /// The identical execution in flight under `key`, to join, if there is one.
+    pub fn running(&self, key: u128) -> Option<Flight<Answer>> {
+        let flight = self.executions.running(key)?;
+        self.note(true);
+        Some(flight)
+    }
+
+    /// The answer of the execution under `key`: one in flight, or the one `start` makes.
+    /// `None` if it panicked.
+    pub async fn join<F>(&self, key: u128, start: impl FnOnce() -> F) -> Option<Answer>
+    where
+        F: std::future::Future<Output = Answer> + Send + 'static,
+    {
+        let wait = self.wait();
+        let running = self.running.clone();
+        let start = move || {
+            let work = start();
+            async move {
+                let _running = Running::enter(running);
+                if let Some(wait) = wait {
+                    metrics::counter!("flowgate_coalesce_waits_total").increment(1);
+                    tokio::time::sleep(wait).await;
+                }
+                work.await
+            }
+        };
+        let (answer, joined) = self.executions.join(key, start).await;
+        self.note(joined);
+        answer
+    }
+
+    /// How long a shared execution starting now waits for company, if at all.
+    fn wait(&self) -> Option<Duration> {
+        let repeating = self.joined.load(Ordering::Relaxed) >= FULL / 2;
+        let busy = self.running.load(Ordering::Relaxed) > 0;
+        (repeating && busy && !self.window.is_zero()).then_some(self.window)
+    }
+
+    fn note(&self, joined: bool) {
+        let step = |share: u32| Some(share - share / STEP + if joined { STEP } else { 0 });
+        let _ = self
+            .joined
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, step);
+    }
+}
+
+/// Counts a shared execution as running while it lives.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn enter(count: Arc<AtomicUsize>) -> Running {
+        count.fetch_add(1, Ordering::Relaxed);
+        Running(count)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_share_of_joins_moves_towards_what_queries_do() {
+        let c = Coalescing::new(Duration::from_millis(2));
+        for _ in 0..200 {
+            c.note(true);
+        }
+        let high = c.joined.load(Ordering::Relaxed);
+        assert!((FULL - 40..=FULL).contains(&high), "{high}");
+        for _ in 0..200 {
+            c.note(false);
+        }
+        assert!(c.joined.load(Ordering::Relaxed) < 40);
+    }
+
+    #[test]
+    fn it_waits_only_when_queries_repeat_and_others_run() {
+        let c = Coalescing::new(Duration::from_millis(2));
+        assert_eq!(c.wait(), None, "idle, nothing repeats");
+        for _ in 0..200 {
+            c.note(true);
+        }
+        assert_eq!(c.wait(), None, "idle");
+        let _one = Running::enter(c.running.clone());
+        assert_eq!(c.wait(), Some(Duration::from_millis(2)));
+        for _ in 0..200 {
+            c.note(false);
+        }
+        assert_eq!(c.wait(), None, "busy, but nothing repeats");
+        let off = Coalescing::new(Duration::ZERO);
+        for _ in 0..200 {
+            off.note(true);
+        }
+        let _two = Running::enter(off.running.clone());
+        assert_eq!(off.wait(), None, "no window");
+    }
+}
