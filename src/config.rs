@@ -250,7 +250,7 @@ pub const SETTINGS: &[Setting] = &[
     s("appmixer", "rate_limit_burst", Number, "Appmixer calls one credential may make at once before the rate applies; 0: the rate's."),
     s("caches", "dedupe", Switch, "Identical in-flight upstream reads of one credential share one call."),
     s("caches", "coalesce", Switch, "Identical concurrent queries of one caller share one execution."),
-    s("caches", "coalesce_window_ms", Number, "Under load, while most queries find an identical one in flight, milliseconds a shared execution waits for more to join before it starts; 0: never."),
+    s("caches", "coalesce_window_ms", Number, "Under load, while most queries find an identical one in flight and executions run long, milliseconds a shared execution waits for more to join before it starts; 0: never."),
     s("caches", "catalogue_ttl_secs", Number, "Seconds catalogue replies (apps, categories, triggers, actions, components) are cached per credential; 0 turns the cache off."),
     s("caches", "catalogue_cache_mib", Number, "Most MiB of reply bodies the catalogue cache holds, per vendor."),
     s("caches", "document_cache", Number, "Parsed GraphQL documents kept for reuse; 0 parses every request."),

@@ -97,17 +97,19 @@ async fn identical_queries_in_flight_share_one_execution() {
     }
 }
 
-/// While queries repeat and another execution runs, a new shared execution waits its window,
-/// and an identical query sent meanwhile joins it instead of running again.
+/// While queries repeat, another execution runs and executions have been long, a new shared
+/// execution waits its window, and an identical query sent meanwhile joins it instead of
+/// running again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_gateway_holds_a_repeated_query_for_company() {
     let tune = |c: &mut GatewayConfig| {
         only(false, true, false)(c);
-        c.coalesce_window = Duration::from_millis(400);
+        c.coalesce_window = Duration::from_millis(200);
     };
     let g = Arc::new(Gateway::start_with(tune).await);
-    // Queries repeat: most of these join the first one's execution.
-    slow_connect_list(&g);
+    // Queries repeat: most of these join the first one's execution, which runs long.
+    let slow_list = FaultRule::new("*/connect/list", Fault::Latency { ms: 3_400 });
+    g.sandbox.appypie.hooks.add_fault(slow_list);
     all_at_once(&g, Who::Both(0), vec![CONNECTS.to_string(); 40]).await;
     g.sandbox.appypie.hooks.clear_faults();
     g.sandbox.reset_hooks();

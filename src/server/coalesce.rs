@@ -2,11 +2,13 @@
 //!
 //! Under load a new shared execution may also wait a moment (the window) before it starts, so
 //! that the identical queries arriving meanwhile join it instead of running again: each query
-//! then costs less, for the window's worth of latency. It waits only while both hold:
+//! then costs less, for the window's worth of latency. It waits only while all three hold:
 //! - identical queries are the common case: at least half of the recent shared queries joined
 //!   one in flight (with queries that rarely repeat, the wait would buy nothing);
 //! - another shared execution is running (the cores have work meanwhile; an idle gateway never
-//!   waits).
+//!   waits);
+//! - recent executions ran for at least twice the window: a short execution costs little to
+//!   run again, and waiting would cost its queries more than it saves.
 
 use super::http::Answer;
 use crate::inflight::{Flight, InFlight};
@@ -24,6 +26,8 @@ pub struct Coalescing {
     window: Duration,
     joined: AtomicU32,
     running: Arc<AtomicUsize>,
+    /// Moving mean of how long recent shared executions ran, in microseconds.
+    run_micros: Arc<AtomicU32>,
 }
 
 impl Coalescing {
@@ -34,6 +38,7 @@ impl Coalescing {
             window,
             joined: AtomicU32::new(0),
             running: Arc::default(),
+            run_micros: Arc::default(),
         }
     }
 
@@ -51,7 +56,7 @@ impl Coalescing {
         F: std::future::Future<Output = Answer> + Send + 'static,
     {
         let wait = self.wait();
-        let running = self.running.clone();
+        let (running, run_micros) = (self.running.clone(), self.run_micros.clone());
         let start = move || {
             let work = start();
             async move {
@@ -60,7 +65,13 @@ impl Coalescing {
                     metrics::counter!("flowgate_coalesce_waits_total").increment(1);
                     tokio::time::sleep(wait).await;
                 }
-                work.await
+                let started = std::time::Instant::now();
+                let answer = work.await;
+                let took = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+                let _ = run_micros.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |mean| {
+                    Some(mean - mean / 8 + took / 8)
+                });
+                answer
             }
         };
         let (answer, joined) = self.executions.join(key, start).await;
@@ -72,7 +83,9 @@ impl Coalescing {
     fn wait(&self) -> Option<Duration> {
         let repeating = self.joined.load(Ordering::Relaxed) >= FULL / 2;
         let busy = self.running.load(Ordering::Relaxed) > 0;
-        (repeating && busy && !self.window.is_zero()).then_some(self.window)
+        let run = Duration::from_micros(self.run_micros.load(Ordering::Relaxed).into());
+        let long = run >= 2 * self.window;
+        (repeating && busy && long && !self.window.is_zero()).then_some(self.window)
     }
 
     fn note(&self, joined: bool) {
@@ -118,7 +131,7 @@ mod tests {
     }
 
     #[test]
-    fn it_waits_only_when_queries_repeat_and_others_run() {
+    fn it_waits_only_when_queries_repeat_others_run_and_executions_are_long() {
         let c = Coalescing::new(Duration::from_millis(2));
         assert_eq!(c.wait(), None, "idle, nothing repeats");
         for _ in 0..200 {
@@ -126,6 +139,8 @@ mod tests {
         }
         assert_eq!(c.wait(), None, "idle");
         let _one = Running::enter(c.running.clone());
+        assert_eq!(c.wait(), None, "executions have been short");
+        c.run_micros.store(4_000, Ordering::Relaxed);
         assert_eq!(c.wait(), Some(Duration::from_millis(2)));
         for _ in 0..200 {
             c.note(false);
@@ -136,6 +151,7 @@ mod tests {
             off.note(true);
         }
         let _two = Running::enter(off.running.clone());
+        off.run_micros.store(4_000, Ordering::Relaxed);
         assert_eq!(off.wait(), None, "no window");
     }
 }
