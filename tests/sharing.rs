@@ -127,7 +127,7 @@ async fn a_busy_gateway_holds_a_repeated_query_for_company() {
     let (busy, first, second) = (
         query(accounts, 0),
         query(CONNECTS, 150),
-        query(CONNECTS, 300),
+        query(CONNECTS, 250),
     );
     let (first, second) = (first.await.unwrap(), second.await.unwrap());
     assert_eq!(edges(&first["data"]["connects"]).len(), 40);
