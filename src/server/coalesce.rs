@@ -25,9 +25,16 @@ pub struct Coalescing {
     executions: InFlight<Answer>,
     window: Duration,
     joined: AtomicU32,
-    running: Arc<AtomicUsize>,
+    /// What the executions themselves update while they run.
+    runs: Arc<Runs>,
+}
+
+#[derive(Default)]
+struct Runs {
+    /// Shared executions running now.
+    running: AtomicUsize,
     /// Moving mean of how long recent shared executions ran, in microseconds.
-    run_micros: Arc<AtomicU32>,
+    micros: AtomicU32,
 }
 
 impl Coalescing {
@@ -37,8 +44,7 @@ impl Coalescing {
             executions: InFlight::default(),
             window,
             joined: AtomicU32::new(0),
-            running: Arc::default(),
-            run_micros: Arc::default(),
+            runs: Arc::default(),
         }
     }
 
@@ -56,11 +62,11 @@ impl Coalescing {
         F: std::future::Future<Output = Answer> + Send + 'static,
     {
         let wait = self.wait();
-        let (running, run_micros) = (self.running.clone(), self.run_micros.clone());
+        let runs = self.runs.clone();
         let start = move || {
             let work = start();
             async move {
-                let _running = Running::enter(running);
+                let _running = Running::enter(runs.clone());
                 if let Some(wait) = wait {
                     metrics::counter!("flowgate_coalesce_waits_total").increment(1);
                     tokio::time::sleep(wait).await;
@@ -68,9 +74,11 @@ impl Coalescing {
                 let started = std::time::Instant::now();
                 let answer = work.await;
                 let took = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
-                let _ = run_micros.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |mean| {
-                    Some(mean - mean / 8 + took / 8)
-                });
+                let _ = runs
+                    .micros
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |mean| {
+                        Some(mean - mean / 8 + took / 8)
+                    });
                 answer
             }
         };
@@ -82,8 +90,8 @@ impl Coalescing {
     /// How long a shared execution starting now waits for company, if at all.
     fn wait(&self) -> Option<Duration> {
         let repeating = self.joined.load(Ordering::Relaxed) >= FULL / 2;
-        let busy = self.running.load(Ordering::Relaxed) > 0;
-        let run = Duration::from_micros(self.run_micros.load(Ordering::Relaxed).into());
+        let busy = self.runs.running.load(Ordering::Relaxed) > 0;
+        let run = Duration::from_micros(self.runs.micros.load(Ordering::Relaxed).into());
         let long = run >= 2 * self.window;
         (repeating && busy && long && !self.window.is_zero()).then_some(self.window)
     }
@@ -97,18 +105,18 @@ impl Coalescing {
 }
 
 /// Counts a shared execution as running while it lives.
-struct Running(Arc<AtomicUsize>);
+struct Running(Arc<Runs>);
 
 impl Running {
-    fn enter(count: Arc<AtomicUsize>) -> Running {
-        count.fetch_add(1, Ordering::Relaxed);
-        Running(count)
+    fn enter(runs: Arc<Runs>) -> Running {
+        runs.running.fetch_add(1, Ordering::Relaxed);
+        Running(runs)
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -138,9 +146,9 @@ mod tests {
             c.note(true);
         }
         assert_eq!(c.wait(), None, "idle");
-        let _one = Running::enter(c.running.clone());
+        let _one = Running::enter(c.runs.clone());
         assert_eq!(c.wait(), None, "executions have been short");
-        c.run_micros.store(4_000, Ordering::Relaxed);
+        c.runs.micros.store(4_000, Ordering::Relaxed);
         assert_eq!(c.wait(), Some(Duration::from_millis(2)));
         for _ in 0..200 {
             c.note(false);
@@ -150,8 +158,8 @@ mod tests {
         for _ in 0..200 {
             off.note(true);
         }
-        let _two = Running::enter(off.running.clone());
-        off.run_micros.store(4_000, Ordering::Relaxed);
+        let _two = Running::enter(off.runs.clone());
+        off.runs.micros.store(4_000, Ordering::Relaxed);
         assert_eq!(off.wait(), None, "no window");
     }
 }

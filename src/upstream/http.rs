@@ -61,12 +61,8 @@ impl Outgoing<'_> {
     fn key(&self) -> u128 {
         let counts = [self.segments.len() as u32, self.query.len() as u32].map(u32::to_le_bytes);
         let mut parts = share::Joined::with_capacity(256, 8 + self.segments.len());
-        for part in [
-            self.method.as_str().as_bytes(),
-            self.base.as_str().as_bytes(),
-        ] {
-            parts.push(part);
-        }
+        parts.push(self.method.as_str().as_bytes());
+        parts.push(self.base.as_str().as_bytes());
         parts.push(&counts[0]);
         parts.push(&counts[1]);
         for segment in self.segments {
