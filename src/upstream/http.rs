@@ -282,10 +282,9 @@ impl HttpCore {
         let Some(v) = &self.vendor else {
             let mut request = outgoing.build();
             let policy = Policy::default();
-            *request.timeout_mut() = Some(policy.timeout);
             tag(&mut request, context.as_deref());
-            let max = policy.max_body_bytes;
-            return Box::pin(self.send_once(provider, operation, request, max)).await;
+            let limits = (policy.max_body_bytes, policy.timeout);
+            return Box::pin(self.send_once(provider, operation, request, limits)).await;
         };
         if call == Call::Write {
             let request = outgoing.build();
@@ -413,7 +412,7 @@ impl HttpCore {
         }
         v.budget.deposit();
         tag(&mut current, trace);
-        *current.timeout_mut() = Some(v.policy.timeout);
+        let limits = (v.policy.max_body_bytes, v.policy.timeout);
         for attempt in 1.. {
             let next = if idempotent {
                 current.try_clone()
@@ -425,9 +424,7 @@ impl HttpCore {
                 let in_flight = VENDOR_GAUGES.with(provider, |g| g.in_flight.clone());
                 in_flight.increment(1.0);
                 let started = std::time::Instant::now();
-                let result = self
-                    .send_once(provider, operation, current, v.policy.max_body_bytes)
-                    .await;
+                let result = self.send_once(provider, operation, current, limits).await;
                 in_flight.decrement(1.0);
                 let took = started.elapsed();
                 record_call(provider, operation, &result, took);
@@ -499,6 +496,8 @@ impl HttpCore {
         }
         let mut request = reqwest::Request::new(method, url);
         let headers = request.headers_mut();
+        // Room for every header a call carries, so that none makes the map grow.
+        *headers = HeaderMap::with_capacity(8);
         if let Some((name, mut value)) = credential {
             value.set_sensitive(true);
             headers.insert(name, value);
@@ -511,14 +510,14 @@ impl HttpCore {
         request
     }
 
-    /// Sends `request` once and reads the body, up to `limit` bytes; transport failures become
-    /// typed errors.
+    /// Sends `request` once and reads the body, within `limits` (the most bytes, the longest
+    /// wait); transport failures become typed errors.
     async fn send_once(
         &self,
         provider: Provider,
         operation: &'static str,
         request: reqwest::Request,
-        limit: usize,
+        limits: (usize, Duration),
     ) -> Result<Reply, UpstreamError> {
         let span = tracing::info_span!(
             "upstream.call",
@@ -528,9 +527,9 @@ impl HttpCore {
             http.response.status_code = tracing::field::Empty,
         );
         if span.is_disabled() {
-            return self.read(provider, operation, request, limit).await;
+            return self.read(provider, operation, request, limits).await;
         }
-        let result = Box::pin(self.read(provider, operation, request, limit))
+        let result = Box::pin(self.read(provider, operation, request, limits))
             .instrument(span.clone())
             .await;
         if let Ok(reply) = &result {
@@ -539,16 +538,15 @@ impl HttpCore {
         result
     }
 
-    /// The call, with our headers, within its timeout if it has one.
+    /// The call, with our headers, within its limits (the most bytes, the longest wait).
     async fn read(
         &self,
         provider: Provider,
         operation: &'static str,
         mut request: reqwest::Request,
-        limit: usize,
+        (limit, timeout): (usize, Duration),
     ) -> Result<Reply, UpstreamError> {
         super::context::inject_trace(request.headers_mut());
-        let timeout = request.timeout().copied();
         // Only a URL that is no valid URI fails here: the call cannot go out.
         let mut request = hyper::Request::try_from(request)
             .map_err(|_| UpstreamError::new(provider, ErrorKind::Disconnected, operation))?;
@@ -564,9 +562,6 @@ impl HttpCore {
             .entry(reqwest::header::ACCEPT)
             .or_insert(HeaderValue::from_static("*/*"));
         let exchange = self.exchange(provider, operation, request, limit);
-        let Some(timeout) = timeout else {
-            return exchange.await;
-        };
         tokio::time::timeout(timeout, exchange)
             .await
             .unwrap_or_else(|_| Err(UpstreamError::new(provider, ErrorKind::Timeout, operation)))
@@ -621,15 +616,18 @@ impl HttpCore {
     }
 }
 
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
 /// Sets the request's id on the call that goes out (it is not part of a shared read's key).
 fn tag(request: &mut reqwest::Request, context: Option<&RequestContext>) {
     let Some(context) = context else { return };
     let headers = request.headers_mut();
     if let Some(value) = &context.id {
-        headers.insert("x-request-id", value.clone());
+        headers.insert(REQUEST_ID, value.clone());
     }
     if let Some(value) = &context.traceparent {
-        headers.insert("traceparent", value.clone());
+        headers.insert(TRACEPARENT, value.clone());
     }
 }
 
