@@ -381,13 +381,13 @@ async fn removing_an_account_stops_its_flows() {
     }
     let (account, flows) = used.expect("some account is used by a flow");
     for f in flows.iter() {
-        let flow = s.flow(&f.flow_id).await.unwrap();
-        assert_eq!(flow.name.as_ref(), Some(&f.name));
+        let flow = s.flow(&f.0.flow_id).await.unwrap();
+        assert_eq!(flow.name, f.0.name);
     }
-    s.start_flow(&flows[0].flow_id).await.unwrap();
+    s.start_flow(&flows[0].0.flow_id).await.unwrap();
     assert_eq!(s.remove_account(&account).await.unwrap(), account);
     assert_eq!(
-        s.flow(&flows[0].flow_id).await.unwrap().stage,
+        s.flow(&flows[0].0.flow_id).await.unwrap().stage,
         Some(Stage::Stopped)
     );
     assert!(!s

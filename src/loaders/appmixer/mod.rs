@@ -26,7 +26,7 @@ pub struct AppmixerLoaders {
     pub components_by_app: Load<Arc<Vec<ComponentManifest>>>,
     pub accounts: Load<Arc<Vec<Arc<Account>>>>,
     pub flows: Load<Arc<Vec<Arc<Flow>>>>,
-    pub account_flows: Load<Arc<Vec<FlowRef>>>,
+    pub account_flows: Load<Arc<Vec<UsedFlow>>>,
     pub logs: Load<Arc<Vec<LogEntry>>>,
     pub stop_status: Load<StopStatus>,
     /// One flow, whole (thumbnail included).

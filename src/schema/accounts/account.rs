@@ -140,7 +140,7 @@ impl Account {
     pub async fn profile_info(&self) -> Option<Json<serde_json::Value>> {
         match self {
             Account::AppyPie(_) => None,
-            Account::Appmixer(a) => a.profile_info.clone().map(Json),
+            Account::Appmixer(a) => a.profile_info.as_ref().map(|p| Json(p.value())),
         }
     }
 
@@ -199,12 +199,13 @@ impl Account {
                     .gql()?
                     .unwrap_or_default();
                 if nodes_want_only(ctx, FLOW_REF_FIELDS) {
-                    return Ok(refs.iter().map(flow_from_ref).collect());
+                    let used = refs.iter().map(|r| Automation::Flow(Flow(r.0.clone())));
+                    return Ok(used.collect());
                 }
                 let flows = load_once(&l.flows).await.gql()?;
                 Ok(refs
                     .iter()
-                    .filter_map(|r| flows.iter().find(|f| f.flow_id == r.flow_id))
+                    .filter_map(|r| flows.iter().find(|f| f.flow_id == r.0.flow_id))
                     .cloned()
                     .map(|f| Automation::Flow(Flow(f)))
                     .collect())
@@ -227,14 +228,6 @@ fn nodes_want_only(ctx: &Context<'_>, fields: &[&str]) -> bool {
         "edges" => f.selection_set().all(|e| e.name() != "node" || only(e)),
         _ => true,
     })
-}
-
-fn flow_from_ref(r: &mm::FlowRef) -> Automation {
-    Automation::Flow(Flow(Arc::new(mm::Flow {
-        flow_id: r.flow_id.clone(),
-        name: Some(r.name.clone()),
-        ..mm::Flow::default()
-    })))
 }
 
 impl Account {

@@ -316,7 +316,7 @@ impl Flow {
                 .iter()
                 .filter(|a| {
                     uses.get(&a.account_id)
-                        .is_some_and(|refs| refs.iter().any(|r| r.flow_id == self.0.flow_id))
+                        .is_some_and(|refs| refs.iter().any(|r| r.0.flow_id == self.0.flow_id))
                 })
                 .cloned()
                 .map(Account::Appmixer)

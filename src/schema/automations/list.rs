@@ -263,7 +263,7 @@ async fn flows(
             Some(
                 refs.iter()
                     .flat_map(|r| r.iter())
-                    .map(|r| r.flow_id.clone())
+                    .map(|r| r.0.flow_id.clone())
                     .collect(),
             )
         }

@@ -480,7 +480,7 @@ impl AppmixerSession {
     }
 
     /// `GET /accounts/:id/flows`: flows that use the account.
-    pub async fn account_flows(&self, id: &str) -> Result<Arc<Vec<FlowRef>>, UpstreamError> {
+    pub async fn account_flows(&self, id: &str) -> Result<Arc<Vec<UsedFlow>>, UpstreamError> {
         self.get_shared("GET /accounts/{id}/flows", &["accounts", id, "flows"], &[])
             .await
     }

@@ -1,8 +1,10 @@
 //! Appmixer API models, per `shared/upstream-contracts.md` §2.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -243,21 +245,60 @@ pub struct Account {
     pub service: String,
     pub user_id: String,
     #[serde(default)]
-    pub profile_info: Option<Value>,
+    pub profile_info: Option<RawJson>,
     #[serde(default)]
     pub icon: Option<String>,
     #[serde(default)]
     pub label: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// JSON kept as its text until it is read: an account's `profileInfo`, which few queries ask
+/// for, costs a list of accounts no objects.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(pub Box<RawValue>);
+
+impl RawJson {
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+/// The reply of `POST /accounts`: the account, and what the vendor says of the new one.
+#[derive(Clone, Debug, PartialEq)]
 pub struct CreatedAccount {
-    #[serde(flatten)]
     pub account: Account,
-    #[serde(default)]
     pub pre: Option<Value>,
-    #[serde(default)]
     pub revoked: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for CreatedAccount {
+    /// Read twice, as the account and as what it adds: the account keeps JSON as text, which
+    /// serde cannot do in a flattened field.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Added {
+            #[serde(default)]
+            pre: Option<Value>,
+            #[serde(default)]
+            revoked: Option<bool>,
+        }
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let read = |e: serde_json::Error| serde::de::Error::custom(e);
+        let account = serde_json::from_str(raw.get()).map_err(read)?;
+        let added: Added = serde_json::from_str(raw.get()).map_err(read)?;
+        Ok(CreatedAccount {
+            account,
+            pre: added.pre,
+            revoked: added.revoked,
+        })
+    }
 }
 
 /// Body of `POST /accounts`.
@@ -305,6 +346,22 @@ pub struct ComponentAuth {
 pub struct FlowRef {
     pub flow_id: String,
     pub name: String,
+}
+
+/// A flow as `GET /accounts/:id/flows` lists it (a [`FlowRef`]), read straight into the flow it
+/// is: every answer that shows it then shares this one copy.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "FlowRef")]
+pub struct UsedFlow(pub Arc<Flow>);
+
+impl From<FlowRef> for UsedFlow {
+    fn from(r: FlowRef) -> Self {
+        UsedFlow(Arc::new(Flow {
+            flow_id: r.flow_id,
+            name: Some(r.name),
+            ..Flow::default()
+        }))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -377,4 +434,39 @@ pub struct LogEntry {
 pub struct Logs {
     pub buckets: Vec<Bucket>,
     pub hits: Vec<LogEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_account_keeps_its_profile_as_text_until_read() {
+        let text = r#"{"accountId":"a1","name":"n","displayName":null,"service":"appmixer:x",
+            "userId":"u","profileInfo":{"login":"octo","ids":[1,2]}}"#;
+        let account: Account = serde_json::from_str(text).unwrap();
+        let profile = account.profile_info.expect("a profile");
+        assert_eq!(profile.value(), json!({ "login": "octo", "ids": [1, 2] }));
+        let none: Account =
+            serde_json::from_str(&text.replace(r#"{"login":"octo","ids":[1,2]}"#, "null")).unwrap();
+        assert_eq!(none.profile_info, None);
+    }
+
+    #[test]
+    fn a_created_account_reads_the_account_and_what_it_adds() {
+        let text = r#"{"accountId":"a1","name":"n","displayName":null,"service":"appmixer:x",
+            "userId":"u","profileInfo":{"login":"octo"},"pre":{"k":1},"revoked":false}"#;
+        let created: CreatedAccount = serde_json::from_str(text).unwrap();
+        assert_eq!(created.account.account_id, "a1");
+        let profile = created.account.profile_info.as_ref().map(RawJson::value);
+        assert_eq!(profile, Some(json!({ "login": "octo" })));
+        assert_eq!(created.pre, Some(json!({ "k": 1 })));
+        assert_eq!(created.revoked, Some(false));
+        let broken = serde_json::from_str::<CreatedAccount>(r#"{"accountId":"a1"}"#);
+        assert!(
+            broken.is_err(),
+            "an account without its fields is no account"
+        );
+    }
 }
