@@ -119,8 +119,8 @@ pub struct CredentialHeaders {
 /// Everything one request may use: that caller's loaders, and the sign-ins.
 pub struct RequestData {
     pub sign_in: SignIns,
-    pub appypie: Option<AppyPieLoaders>,
-    pub appmixer: Option<AppmixerLoaders>,
+    appypie: VendorLoaders<AppyPieClient, AppyPieLoaders>,
+    appmixer: VendorLoaders<AppmixerClient, AppmixerLoaders>,
     pub headers: Arc<CredentialHeaders>,
     /// A fingerprint of the caller's credentials (never the tokens).
     pub caller: u128,
@@ -138,11 +138,35 @@ impl RequestData {
     ) -> Self {
         RequestData {
             caller,
-            appypie: appypie_token.map(|t| AppyPieLoaders::new(appypie_client.session(t))),
-            appmixer: appmixer_token.map(|t| AppmixerLoaders::new(appmixer_client.session(t))),
-            sign_in: SignIns::new(appypie_client, appmixer_client),
+            sign_in: SignIns::new(appypie_client.clone(), appmixer_client.clone()),
+            appypie: VendorLoaders::new(appypie_client, appypie_token),
+            appmixer: VendorLoaders::new(appmixer_client, appmixer_token),
             headers,
         }
+    }
+}
+
+/// A vendor's loaders for one request, made when a field first needs them: a query that reads
+/// one vendor makes none for the other.
+struct VendorLoaders<C, L> {
+    client: C,
+    token: Option<Token>,
+    made: std::sync::OnceLock<L>,
+}
+
+impl<C, L> VendorLoaders<C, L> {
+    fn new(client: C, token: Option<Token>) -> Self {
+        VendorLoaders {
+            client,
+            token,
+            made: Default::default(),
+        }
+    }
+
+    /// The loaders, made by `make` the first time; `None` without a token.
+    fn get(&self, make: impl FnOnce(&C, Token) -> L) -> Option<&L> {
+        let token = self.token.as_ref()?;
+        Some(self.made.get_or_init(|| make(&self.client, token.clone())))
     }
 }
 
@@ -154,7 +178,7 @@ pub(crate) fn data<'a>(ctx: &Context<'a>) -> Result<&'a RequestData> {
 pub(crate) fn pie<'a>(ctx: &Context<'a>) -> Result<&'a AppyPieLoaders> {
     let d = data(ctx)?;
     d.appypie
-        .as_ref()
+        .get(|c, t| AppyPieLoaders::new(c.session(t)))
         .ok_or_else(|| missing_credential(Provider::AppyPie, &d.headers.appypie))
 }
 
@@ -162,7 +186,7 @@ pub(crate) fn pie<'a>(ctx: &Context<'a>) -> Result<&'a AppyPieLoaders> {
 pub(crate) fn mixer<'a>(ctx: &Context<'a>) -> Result<&'a AppmixerLoaders> {
     let d = data(ctx)?;
     d.appmixer
-        .as_ref()
+        .get(|c, t| AppmixerLoaders::new(c.session(t)))
         .ok_or_else(|| missing_credential(Provider::Appmixer, &d.headers.appmixer))
 }
 
