@@ -1,7 +1,9 @@
-//! One batch's fetch, awaited by every key it answers. `Shared` wakes every waiter whenever its
-//! future makes progress, so a fan-out of 50 calls awaited by 50 keys polls 50 resolver chains
-//! on each of its 50 replies. Here the fetch wakes only the waiter that last polled it (the one
-//! driving it); the others wake once, when it ends.
+//! One piece of work awaited by many, run in their own tasks: a loader's batch (awaited by every
+//! key it answers), a read in flight (by every caller that joined it). `Shared` wakes every
+//! waiter whenever its future makes progress, so a fan-out of 50 calls awaited by 50 keys polls
+//! 50 resolver chains on each of its 50 replies. Here the work wakes only the waiter that last
+//! polled it (the one driving it); the others wake once, when it ends. When the last waiter
+//! goes, the work is dropped.
 
 use futures_util::future::BoxFuture;
 use std::future::Future;

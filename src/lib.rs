@@ -1,5 +1,6 @@
 //! flowgate: a GraphQL gateway over the Appy Pie Connect API and the Appmixer API.
 
+mod batch;
 pub mod config;
 pub mod error;
 mod inflight;

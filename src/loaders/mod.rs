@@ -3,7 +3,6 @@
 
 mod appmixer;
 mod appypie;
-mod batch;
 mod sign_in;
 pub mod tick;
 pub mod watch;
@@ -24,8 +23,8 @@ pub mod model {
 pub use crate::upstream::appmixer::AppmixerClient;
 pub use crate::upstream::appypie::AppyPieClient;
 
+use crate::batch::Batch;
 use crate::upstream::{in_batch, ErrorKind, UpstreamError};
-use batch::Batch;
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;

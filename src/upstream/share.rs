@@ -5,7 +5,7 @@
 
 use super::error::{ErrorKind, Provider, UpstreamError};
 use super::http::Reply;
-use crate::inflight::InFlight;
+use crate::inflight::Driven;
 use reqwest::header::CACHE_CONTROL;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -127,7 +127,7 @@ type Outcome = Result<Reply, UpstreamError>;
 
 /// Identical upstream reads in flight, shared by key.
 #[derive(Debug, Default)]
-pub struct SharedReads(InFlight<Outcome>);
+pub struct SharedReads(Driven<Outcome>);
 
 impl SharedReads {
     /// The outcome of the read under `key`, joining one in flight or starting the call `start`
