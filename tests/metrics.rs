@@ -1,12 +1,14 @@
 //! Metrics as Prometheus scrapes them, and `/readyz`. A test binary of its own: the metrics
-//! recorder is the process's, so other tests' gateways would move the same series. The two tests
-//! here touch different series (Appy Pie's connect list; Appmixer's user and breaker).
+//! recorder is the process's, so other tests' gateways would move the same series. The tests
+//! here touch different series (Appy Pie's connect list; Appmixer's user and breaker), or wait
+//! for the others' calls to end (Appmixer's calls in flight).
 
 mod common;
 
 use common::{Gateway, Who};
 use flowgate::sandbox::{Fault, FaultRule};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// `/metrics` parsed with a Prometheus text parser: each sample's value by name and labels.
 async fn scrape(g: &Gateway) -> Vec<prometheus_parse::Sample> {
@@ -159,4 +161,37 @@ async fn retries_and_the_breaker_show_in_metrics_and_readyz() {
             &[("vendor", "appmixer"), ("status", "503")]
         ) >= 2.0
     );
+}
+
+#[tokio::test]
+async fn a_call_its_request_gave_up_leaves_the_in_flight_gauge() {
+    let g = Gateway::start_with(|c| c.limits.deadline = Duration::from_millis(1_500)).await;
+    let slow = |path: &str| FaultRule::new(path, Fault::Latency { ms: 20_000 });
+    g.sandbox.appypie.hooks.add_fault(slow("*/connect/list"));
+    g.sandbox.appmixer.hooks.add_fault(slow("/accounts*"));
+    // Another request runs meanwhile, so the Appmixer read runs in its caller's task (alone,
+    // it would be a task of its own, which goes on, counted, after its caller gave up).
+    let other = g.query(
+        Who::Both(0),
+        "{ connects(first: 5) { nodes { id } } }",
+        json!({}),
+    );
+    let mine = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let q = "{ accounts(filter: { provider: APPMIXER }, first: 5) { nodes { name } } }";
+        g.query(Who::Both(1), q, json!({})).await
+    };
+    let (_, res) = tokio::join!(other, mine);
+    assert_eq!(common::codes(&res), vec!["UPSTREAM_TIMEOUT"]);
+    // The other tests' calls may be in flight for a moment; this one would be for 20 s.
+    let mut left = f64::NAN;
+    for _ in 0..50 {
+        let labels = [("vendor", "appmixer")];
+        left = value(&scrape(&g).await, "flowgate_upstream_in_flight", &labels);
+        if left == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0.0, "the dropped call is no longer counted in flight");
 }

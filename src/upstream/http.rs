@@ -421,11 +421,9 @@ impl HttpCore {
             };
             let result = {
                 let _permit = v.in_flight.acquire().await.ok();
-                let in_flight = VENDOR_GAUGES.with(provider, |g| g.in_flight.clone());
-                in_flight.increment(1.0);
+                let _counted = Counted::new(VENDOR_GAUGES.with(provider, |g| g.in_flight.clone()));
                 let started = std::time::Instant::now();
                 let result = self.send_once(provider, operation, current, limits).await;
-                in_flight.decrement(1.0);
                 let took = started.elapsed();
                 record_call(provider, operation, &result, took);
                 if let Some(t) = trace {
@@ -613,6 +611,23 @@ impl HttpCore {
             body,
             decoded: Decoded::default(),
         })
+    }
+}
+
+/// A call counted in its vendor's in-flight gauge for as long as it lives, however it ends (a
+/// call its callers gave up is dropped midway).
+struct Counted(Gauge);
+
+impl Counted {
+    fn new(gauge: Gauge) -> Self {
+        gauge.increment(1.0);
+        Counted(gauge)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
     }
 }
 
