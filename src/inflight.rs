@@ -4,7 +4,8 @@
 //!
 //! [`InFlight`] runs the work as its own task, which goes on when every caller has given up
 //! (later callers may still join it); [`Driven`] runs it in its callers' tasks, with no task of
-//! its own to start and switch to, and drops it when the last caller gives up.
+//! its own to start and switch to, and drops it when the last caller gives up, unless it was
+//! started as a task (then it goes on, as in `InFlight`, but later callers start afresh).
 
 use crate::batch::{Batch, Wait};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -143,17 +144,22 @@ impl<T: Clone> std::fmt::Debug for Driven<T> {
 }
 
 impl<T: Clone + Send + 'static> Driven<T> {
-    /// As [`InFlight::join`].
-    pub async fn join<F>(&self, key: u128, start: impl FnOnce() -> F) -> (Option<T>, bool)
+    /// As [`InFlight::join`]; new work runs as a task of its own if `spawn` says so.
+    pub async fn join<F>(
+        &self,
+        key: u128,
+        spawn: bool,
+        start: impl FnOnce() -> F,
+    ) -> (Option<T>, bool)
     where
         F: Future<Output = T> + Send + 'static,
     {
-        let (wait, joined) = self.wait(key, start);
+        let (wait, joined) = self.wait(key, spawn, start);
         (wait.await, joined)
     }
 
     /// A wait for the work under `key`, the one in flight or the one `start` makes now.
-    fn wait<F>(&self, key: u128, start: impl FnOnce() -> F) -> (Wait<Option<T>>, bool)
+    fn wait<F>(&self, key: u128, spawn: bool, start: impl FnOnce() -> F) -> (Wait<Option<T>>, bool)
     where
         F: Future<Output = T> + Send + 'static,
     {
@@ -168,13 +174,14 @@ impl<T: Clone + Send + 'static> Driven<T> {
             id,
         };
         let work = AssertUnwindSafe(start()).catch_unwind();
-        let work = Batch::new(
-            async move {
-                let _leave = leave;
-                work.await.ok()
-            }
-            .boxed(),
-        );
+        let work = async move {
+            let _leave = leave;
+            work.await.ok()
+        };
+        let work = Batch::new(match spawn {
+            true => tokio::spawn(work).map(|r| r.ok().flatten()).boxed(),
+            false => work.boxed(),
+        });
         flights.insert(key, (id, Arc::downgrade(&work)));
         (work.wait(), false)
     }
@@ -244,12 +251,13 @@ mod tests {
             runs.fetch_add(1, Ordering::SeqCst) + 7
         };
         let (a, b, c) = tokio::join!(
-            shared.join(1, || work(runs.clone())),
-            shared.join(1, || work(runs.clone())),
-            shared.join(2, || work(runs.clone())),
+            shared.join(1, false, || work(runs.clone())),
+            shared.join(1, false, || work(runs.clone())),
+            shared.join(2, true, || work(runs.clone())),
         );
         assert_eq!(runs.load(Ordering::SeqCst), 2, "key 1 once, key 2 once");
         assert_eq!(a.0, b.0);
+        assert_eq!(c.0, Some(8), "work started as a task");
         assert!(!a.1 && b.1 && !c.1);
         assert_eq!(shared.len(), 0);
     }
@@ -260,7 +268,7 @@ mod tests {
         let (tx, rx) = tokio::sync::oneshot::channel::<u8>();
         let ended = Arc::new(AtomicUsize::new(0));
         let counted = ended.clone();
-        let mut first = Box::pin(shared.join(1, move || async move {
+        let mut first = Box::pin(shared.join(1, false, move || async move {
             let out = rx.await.unwrap_or(0);
             counted.fetch_add(1, Ordering::SeqCst);
             out
@@ -268,7 +276,7 @@ mod tests {
         assert!(futures_util::poll!(&mut first).is_pending());
         let other = tokio::spawn({
             let shared = shared.clone();
-            async move { shared.join(1, || async { 9 }).await }
+            async move { shared.join(1, false, || async { 9 }).await }
         });
         tokio::task::yield_now().await;
         drop(first);
@@ -284,7 +292,8 @@ mod tests {
 
         // Once every caller has given up, the work is dropped and its entry goes.
         let (_keep, never) = tokio::sync::oneshot::channel::<u8>();
-        let mut alone = Box::pin(shared.join(2, move || async move { never.await.unwrap_or(0) }));
+        let mut alone =
+            Box::pin(shared.join(2, false, move || async move { never.await.unwrap_or(0) }));
         assert!(futures_util::poll!(&mut alone).is_pending());
         assert_eq!(shared.len(), 1);
         drop(alone);
@@ -294,10 +303,10 @@ mod tests {
     #[tokio::test]
     async fn a_driven_panic_is_none_and_leaves_no_entry() {
         let shared = Driven::<u8>::default();
-        let (out, joined) = shared.join(1, || async { panic!("boom") }).await;
+        let (out, joined) = shared.join(1, false, || async { panic!("boom") }).await;
         assert_eq!((out, joined), (None, false));
         assert_eq!(shared.len(), 0);
-        let (out, _) = shared.join(1, || async { 4 }).await;
+        let (out, _) = shared.join(1, true, || async { 4 }).await;
         assert_eq!(out, Some(4), "the key starts afresh");
     }
 

@@ -5,7 +5,7 @@
 use reqwest::header::HeaderValue;
 use serde::Serialize;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 tokio::task_local! {
@@ -70,6 +70,7 @@ impl RequestContext {
 
     /// Runs `work` as this request's.
     pub async fn scope<F: Future>(self: Arc<Self>, work: F) -> F::Output {
+        let _running = Running::enter();
         REQUEST.scope(self, work).await
     }
 
@@ -78,6 +79,30 @@ impl RequestContext {
             trace.lock().unwrap_or_else(|e| e.into_inner()).push(call());
         }
     }
+}
+
+/// Requests running now (inside their `scope`).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a request as running while it lives.
+struct Running;
+
+impl Running {
+    fn enter() -> Running {
+        RUNNING.fetch_add(1, Ordering::Relaxed);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether at most one request is running: the gateway has nothing else to do meanwhile.
+pub(super) fn alone() -> bool {
+    RUNNING.load(Ordering::Relaxed) <= 1
 }
 
 /// The running request, counting one more upstream call for it.

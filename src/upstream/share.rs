@@ -131,7 +131,9 @@ pub struct SharedReads(Driven<Outcome>);
 
 impl SharedReads {
     /// The outcome of the read under `key`, joining one in flight or starting the call `start`
-    /// makes; and whether it joined.
+    /// makes; and whether it joined. A new read runs in its callers' tasks, which saves a task
+    /// and a switch to it; but while a single request runs, as a task of its own, so that every
+    /// core can work on that request's fan-out.
     pub async fn join<F>(
         &self,
         key: u128,
@@ -141,7 +143,8 @@ impl SharedReads {
     where
         F: Future<Output = Outcome> + Send + 'static,
     {
-        let (outcome, joined) = self.0.join(key, start).await;
+        let spawn = super::context::alone();
+        let (outcome, joined) = self.0.join(key, spawn, start).await;
         let outcome = outcome.unwrap_or_else(|| {
             Err(UpstreamError::new(
                 provider,
