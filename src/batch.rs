@@ -1,4 +1,4 @@
-//! One piece of work awaited by many, run in their own tasks: a loader's batch (awaited by every
+//! One piece of work awaited by many, run in the waiters' own tasks: a loader's batch (awaited by every
 //! key it answers), a read in flight (by every caller that joined it). `Shared` wakes every
 //! waiter whenever its future makes progress, so a fan-out of 50 calls awaited by 50 keys polls
 //! 50 resolver chains on each of its 50 replies. Here the work wakes only the waiter that last

@@ -283,8 +283,7 @@ impl HttpCore {
             let mut request = outgoing.build();
             let policy = Policy::default();
             tag(&mut request, context.as_deref());
-            let limits = (policy.max_body_bytes, policy.timeout);
-            return Box::pin(self.send_once(provider, operation, request, limits)).await;
+            return Box::pin(self.send_once(provider, operation, request, &policy)).await;
         };
         if call == Call::Write {
             let request = outgoing.build();
@@ -412,7 +411,6 @@ impl HttpCore {
         }
         v.budget.deposit();
         tag(&mut current, trace);
-        let limits = (v.policy.max_body_bytes, v.policy.timeout);
         for attempt in 1.. {
             let next = if idempotent {
                 current.try_clone()
@@ -423,7 +421,9 @@ impl HttpCore {
                 let _permit = v.in_flight.acquire().await.ok();
                 let _counted = Counted::new(VENDOR_GAUGES.with(provider, |g| g.in_flight.clone()));
                 let started = std::time::Instant::now();
-                let result = self.send_once(provider, operation, current, limits).await;
+                let result = self
+                    .send_once(provider, operation, current, &v.policy)
+                    .await;
                 let took = started.elapsed();
                 record_call(provider, operation, &result, took);
                 if let Some(t) = trace {
@@ -508,14 +508,14 @@ impl HttpCore {
         request
     }
 
-    /// Sends `request` once and reads the body, within `limits` (the most bytes, the longest
-    /// wait); transport failures become typed errors.
+    /// Sends `request` once and reads the body, within `policy`'s limits (the most bytes, the
+    /// longest wait); transport failures become typed errors.
     async fn send_once(
         &self,
         provider: Provider,
         operation: &'static str,
         request: reqwest::Request,
-        limits: (usize, Duration),
+        policy: &Policy,
     ) -> Result<Reply, UpstreamError> {
         let span = tracing::info_span!(
             "upstream.call",
@@ -525,9 +525,9 @@ impl HttpCore {
             http.response.status_code = tracing::field::Empty,
         );
         if span.is_disabled() {
-            return self.read(provider, operation, request, limits).await;
+            return self.read(provider, operation, request, policy).await;
         }
-        let result = Box::pin(self.read(provider, operation, request, limits))
+        let result = Box::pin(self.read(provider, operation, request, policy))
             .instrument(span.clone())
             .await;
         if let Ok(reply) = &result {
@@ -536,13 +536,13 @@ impl HttpCore {
         result
     }
 
-    /// The call, with our headers, within its limits (the most bytes, the longest wait).
+    /// The call, with our headers, within `policy`'s limits (the most bytes, the longest wait).
     async fn read(
         &self,
         provider: Provider,
         operation: &'static str,
         mut request: reqwest::Request,
-        (limit, timeout): (usize, Duration),
+        policy: &Policy,
     ) -> Result<Reply, UpstreamError> {
         super::context::inject_trace(request.headers_mut());
         // Only a URL that is no valid URI fails here: the call cannot go out.
@@ -559,8 +559,8 @@ impl HttpCore {
         headers
             .entry(reqwest::header::ACCEPT)
             .or_insert(HeaderValue::from_static("*/*"));
-        let exchange = self.exchange(provider, operation, request, limit);
-        tokio::time::timeout(timeout, exchange)
+        let exchange = self.exchange(provider, operation, request, policy.max_body_bytes);
+        tokio::time::timeout(policy.timeout, exchange)
             .await
             .unwrap_or_else(|_| Err(UpstreamError::new(provider, ErrorKind::Timeout, operation)))
     }
