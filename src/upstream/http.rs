@@ -21,13 +21,102 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 use url::Url;
 
-/// `base` with `segments` appended as percent-encoded path segments.
-fn url_with(base: &Url, segments: &[&str]) -> Url {
+/// What `url` percent-encodes in a path segment of an http(s) URL.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'#')
+    .add(b'?')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%')
+    .add(b'\\');
+
+/// `base` with `segments` appended as percent-encoded path segments and `query` as form pairs,
+/// written as `url` would write it, without parsing it again.
+fn url_text(base: &Url, segments: &[&str], query: &[(&str, String)]) -> String {
+    // What `url` treats specially (dot segments, tabs and newlines, a base with a query) it
+    // also writes.
+    let plain = |s: &&str| !matches!(*s, "." | "..") && !s.contains(['\t', '\n', '\r']);
+    let http = matches!(base.scheme(), "http" | "https");
+    if !http || base.query().is_some() || base.fragment().is_some() || !segments.iter().all(plain) {
+        return url_with(base, segments, query).into();
+    }
+    let path_start = base.as_str().len() - base.path().len();
+    let mut text = String::with_capacity(base.as_str().len() + 96);
+    text.push_str(base.as_str());
+    if text.len() > path_start + 1 && text.ends_with('/') {
+        text.pop();
+    }
+    for segment in segments {
+        if text.len() > path_start + 1 || text.len() == path_start {
+            text.push('/');
+        }
+        text.extend(percent_encoding::utf8_percent_encode(segment, SEGMENT));
+    }
+    if !query.is_empty() {
+        text.push('?');
+        let start = text.len();
+        let mut pairs = form_urlencoded::Serializer::for_suffix(text, start);
+        pairs.extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        text = pairs.finish();
+    }
+    text
+}
+
+/// `base` with `segments` and `query`, through `url`.
+fn url_with(base: &Url, segments: &[&str], query: &[(&str, String)]) -> Url {
     let mut url = base.clone();
     if let Ok(mut path) = url.path_segments_mut() {
         path.pop_if_empty().extend(segments);
     }
+    if !query.is_empty() {
+        let pairs = query.iter().map(|(k, v)| (*k, v.as_str()));
+        url.query_pairs_mut().extend_pairs(pairs);
+    }
     url
+}
+
+/// An upstream call as it goes out: sent as a hyper request, copied for a retry.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub(super) method: Method,
+    /// The URL as written, which the shared store also names a reply by.
+    pub(super) url: Bytes,
+    /// The URL as hyper takes it (sharing `url`'s bytes); `None` if it cannot be one.
+    uri: Option<hyper::Uri>,
+    pub(super) headers: HeaderMap,
+    body: Option<Bytes>,
+}
+
+impl Request {
+    fn new(method: Method, url: String, headers: HeaderMap, body: Option<Bytes>) -> Request {
+        let url = Bytes::from(url);
+        let uri = hyper::Uri::from_maybe_shared(url.clone()).ok();
+        Request {
+            method,
+            url,
+            uri,
+            headers,
+            body,
+        }
+    }
+
+    /// As hyper sends it; `None` if the URL is no URI.
+    fn into_hyper(self) -> Option<hyper::Request<reqwest::Body>> {
+        let body = self
+            .body
+            .map_or_else(reqwest::Body::default, reqwest::Body::from);
+        let mut request = hyper::Request::new(body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri?;
+        *request.headers_mut() = self.headers;
+        Some(request)
+    }
 }
 
 /// A credential as a header value, marked sensitive (kept out of logs); `None` if it cannot be one.
@@ -51,9 +140,9 @@ pub struct Outgoing<'a> {
 
 impl Outgoing<'_> {
     /// The request these parts make.
-    pub fn build(self) -> reqwest::Request {
-        let url = url_with(self.base, self.segments);
-        HttpCore::request(self.method, url, self.credential, self.query, self.body)
+    pub fn build(self) -> Request {
+        let url = url_text(self.base, self.segments, self.query);
+        HttpCore::request(self.method, url, self.credential, self.body)
     }
 
     /// The in-flight key of a read: its method, URL parts and credential, each part on its own
@@ -143,7 +232,7 @@ impl std::fmt::Debug for Decoded {
 
 /// One pooled HTTP client, shared by both vendors' clients: hyper's pooled client, without
 /// reqwest's layers (which cost every call a URL parse and a few copies of its client);
-/// requests are `reqwest::Request`s, made from an `Outgoing` only when they go out.
+/// requests are made from an `Outgoing` only when they go out.
 #[derive(Clone, Debug)]
 pub struct HttpCore {
     transport: Arc<Transport>,
@@ -340,7 +429,7 @@ impl HttpCore {
         provider: Provider,
         operation: &'static str,
         key: u128,
-        build: impl FnOnce() -> reqwest::Request,
+        build: impl FnOnce() -> Request,
         context: Option<Arc<RequestContext>>,
     ) -> Result<Reply, UpstreamError> {
         if !v.dedupe {
@@ -384,7 +473,7 @@ impl HttpCore {
         v: &VendorGuard,
         provider: Provider,
         operation: &'static str,
-        mut current: reqwest::Request,
+        mut current: Request,
         idempotent: bool,
         trace: Option<&RequestContext>,
     ) -> Result<Reply, UpstreamError> {
@@ -412,11 +501,7 @@ impl HttpCore {
         v.budget.deposit();
         tag(&mut current, trace);
         for attempt in 1.. {
-            let next = if idempotent {
-                current.try_clone()
-            } else {
-                None
-            };
+            let next = idempotent.then(|| current.clone());
             let result = {
                 let _permit = v.in_flight.acquire().await.ok();
                 let _counted = Counted::new(VENDOR_GAUGES.with(provider, |g| g.in_flight.clone()));
@@ -479,33 +564,25 @@ impl HttpCore {
         }
     }
 
-    /// A request to `url` carrying its (sensitive) credential header if any, a query and a
-    /// JSON body.
+    /// A request to `url` carrying its (sensitive) credential header if any and a JSON body.
     fn request(
         method: Method,
-        mut url: Url,
+        url: String,
         credential: Option<(HeaderName, HeaderValue)>,
-        query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> reqwest::Request {
-        if !query.is_empty() {
-            let pairs = query.iter().map(|(k, v)| (*k, v.as_str()));
-            url.query_pairs_mut().extend_pairs(pairs);
-        }
-        let mut request = reqwest::Request::new(method, url);
-        let headers = request.headers_mut();
+    ) -> Request {
         // Room for every header a call carries, so that none makes the map grow.
-        *headers = HeaderMap::with_capacity(8);
+        let mut headers = HeaderMap::with_capacity(8);
         if let Some((name, mut value)) = credential {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        if let Some(body) = body {
+        let body = body.map(|body| {
             let json = HeaderValue::from_static("application/json");
             headers.insert(reqwest::header::CONTENT_TYPE, json);
-            *request.body_mut() = Some(body.to_string().into());
-        }
-        request
+            Bytes::from(body.to_string())
+        });
+        Request::new(method, url, headers, body)
     }
 
     /// Sends `request` once and reads the body, within `policy`'s limits (the most bytes, the
@@ -514,7 +591,7 @@ impl HttpCore {
         &self,
         provider: Provider,
         operation: &'static str,
-        request: reqwest::Request,
+        request: Request,
         policy: &Policy,
     ) -> Result<Reply, UpstreamError> {
         let span = tracing::info_span!(
@@ -541,13 +618,14 @@ impl HttpCore {
         &self,
         provider: Provider,
         operation: &'static str,
-        mut request: reqwest::Request,
+        mut request: Request,
         policy: &Policy,
     ) -> Result<Reply, UpstreamError> {
-        super::context::inject_trace(request.headers_mut());
+        super::context::inject_trace(&mut request.headers);
         // Only a URL that is no valid URI fails here: the call cannot go out.
-        let mut request = hyper::Request::try_from(request)
-            .map_err(|_| UpstreamError::new(provider, ErrorKind::Disconnected, operation))?;
+        let mut request = request
+            .into_hyper()
+            .ok_or_else(|| UpstreamError::new(provider, ErrorKind::Disconnected, operation))?;
         // Set here, where it is made once, rather than by the client for every call.
         if let Some(host) = self.vendor.as_ref().and_then(|v| v.host_of(request.uri())) {
             request.headers_mut().entry(HOST).or_insert(host);
@@ -635,9 +713,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Sets the request's id on the call that goes out (it is not part of a shared read's key).
-fn tag(request: &mut reqwest::Request, context: Option<&RequestContext>) {
+fn tag(request: &mut Request, context: Option<&RequestContext>) {
     let Some(context) = context else { return };
-    let headers = request.headers_mut();
+    let headers = &mut request.headers;
     if let Some(value) = &context.id {
         headers.insert(REQUEST_ID, value.clone());
     }
@@ -675,13 +753,9 @@ async fn cached(
 /// How long the caller must wait before this call may go out, when its credential has spent
 /// its rate: across replicas through the shared store, else in this process. Calls without a
 /// credential are not limited.
-async fn limited(
-    v: &VendorGuard,
-    provider: Provider,
-    request: &reqwest::Request,
-) -> Option<Duration> {
+async fn limited(v: &VendorGuard, provider: Provider, request: &Request) -> Option<Duration> {
     let rate = v.policy.rate_limit?;
-    let credential = share::credential_parts(request);
+    let credential = share::credential_parts(&request.headers);
     if credential.is_empty() {
         return None;
     }
@@ -933,6 +1007,69 @@ mod tests {
             session.account_flows("a")
         });
         assert!(flows <= 512, "account_flows' future is {flows} bytes");
+    }
+
+    #[test]
+    fn urls_are_written_as_the_url_crate_writes_them() {
+        let mut segments: Vec<String> = (0u8..128).map(|b| (b as char).to_string()).collect();
+        segments.extend(
+            [
+                "",
+                " ",
+                "a b",
+                "a/b",
+                "a\\b",
+                "%",
+                "%2e",
+                "%2E%2e",
+                ".a",
+                "a.",
+                "...",
+                "é",
+                "日本",
+                "🦀",
+                "a?b#c",
+                "{x}",
+                "~!$&'()*+,;=:@",
+                "ab",
+                "acct-00bcb564",
+            ]
+            .map(String::from),
+        );
+        let bases = [
+            "http://127.0.0.1/",
+            "http://127.0.0.1:8080/api",
+            "http://h/api/",
+            "https://h/api/v2/integrations",
+            "http://h//x/",
+        ];
+        let queries: [&[(&str, String)]; 3] = [
+            &[],
+            &[("limit", "5".into())],
+            &[
+                ("filter", "name:a b&c=d/é".into()),
+                ("sort", "mtime:-1".into()),
+            ],
+        ];
+        for base in bases.map(|b| Url::parse(b).unwrap()) {
+            for query in queries {
+                let check = |segs: &[&str]| {
+                    let ours = url_text(&base, segs, query);
+                    assert_eq!(
+                        ours,
+                        url_with(&base, segs, query).as_str(),
+                        "{base} {segs:?}"
+                    );
+                    assert!(hyper::Uri::try_from(ours).is_ok());
+                };
+                check(&[]);
+                for segment in &segments {
+                    check(&[segment]);
+                    check(&["accounts", segment, "flows"]);
+                    check(&[segment, ""]);
+                }
+            }
+        }
     }
 
     #[test]

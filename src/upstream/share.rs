@@ -75,17 +75,17 @@ impl Joined {
 }
 
 /// What identifies a GET: its method, URL and every credential (sensitive) header it carries.
-pub fn request_parts(request: &reqwest::Request) -> Vec<&[u8]> {
-    let mut parts: Vec<&[u8]> = vec![request.method().as_str().as_bytes()];
-    parts.push(request.url().as_str().as_bytes());
-    parts.extend(credential_parts(request));
+pub fn request_parts(request: &super::http::Request) -> Vec<&[u8]> {
+    let mut parts: Vec<&[u8]> = vec![request.method.as_str().as_bytes()];
+    parts.push(&request.url);
+    parts.extend(credential_parts(&request.headers));
     parts
 }
 
 /// The credential (sensitive) headers of a request, names and values; empty without any.
-pub fn credential_parts(request: &reqwest::Request) -> Vec<&[u8]> {
+pub fn credential_parts(headers: &reqwest::header::HeaderMap) -> Vec<&[u8]> {
     let mut parts: Vec<&[u8]> = Vec::new();
-    for (name, value) in request.headers() {
+    for (name, value) in headers {
         if value.is_sensitive() {
             parts.push(name.as_str().as_bytes());
             parts.push(value.as_bytes());
