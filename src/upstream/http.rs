@@ -39,8 +39,8 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 /// `base` with `segments` appended as percent-encoded path segments and `query` as form pairs,
 /// written as `url` would write it, without parsing it again.
 fn url_text(base: &Url, segments: &[&str], query: &[(&str, String)]) -> String {
-    // What `url` treats specially (dot segments, tabs and newlines, a base with a query) it
-    // also writes.
+    // What `url` treats specially (dot segments, tabs and newlines, a base with a query of its
+    // own, other schemes) goes through `url` itself.
     let plain = |s: &&str| !matches!(*s, "." | "..") && !s.contains(['\t', '\n', '\r']);
     let http = matches!(base.scheme(), "http" | "https");
     if !http || base.query().is_some() || base.fragment().is_some() || !segments.iter().all(plain) {
