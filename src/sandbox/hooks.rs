@@ -59,6 +59,9 @@ pub enum Fault {
     TruncatedBody,
     /// Close the connection without answering.
     DropConnection,
+    /// Answer normally, then close the connection `ms` later, as an upstream closes a
+    /// keep-alive connection it finds idle.
+    CloseAfterAnswer { ms: u64 },
     /// Answer exactly this: status, headers and body; `{page}` in the body becomes the
     /// request's `page` query parameter (an upstream that pages on forever).
     Canned {
@@ -338,6 +341,15 @@ async fn apply(vendor: Vendor, fault: Fault, req: Request, next: Next) -> Respon
                 Body::from_stream(chunks),
             )
                 .into_response()
+        }
+        Fault::CloseAfterAnswer { ms } => {
+            if let Some(killer) = req.extensions().get::<ConnKiller>().cloned() {
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    killer.0.notify_one();
+                });
+            }
+            next.run(req).await
         }
         Fault::DropConnection => {
             if let Some(killer) = req.extensions().get::<ConnKiller>() {

@@ -83,6 +83,12 @@ impl Sandbox {
         self.appmixer_server.base_url()
     }
 
+    /// Connections each server accepted so far: Appy Pie's, Appmixer's.
+    pub fn connections(&self) -> (u64, u64) {
+        let servers = [&self.appypie_server, &self.appmixer_server];
+        (servers[0].connections(), servers[1].connections())
+    }
+
     /// Forget both sandboxes' counters, logs and faults.
     pub fn reset_hooks(&self) {
         self.appypie.hooks.reset();

@@ -6,6 +6,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify};
@@ -15,6 +16,7 @@ use tower::ServiceExt;
 /// A running HTTP server; stops when dropped.
 pub struct Running {
     pub addr: SocketAddr,
+    accepted: Arc<AtomicU64>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -22,6 +24,11 @@ pub struct Running {
 impl Running {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Stops accepting and waits for the accept loop to end.
@@ -45,12 +52,15 @@ impl Drop for Running {
 pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = oneshot::channel();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counted = accepted.clone();
     let task = tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
                 accepted = listener.accept() => {
                     if let Ok((stream, _)) = accepted {
+                        counted.fetch_add(1, Ordering::Relaxed);
                         let _ = stream.set_nodelay(true);
                         tokio::spawn(serve_connection(stream, router.clone()));
                     }
@@ -60,6 +70,7 @@ pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Running> 
     });
     Ok(Running {
         addr,
+        accepted,
         stop: Some(stop),
         task,
     })
