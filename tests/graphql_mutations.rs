@@ -463,3 +463,27 @@ async fn a_renamed_or_toggled_connect_is_read_fresh() {
         "not the stale row"
     );
 }
+
+/// An id whose vendor part is a dot segment (`.`, `..`) names no object. Written into a URL it
+/// would be a step in the path (`DELETE /flows/..` is `DELETE /`), so nothing goes out.
+#[tokio::test]
+async fn a_dot_segment_id_names_nothing_and_sends_nothing() {
+    use base64::Engine;
+    let g = Gateway::start().await;
+    let delete = "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId userErrors { code } } }";
+    let node = "query($id: ID!) { node(id: $id) { id } }";
+    for native in ["Flow:appmixer:.", "Flow:appmixer:..", "Connect:appypie:.."] {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(native);
+        let vars = json!({ "id": id });
+        let deleted = g.costs(&[], g.ok(delete, vars.clone())).await;
+        let refused = &deleted["deleteAutomation"];
+        assert!(refused["deletedId"].is_null(), "{native}: {deleted}");
+        assert_eq!(
+            refused["userErrors"][0]["code"], "NOT_FOUND",
+            "{native}: {deleted}"
+        );
+        // Flows and connects are looked up in their lists, which are no other route.
+        let read = g.ok(node, vars).await;
+        assert!(read["node"].is_null(), "{native}: {read}");
+    }
+}

@@ -39,8 +39,8 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 /// `base` with `segments` appended as percent-encoded path segments and `query` as form pairs,
 /// written as `url` would write it, without parsing it again.
 fn url_text(base: &Url, segments: &[&str], query: &[(&str, String)]) -> String {
-    // What `url` treats specially (dot segments, tabs and newlines, a base with a query of its
-    // own, other schemes) goes through `url` itself.
+    // What `url` treats specially (dot segments, which `send` refuses, tabs and newlines, a
+    // base with a query of its own, other schemes) goes through `url` itself.
     let plain = |s: &&str| !matches!(*s, "." | "..") && !s.contains(['\t', '\n', '\r']);
     let http = matches!(base.scheme(), "http" | "https");
     if !http || base.query().is_some() || base.fragment().is_some() || !segments.iter().all(plain) {
@@ -365,6 +365,10 @@ impl HttpCore {
         outgoing: Outgoing<'_>,
         call: Call,
     ) -> Result<Reply, UpstreamError> {
+        if outgoing.segments.iter().any(|s| matches!(*s, "." | "..")) {
+            // A URL would read it as a step in the path and send the call to another route.
+            return Err(UpstreamError::new(provider, ErrorKind::NotFound, operation));
+        }
         let context = super::context::count_call();
         // Each call's future is boxed where it is made: the futures of a fan-out are moved
         // around whole, and a read that joins another in flight never makes its own.
