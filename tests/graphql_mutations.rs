@@ -464,26 +464,51 @@ async fn a_renamed_or_toggled_connect_is_read_fresh() {
     );
 }
 
-/// An id whose vendor part is a dot segment (`.`, `..`) names no object. Written into a URL it
-/// would be a step in the path (`DELETE /flows/..` is `DELETE /`), so nothing goes out.
+/// An id whose vendor part a URL would not carry as it is names nothing, and nothing goes out:
+/// `.` and `..` are steps in the path (`DELETE /flows/.` is `DELETE /flows`), and a tab or a
+/// newline is dropped (a real flow's id with a tab added would delete that flow).
 #[tokio::test]
-async fn a_dot_segment_id_names_nothing_and_sends_nothing() {
+async fn an_id_a_url_would_change_names_nothing_and_sends_nothing() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let g = Gateway::start().await;
+    let listed = g
+        .ok(
+            "{ flows(first: 1) { edges { node { nativeId } } } }",
+            json!({}),
+        )
+        .await;
+    let real = edges(&listed["flows"])[0]["nativeId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let delete = "mutation($id: ID!) { deleteAutomation(input: { id: $id }) { deletedId userErrors { code } } }";
     let node = "query($id: ID!) { node(id: $id) { id } }";
-    for native in ["Flow:appmixer:.", "Flow:appmixer:..", "Connect:appypie:.."] {
-        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(native);
-        let vars = json!({ "id": id });
+    let natives = [
+        "Flow:appmixer:.".to_string(),
+        "Flow:appmixer:..".to_string(),
+        "Connect:appypie:..".to_string(),
+        format!("Flow:appmixer:{real}\t"),
+        format!("Flow:appmixer:\n{real}"),
+    ];
+    for native in natives {
+        let vars = json!({ "id": URL_SAFE_NO_PAD.encode(&native) });
         let deleted = g.costs(&[], g.ok(delete, vars.clone())).await;
         let refused = &deleted["deleteAutomation"];
-        assert!(refused["deletedId"].is_null(), "{native}: {deleted}");
+        assert!(refused["deletedId"].is_null(), "{native:?}: {deleted}");
         assert_eq!(
             refused["userErrors"][0]["code"], "NOT_FOUND",
-            "{native}: {deleted}"
+            "{native:?}: {deleted}"
         );
         // Flows and connects are looked up in their lists, which are no other route.
         let read = g.ok(node, vars).await;
-        assert!(read["node"].is_null(), "{native}: {read}");
+        assert!(read["node"].is_null(), "{native:?}: {read}");
     }
+    let still = g
+        .ok(
+            "{ flows(first: 1) { edges { node { nativeId } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(edges(&still["flows"])[0]["nativeId"], real.as_str());
 }

@@ -85,8 +85,8 @@ impl Sandbox {
 
     /// Connections each server accepted so far: Appy Pie's, Appmixer's.
     pub fn connections(&self) -> (u64, u64) {
-        let servers = [&self.appypie_server, &self.appmixer_server];
-        (servers[0].connections(), servers[1].connections())
+        let (pie, mixer) = (&self.appypie_server, &self.appmixer_server);
+        (pie.connections(), mixer.connections())
     }
 
     /// Forget both sandboxes' counters, logs and faults.

@@ -39,11 +39,11 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 /// `base` with `segments` appended as percent-encoded path segments and `query` as form pairs,
 /// written as `url` would write it, without parsing it again.
 fn url_text(base: &Url, segments: &[&str], query: &[(&str, String)]) -> String {
-    // What `url` treats specially (dot segments, which `send` refuses, tabs and newlines, a
-    // base with a query of its own, other schemes) goes through `url` itself.
-    let plain = |s: &&str| !matches!(*s, "." | "..") && !s.contains(['\t', '\n', '\r']);
+    // What `url` treats specially (segments `send` refuses, a base with a query of its own,
+    // other schemes) goes through `url` itself.
     let http = matches!(base.scheme(), "http" | "https");
-    if !http || base.query().is_some() || base.fragment().is_some() || !segments.iter().all(plain) {
+    let plain = segments.iter().all(|s| names_one(s));
+    if !http || base.query().is_some() || base.fragment().is_some() || !plain {
         return url_with(base, segments, query).into();
     }
     let path_start = base.as_str().len() - base.path().len();
@@ -66,6 +66,13 @@ fn url_text(base: &Url, segments: &[&str], query: &[(&str, String)]) -> String {
         text = pairs.finish();
     }
     text
+}
+
+/// Whether a path segment names what it says. A URL would read `.` and `..` as steps in the
+/// path and drop tabs and newlines, so such a segment (an id no vendor gives) would send the
+/// call to another route or another object.
+fn names_one(segment: &str) -> bool {
+    !matches!(segment, "." | "..") && !segment.contains(['\t', '\n', '\r'])
 }
 
 /// `base` with `segments` and `query`, through `url`.
@@ -365,8 +372,7 @@ impl HttpCore {
         outgoing: Outgoing<'_>,
         call: Call,
     ) -> Result<Reply, UpstreamError> {
-        if outgoing.segments.iter().any(|s| matches!(*s, "." | "..")) {
-            // A URL would read it as a step in the path and send the call to another route.
+        if !outgoing.segments.iter().all(|s| names_one(s)) {
             return Err(UpstreamError::new(provider, ErrorKind::NotFound, operation));
         }
         let context = super::context::count_call();
