@@ -472,12 +472,8 @@ async fn an_id_a_url_would_change_names_nothing_and_sends_nothing() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let g = Gateway::start().await;
-    let listed = g
-        .ok(
-            "{ flows(first: 1) { edges { node { nativeId } } } }",
-            json!({}),
-        )
-        .await;
+    let first_flow = "{ flows(first: 1) { edges { node { nativeId } } } }";
+    let listed = g.ok(first_flow, json!({})).await;
     let real = edges(&listed["flows"])[0]["nativeId"]
         .as_str()
         .unwrap()
@@ -504,11 +500,6 @@ async fn an_id_a_url_would_change_names_nothing_and_sends_nothing() {
         let read = g.ok(node, vars).await;
         assert!(read["node"].is_null(), "{native:?}: {read}");
     }
-    let still = g
-        .ok(
-            "{ flows(first: 1) { edges { node { nativeId } } } }",
-            json!({}),
-        )
-        .await;
+    let still = g.ok(first_flow, json!({})).await;
     assert_eq!(edges(&still["flows"])[0]["nativeId"], real.as_str());
 }
