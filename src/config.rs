@@ -109,7 +109,7 @@ pub struct Caches {
     pub coalesce_window_ms: u64,
     pub catalogue_ttl_secs: u64,
     pub catalogue_cache_mib: u64,
-    pub document_cache: u64,
+    pub document_cache_mib: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -253,7 +253,7 @@ pub const SETTINGS: &[Setting] = &[
     s("caches", "coalesce_window_ms", Number, "Under load, while most queries find an identical one in flight and executions run long, milliseconds a shared execution waits for more to join before it starts; 0: never."),
     s("caches", "catalogue_ttl_secs", Number, "Seconds catalogue replies (apps, categories, triggers, actions, components) are cached per credential; 0 turns the cache off."),
     s("caches", "catalogue_cache_mib", Number, "Most MiB of reply bodies the catalogue cache holds, per vendor."),
-    s("caches", "document_cache", Number, "Parsed GraphQL documents kept for reuse; 0 parses every request."),
+    s("caches", "document_cache_mib", Number, "MiB of parsed GraphQL documents kept for reuse (weighed by what each holds); 0 parses every request."),
     s("persisted", "apq", Switch, "Automatic persisted queries."),
     s("persisted", "apq_cache_mib", Number, "Most MiB of documents the automatic persisted query store holds."),
     s("persisted", "trusted_documents", Optional, "A manifest of trusted documents (Apollo's or Relay's); with one, only those documents run."),
@@ -519,7 +519,7 @@ impl Default for Caches {
             coalesce_window_ms: ms(g.coalesce_window),
             catalogue_ttl_secs: g.sharing.catalogue_ttl.as_secs(),
             catalogue_cache_mib: g.sharing.catalogue_max_bytes >> 20,
-            document_cache: g.parsed_documents,
+            document_cache_mib: g.document_cache_mib,
         }
     }
 }
@@ -978,7 +978,7 @@ impl Config {
             },
             coalesce: self.caches.coalesce,
             coalesce_window: Duration::from_millis(self.caches.coalesce_window_ms),
-            parsed_documents: self.caches.document_cache,
+            document_cache_mib: self.caches.document_cache_mib,
             persisted: PersistedConfig {
                 apq: self.persisted.apq,
                 apq_cache_mib: self.persisted.apq_cache_mib,

@@ -216,8 +216,12 @@ fn the_defaults_are_the_gateways_own() {
     assert_eq!(built.appypie.auth_base_url, code.appypie.auth_base_url);
     assert_eq!(built.appypie.token_header, code.appypie.token_header);
     assert_eq!(
-        (built.max_in_flight, built.coalesce, built.parsed_documents),
-        (code.max_in_flight, code.coalesce, code.parsed_documents)
+        (
+            built.max_in_flight,
+            built.coalesce,
+            built.document_cache_mib
+        ),
+        (code.max_in_flight, code.coalesce, code.document_cache_mib)
     );
 }
 

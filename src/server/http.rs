@@ -266,6 +266,18 @@ impl Params {
             extensions: object("extensions", take("extensions"))?,
             document_id: string("documentId", take("documentId").or_else(|| take("doc_id")))?,
         };
+        let nested = |v: &Option<Map<String, Value>>| {
+            v.as_ref()
+                .is_some_and(|m| m.values().any(super::limits::json_too_deep))
+        };
+        if nested(&params.variables) || nested(&params.extensions) {
+            let max = super::limits::MAX_NESTING;
+            return Err(Answer::refused(
+                StatusCode::BAD_REQUEST,
+                Code::QueryLimitExceeded,
+                format!("`variables` or `extensions` nest more than {max} deep"),
+            ));
+        }
         let persisted = params.document_id.is_some()
             || params
                 .extensions

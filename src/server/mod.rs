@@ -64,8 +64,8 @@ pub struct GatewayConfig {
     /// Under load, when queries repeat, how long a shared execution waits for identical
     /// queries to join it before it starts (zero: never).
     pub coalesce_window: Duration,
-    /// Parsed documents kept for reuse (0: parse every request).
-    pub parsed_documents: u64,
+    /// MiB of parsed documents kept for reuse (0: parse every request).
+    pub document_cache_mib: u64,
     /// Automatic persisted queries and trusted documents.
     pub persisted: PersistedConfig,
     /// Origins browsers may call from.
@@ -96,7 +96,7 @@ impl Default for GatewayConfig {
             sharing: SharingConfig::default(),
             coalesce: true,
             coalesce_window: Duration::from_millis(2),
-            parsed_documents: 1024,
+            document_cache_mib: 16,
             persisted: PersistedConfig::default(),
             cors: CorsConfig::default(),
             allow_trace: false,
@@ -177,7 +177,7 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         limits: limits.clone(),
         coalesce: config.coalesce,
         coalescing: coalesce::Coalescing::new(config.coalesce_window),
-        documents: documents::Documents::new(config.parsed_documents),
+        documents: documents::Documents::new(config.document_cache_mib, limits.clone()),
         persisted,
         sdl: schema::sdl(),
         subscriptions: config.subscriptions,
@@ -304,9 +304,10 @@ async fn execute(g: Arc<Gateway>, headers: &HeaderMap, params: Params, over_get:
 }
 
 async fn execute_as(g: Arc<Gateway>, who: Caller, mut params: Params, over_get: bool) -> Answer {
+    let accept = |text: &str| g.documents.parse(text).map(drop);
     let text = match g
         .persisted
-        .document(&mut params, who.key, &who.credential())
+        .document(&mut params, who.key, &who.credential(), accept)
         .await
     {
         Ok(text) => text,
@@ -363,9 +364,6 @@ fn check(
     request: &mut async_graphql::Request,
 ) -> Result<Option<OperationType>, async_graphql::ServerError> {
     let doc = g.documents.parse(&request.query)?;
-    if let Some(why) = limits::check_shape(&doc, &g.limits) {
-        return Err(Code::QueryLimitExceeded.request_error(why));
-    }
     let selected = operation(&doc, request.operation_name.as_deref());
     let kind = selected.as_ref().map(|(kind, _)| *kind);
     if request.operation_name.is_none() {

@@ -77,12 +77,13 @@ impl Persisted {
 
     /// The text of the document a request runs, or the answer that refuses it. `caller` is the
     /// fingerprint of the caller's credentials, `credential` what the shared store's keys are
-    /// made from.
+    /// made from. A registration is kept only once `accept` passed its text.
     pub async fn document(
         &self,
         params: &mut Params,
         caller: u128,
         credential: &[&[u8]],
+        accept: impl FnOnce(&str) -> Result<(), ServerError>,
     ) -> Result<String, ServerError> {
         let hash = requested_hash(params)?;
         if let Some(trusted) = &self.trusted {
@@ -121,6 +122,7 @@ impl Persisted {
                         "the persisted query's sha256Hash is not the SHA-256 of its query",
                     ));
                 }
+                accept(&text)?;
                 store.insert((caller, hash.clone()), Arc::from(text.as_str()));
                 if let Some(shared) = &self.shared {
                     let (shared, name) = (shared.clone(), apq_key(shared, credential, &hash));

@@ -94,9 +94,10 @@ pub async fn events(
     over_get: bool,
 ) -> Response {
     let who = Caller::from_headers(headers, &g.headers);
+    let accept = |text: &str| g.documents.parse(text).map(drop);
     let document = g
         .persisted
-        .document(&mut params, who.key, &who.credential())
+        .document(&mut params, who.key, &who.credential(), accept)
         .await;
     let mut request = match document {
         Ok(text) => params.into_request(text),
@@ -205,9 +206,11 @@ impl Connection {
             extensions: extensions.and_then(|e| e.as_object().cloned()),
             ..Params::default()
         };
-        let persisted = &self.g.persisted;
-        request.query = persisted
-            .document(&mut params, who.key, &who.credential())
+        let accept = |text: &str| self.g.documents.parse(text).map(drop);
+        request.query = self
+            .g
+            .persisted
+            .document(&mut params, who.key, &who.credential(), accept)
             .await?;
         Ok(())
     }

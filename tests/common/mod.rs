@@ -433,6 +433,11 @@ impl Served {
         panic!("flowgate serve did not answer on {}", served.root);
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What it has written so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

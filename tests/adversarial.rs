@@ -1,0 +1,138 @@
+//! The standing adversarial suite: small anonymous requests built to crash or exhaust a replica,
+//! sent to `flowgate serve --sandbox` as it ships (its own process, so a stack overflow or an
+//! abort fails the test instead of passing unseen). Each must get a clear error, and the
+//! process must still answer afterwards.
+
+mod common;
+
+use common::{codes, Served};
+use serde_json::{json, Value};
+
+fn nest(open: &str, close: &str, n: usize) -> String {
+    format!("{}{}", open.repeat(n), close.repeat(n))
+}
+
+async fn post(url: &str, body: &Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("the gateway answers");
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("GraphQL JSON"))
+}
+
+async fn alive(served: &Served) {
+    let res = reqwest::get(format!("{}/healthz", served.root)).await;
+    assert!(res.is_ok_and(|r| r.status() == 200), "the process is gone");
+}
+
+/// Resident memory of the served process, in KiB.
+fn rss_kib(served: &Served) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", served.pid())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deep_input_of_any_kind_is_refused_before_anything_recurses() {
+    let g = Served::start(&[], &[]).await;
+    let lists = nest("[", "]", 1500);
+    let objects = format!("{}1{}", "{a: ".repeat(2000), "}".repeat(2000));
+    let documents = [
+        format!("{{ __typename(a: {lists}) }}"),
+        format!("query($v: In = {objects}) {{ __typename }}"),
+        format!("{{ nodes(ids: {}) {{ id }} }}", nest("[", "]", 2000)),
+        nest("{ a ", "}", 5000),
+        format!(
+            "{{ __type(name: \"Flow\") {} }}",
+            nest("{ ofType ", "}", 40)
+        ),
+    ];
+    for query in &documents {
+        let (status, res) = post(&g.url, &json!({ "query": query })).await;
+        assert_eq!(codes(&res), ["QUERY_LIMIT_EXCEEDED"], "{}", &query[..60]);
+        assert_eq!(status, 200);
+        let get = reqwest::Client::new()
+            .get(&g.url)
+            .query(&[("query", query)])
+            .header("accept", "application/graphql-response+json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get.status(), 400);
+        let res: Value = get.json().await.unwrap();
+        assert_eq!(codes(&res), ["QUERY_LIMIT_EXCEEDED"]);
+    }
+    let deep_json: Value = serde_json::from_str(&nest("[", "]", 100)).unwrap();
+    for body in [
+        json!({ "query": "{ __typename }", "variables": { "v": deep_json } }),
+        json!({ "query": "{ __typename }", "extensions": { "e": deep_json } }),
+    ] {
+        let (status, res) = post(&g.url, &body).await;
+        assert_eq!(
+            (status, codes(&res)),
+            (400, vec!["QUERY_LIMIT_EXCEEDED".into()])
+        );
+    }
+    let apq = |query: &str| {
+        let hash = flowgate::server::sha256_hex(query);
+        json!({ "query": query, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } })
+    };
+    let (_, res) = post(&g.url, &apq(&documents[0])).await;
+    assert_eq!(codes(&res), ["QUERY_LIMIT_EXCEEDED"]);
+    alive(&g).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn directive_floods_are_refused_on_every_field() {
+    let g = Served::start(&[], &[]).await;
+    for field in ["__typename", "viewer { __typename }"] {
+        let query = format!("{{ {field} {} }}", "@skip(if: false) ".repeat(3500));
+        let (_, res) = post(&g.url, &json!({ "query": query })).await;
+        assert_eq!(codes(&res), ["BAD_USER_INPUT"], "{field}");
+    }
+    let unknown: String = (0..3000).map(|i| format!("@d{i} ")).collect();
+    let (_, res) = post(
+        &g.url,
+        &json!({ "query": format!("{{ __typename {unknown} }}") }),
+    )
+    .await;
+    assert!(codes(&res).iter().all(|c| c == "BAD_USER_INPUT"), "{res}");
+    alive(&g).await;
+}
+
+/// Distinct documents, each refused (or large) and never sent again, must not pile up: the
+/// parsed-document cache keeps only documents that passed, weighed by what they hold.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_distinct_documents_is_bounded_in_memory() {
+    let g = Served::start(&[], &[]).await;
+    let warm = json!({ "query": "{ __typename }" });
+    post(&g.url, &warm).await;
+    let before = rss_kib(&g);
+    let http = reqwest::Client::new();
+    for i in 0..300 {
+        let refused = format!("query Q{i} {{ {} }}", "__typename ".repeat(5000));
+        let res = http
+            .post(&g.url)
+            .json(&json!({ "query": refused }))
+            .send()
+            .await;
+        let res: Value = res.unwrap().json().await.unwrap();
+        assert_eq!(codes(&res), ["QUERY_LIMIT_EXCEEDED"]);
+        let kept = format!("query K{i} {{ {} }}", "a: __typename ".repeat(25));
+        http.post(&g.url)
+            .json(&json!({ "query": kept }))
+            .send()
+            .await
+            .unwrap();
+    }
+    let grown = rss_kib(&g).saturating_sub(before);
+    eprintln!("grown {grown} KiB");
+    assert!(
+        grown < 40 * 1024,
+        "RSS grew {grown} KiB over 600 distinct documents"
+    );
+    alive(&g).await;
+}
