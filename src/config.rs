@@ -4,7 +4,9 @@
 //! are all derived from that list, and its default comes from the code that uses it.
 
 use crate::sandbox::{Sandbox, DEMO_USERS};
-use crate::server::{CorsConfig, GatewayConfig, Limits, PersistedConfig, SubscriptionConfig};
+use crate::server::{
+    ConnectionTimeouts, CorsConfig, GatewayConfig, Limits, PersistedConfig, SubscriptionConfig,
+};
 use crate::store::RedisConfig;
 use crate::upstream::appmixer::AppmixerConfig;
 use crate::upstream::appypie::AppyPieConfig;
@@ -43,6 +45,7 @@ pub struct Config {
 pub struct Server {
     pub listen: String,
     pub header_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
     pub body_timeout_ms: u64,
     pub request_deadline_ms: u64,
     pub max_concurrent_requests: usize,
@@ -214,7 +217,8 @@ use Kind::{List, Number, Optional, Switch, Text};
 /// Every setting, in the order the example file lists them.
 pub const SETTINGS: &[Setting] = &[
     s("server", "listen", Text, "Address to listen on."),
-    s("server", "header_timeout_ms", Number, "A client must send its request headers within this many milliseconds."),
+    s("server", "header_timeout_ms", Number, "A client must send its request headers (and a new connection its first bytes) within this many milliseconds."),
+    s("server", "idle_timeout_ms", Number, "A keep-alive connection with no request in progress that sends nothing for this many milliseconds is closed."),
     s("server", "body_timeout_ms", Number, "A client must send its request body within this many milliseconds."),
     s("server", "request_deadline_ms", Number, "No response waits longer than this many milliseconds."),
     s("server", "max_concurrent_requests", Number, "GraphQL requests served at once; past it a request is shed with 503 and Retry-After, never queued."),
@@ -458,6 +462,7 @@ impl Default for Server {
         Server {
             listen: "127.0.0.1:8080".into(),
             header_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
             body_timeout_ms: ms(limits.body_timeout),
             request_deadline_ms: ms(limits.deadline),
             max_concurrent_requests: limits.max_concurrent_requests,
@@ -689,7 +694,7 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)], problems: &mut P
 pub struct Settings {
     pub gateway: GatewayConfig,
     pub listen: SocketAddr,
-    pub header_timeout: Duration,
+    pub connection_timeouts: ConnectionTimeouts,
     pub grace: Duration,
     pub log_json: bool,
     pub log_filter: String,
@@ -870,6 +875,7 @@ impl Config {
         }
         for (path, value) in [
             ("server.header_timeout_ms", self.server.header_timeout_ms),
+            ("server.idle_timeout_ms", self.server.idle_timeout_ms),
             ("server.body_timeout_ms", self.server.body_timeout_ms),
             (
                 "server.request_deadline_ms",
@@ -893,7 +899,10 @@ impl Config {
         c.0.into_result(Settings {
             gateway,
             listen,
-            header_timeout: Duration::from_millis(self.server.header_timeout_ms),
+            connection_timeouts: ConnectionTimeouts {
+                header: Duration::from_millis(self.server.header_timeout_ms),
+                idle: Duration::from_millis(self.server.idle_timeout_ms),
+            },
             grace: Duration::from_secs(self.server.grace_period_secs),
             log_json,
             log_filter: self.logs.level.clone(),

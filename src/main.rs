@@ -215,7 +215,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         shutdown_signal().await;
         eprintln!("flowgate: shutting down; in-flight requests have {grace:?}");
     };
-    flowgate::server::serve(listener, app, settings.header_timeout, stop, grace).await;
+    let timeouts = settings.connection_timeouts;
+    flowgate::server::serve(listener, app, timeouts, stop, grace).await;
     drop(sandbox);
     Ok(())
 }

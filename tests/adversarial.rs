@@ -136,3 +136,27 @@ async fn a_flood_of_distinct_documents_is_bounded_in_memory() {
     );
     alive(&g).await;
 }
+
+/// Operation names are the caller's to choose; the metrics tell a bounded set apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn distinct_operation_names_do_not_grow_the_metrics_without_bound() {
+    let g = Served::start(&[], &[]).await;
+    let http = reqwest::Client::new();
+    for i in 0..400 {
+        let query = format!("query Op{i} {{ __typename }}");
+        http.post(&g.url)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = reqwest::get(format!("{}/metrics", g.root)).await.unwrap();
+    let text = metrics.text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("flowgate_graphql_operations_total{"))
+        .collect();
+    assert!(series.len() <= 201, "{} series", series.len());
+    assert!(series.iter().any(|l| l.contains("operation=\"Op0\"")));
+    assert!(series.iter().any(|l| l.contains("operation=\"other\"")));
+}

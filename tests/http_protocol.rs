@@ -303,3 +303,36 @@ async fn graphiql_loads_only_from_flowgate() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn answers_computed_with_a_credential_are_never_stored_by_a_shared_cache() {
+    let g = Gateway::start().await;
+    let http = reqwest::Client::new();
+    let get = |token: Option<&str>| {
+        let mut req = http
+            .get(&g.url)
+            .query(&[("query", "{ viewer { appmixer { email } } }")]);
+        if let Some(token) = token {
+            req = req.header("x-appmixer-token", token);
+        }
+        req.send()
+    };
+    let res = get(Some(DEMO_USERS[0].appmixer_token)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let vary: Vec<_> = res.headers().get_all("vary").iter().collect();
+    let vary = format!("{vary:?}");
+    for name in [
+        "x-appmixer-token",
+        "x-appypie-token",
+        "authorization",
+        "accept",
+    ] {
+        assert!(vary.contains(name), "Vary {vary} lacks {name}");
+    }
+    let body: Value = res.json().await.unwrap();
+    assert!(body["data"]["viewer"]["appmixer"]["email"].is_string());
+    let anonymous = get(None).await.unwrap();
+    assert!(anonymous.headers().get("cache-control").is_none());
+    assert!(anonymous.headers().get("vary").is_some());
+}

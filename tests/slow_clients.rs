@@ -6,12 +6,13 @@ mod common;
 
 use common::Gateway;
 use flowgate::sandbox::{Fault, FaultRule, Sandbox, SandboxConfig, DEMO_USERS};
-use flowgate::server::{router, GatewayConfig};
+use flowgate::server::{router, ConnectionTimeouts, GatewayConfig};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// flowgate served by its own `serve`, with a 300 ms header timeout: its address.
+/// flowgate served by its own `serve`, with a 300 ms header timeout and a 600 ms idle timeout:
+/// its address.
 async fn served(tune: impl FnOnce(&mut GatewayConfig)) -> (std::net::SocketAddr, Sandbox) {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let mut config = common::sandboxed(&sandbox);
@@ -22,7 +23,10 @@ async fn served(tune: impl FnOnce(&mut GatewayConfig)) -> (std::net::SocketAddr,
     tokio::spawn(flowgate::server::serve(
         listener,
         app,
-        Duration::from_millis(300),
+        ConnectionTimeouts {
+            header: Duration::from_millis(300),
+            idle: Duration::from_millis(600),
+        },
         std::future::pending(),
         Duration::from_secs(1),
     ));
@@ -47,6 +51,44 @@ async fn a_client_trickling_its_headers_is_disconnected() {
         .unwrap();
     let answer = read_to_close(&mut stream).await;
     assert!(!answer.contains("200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed() {
+    let (addr, _sandbox) = served(|_| {}).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert_eq!(answer, "");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_its_requests() {
+    let (addr, _sandbox) = served(|_| {}).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_dripped_body_is_cut_at_the_body_timeout_however_it_is_paced() {
+    let (addr, _sandbox) = served(|c| c.limits.body_timeout = Duration::from_millis(800)).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let drip = tokio::spawn(async move {
+        for _ in 0..40 {
+            if stream.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stream
+    });
+    let mut stream = drip.await.unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ mod subscriptions;
 
 pub use cors::CorsConfig;
 pub use limits::Limits;
-pub use listen::serve;
+pub use listen::{serve, ConnectionTimeouts};
 pub use persisted::{sha256_hex, PersistedConfig};
 pub use subscriptions::SubscriptionConfig;
 
@@ -124,6 +124,8 @@ struct Gateway {
     allow_trace: bool,
     /// The store replicas share, if any.
     store: Option<SharedStore>,
+    /// `Vary` of every `/graphql` answer: what it was computed from besides the URL.
+    vary: axum::http::HeaderValue,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -169,6 +171,7 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
             ),
             config.appmixer,
         ),
+        vary: vary(&config.headers),
         headers: Arc::new(config.headers),
         graphiql: graphiql::page(&config.graphiql_headers),
         slots: Arc::new(tokio::sync::Semaphore::new(
@@ -192,9 +195,6 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(observe::ready))
         .route("/metrics", get(observe::render))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            limits.body_timeout,
-        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
@@ -226,9 +226,37 @@ fn token(headers: &HeaderMap, name: &str) -> Option<Token> {
     (!value.is_empty()).then(|| Token::new(value))
 }
 
-/// Answers `/graphql`: reads the request (GET or POST), runs it, and replies in the media type
-/// the caller accepts.
+/// The `Vary` of `/graphql`: the media type and every credential header.
+fn vary(names: &CredentialHeaders) -> axum::http::HeaderValue {
+    let names = format!(
+        "accept, authorization, {}, {}",
+        names.appmixer, names.appypie
+    );
+    axum::http::HeaderValue::from_str(&names).unwrap_or(axum::http::HeaderValue::from_static("*"))
+}
+
+/// Answers `/graphql`. An answer computed with a caller's credential is never stored by a
+/// shared cache (`Cache-Control: private, no-store`), and every answer varies on the credential
+/// headers, so a cached anonymous answer is never served to a caller with credentials.
 async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response {
+    let headers = request.headers();
+    let private = [g.headers.appmixer.as_str(), g.headers.appypie.as_str()]
+        .into_iter()
+        .chain(["authorization", "cookie"])
+        .any(|name| headers.contains_key(name));
+    let vary = g.vary.clone();
+    let mut response = answer(g, request).await;
+    let headers = response.headers_mut();
+    headers.append(axum::http::header::VARY, vary);
+    if private {
+        let value = axum::http::HeaderValue::from_static("private, no-store");
+        headers.insert(axum::http::header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+/// Reads the request (GET or POST), runs it, and replies in the media type the caller accepts.
+async fn answer(g: Arc<Gateway>, request: axum::extract::Request) -> Response {
     let Ok(_slot) = g.slots.clone().try_acquire_owned() else {
         return overloaded(request.headers());
     };
@@ -255,12 +283,14 @@ async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response 
     if declared_over(&parts.headers, g.limits.max_body_bytes) {
         return too_large(g.limits.max_body_bytes).send(media);
     }
-    let body = match axum::body::to_bytes(body, g.limits.max_body_bytes).await {
-        Ok(body) => body,
-        Err(e) if e.to_string().contains("length limit") => {
+    let read = axum::body::to_bytes(body, g.limits.max_body_bytes);
+    // The whole body must arrive within the timeout, however it is paced.
+    let body = match tokio::time::timeout(g.limits.body_timeout, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) if e.to_string().contains("length limit") => {
             return too_large(g.limits.max_body_bytes).send(media)
         }
-        Err(_) => {
+        _ => {
             let message = "the request body did not arrive in time";
             return Answer::refused(StatusCode::REQUEST_TIMEOUT, Code::BadUserInput, message)
                 .send(media);

@@ -7,8 +7,9 @@ use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::Instant;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -156,18 +157,36 @@ pub fn request_id(headers: &axum::http::HeaderMap) -> String {
         .to_string()
 }
 
-/// A GraphQL operation in the metrics: by name (only names GraphQL allows, at most 64
-/// characters), type and outcome.
+/// Operation names the metrics tell apart; the names first seen past them count as `other`.
+const MAX_OPERATION_NAMES: usize = 200;
+
+/// The label of an operation name: itself while the set of names seen is small, `other` past
+/// it (a caller choosing names cannot grow the metrics without bound), `invalid` for what
+/// GraphQL does not allow as a name or is over 64 characters.
+fn operation_label(name: Option<&str>) -> String {
+    static SEEN: LazyLock<Mutex<HashSet<Box<str>>>> = LazyLock::new(Default::default);
+    let Some(name) = name else {
+        return "anonymous".into();
+    };
+    if name.len() > 64 || !is_graphql_name(name) {
+        return "invalid".into();
+    }
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES && seen.insert(name.into()) {
+        name.to_string()
+    } else {
+        "other".into()
+    }
+}
+
+/// A GraphQL operation in the metrics: by name (a bounded set, see [`operation_label`]), type
+/// and outcome.
 pub fn record_operation(
     name: Option<&str>,
     kind: &'static str,
     response: &async_graphql::Response,
 ) {
-    let name = match name {
-        None => "anonymous".to_string(),
-        Some(n) if n.len() <= 64 && is_graphql_name(n) => n.to_string(),
-        Some(_) => "invalid".to_string(),
-    };
+    let name = operation_label(name);
     let outcome = match (
         response.errors.is_empty(),
         response.data == async_graphql::Value::Null,
