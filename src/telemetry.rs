@@ -21,9 +21,17 @@ impl Drop for Telemetry {
     }
 }
 
+/// Crates that log what a peer sent (WebSocket frames and messages, `connection_init` payloads
+/// with the caller's tokens among them) at debug or trace level: held at `info`, whatever the
+/// filter says.
+const QUIET: [&str; 2] = ["tungstenite=info", "tokio_tungstenite=info"];
+
 /// Installs the process's log output, filtered by `filter`, and the span export, if any.
 pub fn init(json: bool, filter: &str, export: Option<&Export>) -> Result<Telemetry, String> {
-    let filter = EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+    let mut filter = EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+    for directive in QUIET {
+        filter = filter.add_directive(directive.parse().map_err(|e| format!("{e}"))?);
+    }
     let logs = tracing_subscriber::fmt::layer();
     let logs = match json {
         true => logs.json().flatten_event(true).boxed(),

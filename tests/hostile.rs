@@ -253,3 +253,21 @@ async fn the_same_flow_page_twice_stops_the_walk() {
     );
     assert_eq!(hooks.count("GET /flows"), 2, "{res:#}");
 }
+
+#[tokio::test]
+async fn a_vendor_error_echoing_the_token_or_a_url_is_scrubbed() {
+    let g = gateway().await;
+    let token = flowgate::sandbox::DEMO_USERS[0].appmixer_token;
+    let message = format!(
+        "token {token} refused at https://api.appmixer.example/user?token={token} see /user?key=k1"
+    );
+    let body = json!({ "statusCode": 400, "error": "Bad Request", "message": message });
+    let fault = canned(400, "application/json", body.to_string());
+    let res = with_appmixer_fault(&g, "/user", fault, VIEWER).await;
+    only_appmixer_failed(&res, "BAD_USER_INPUT");
+    let shown = res["errors"][0]["message"].as_str().unwrap();
+    assert!(shown.contains("token [redacted] refused"), "{shown}");
+    for leak in [token, "https://", "appmixer.example", "?token", "key=k1"] {
+        assert!(!shown.contains(leak), "{leak} in {shown}");
+    }
+}

@@ -86,6 +86,15 @@ async fn introspection_can_be_switched_off() {
         res["data"]["__schema"].is_null() || res.get("errors").is_some(),
         "{res:#}"
     );
+    let sdl = |g: &Gateway| reqwest::get(g.url.replace("/graphql", "/schema.graphql"));
+    assert_eq!(sdl(&on).await.unwrap().status(), 200);
+    assert_eq!(sdl(&off).await.unwrap().status(), 404);
+    for g in [&on, &off] {
+        let res = g.query(Who::Nobody, "{ viewe { id } }", json!({})).await;
+        let message = res["errors"][0]["message"].as_str().unwrap().to_string();
+        let suggested = message.contains("Did you mean");
+        assert_eq!(suggested, std::ptr::eq(g, &on), "{message}");
+    }
 }
 
 #[tokio::test]

@@ -206,8 +206,11 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
     })
 }
 
-/// The SDL, as `schema.graphql` holds it.
+/// The SDL, as `schema.graphql` holds it; not found when introspection is off.
 async fn schema_file(State(g): Shared) -> Response {
+    if !g.limits.introspection {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let content_type = "text/plain; charset=utf-8";
     (
         [(axum::http::header::CONTENT_TYPE, content_type)],

@@ -647,10 +647,15 @@ impl HttpCore {
         headers
             .entry(reqwest::header::ACCEPT)
             .or_insert(HeaderValue::from_static("*/*"));
+        let secrets = secrets_of(request.headers());
         let exchange = self.exchange(provider, operation, request, policy.max_body_bytes);
-        tokio::time::timeout(policy.timeout, exchange)
+        let mut reply = tokio::time::timeout(policy.timeout, exchange)
             .await
-            .unwrap_or_else(|_| Err(UpstreamError::new(provider, ErrorKind::Timeout, operation)))
+            .unwrap_or_else(|_| Err(UpstreamError::new(provider, ErrorKind::Timeout, operation)))?;
+        if !reply.status.is_success() {
+            reply.body = without(&reply.body, &secrets);
+        }
+        Ok(reply)
     }
 
     /// Sends the request on the pool and reads the reply's body, up to `limit` bytes.
@@ -700,6 +705,69 @@ impl HttpCore {
             decoded: Decoded::default(),
         })
     }
+}
+
+/// The credentials a request carries (its sensitive headers' values, with and without their
+/// scheme), which a vendor's error reply must not hand back to the caller.
+fn secrets_of(headers: &HeaderMap) -> Vec<Vec<u8>> {
+    let mut secrets = Vec::new();
+    for value in headers.values().filter(|v| v.is_sensitive()) {
+        let value = value.as_bytes();
+        if let Some(at) = value.iter().position(|b| *b == b' ') {
+            secrets.push(value[at + 1..].to_vec());
+        }
+        secrets.push(value.to_vec());
+    }
+    secrets.retain(|s| s.len() >= 4);
+    secrets
+}
+
+/// `body` with every occurrence of each secret replaced by `[redacted]`.
+fn without(body: &Bytes, secrets: &[Vec<u8>]) -> bytes::Bytes {
+    let found = |at: usize| secrets.iter().find(|s| body[at..].starts_with(s));
+    if !(0..body.len()).any(|at| found(at).is_some()) {
+        return body.clone();
+    }
+    let (mut out, mut at) = (Vec::with_capacity(body.len()), 0);
+    while at < body.len() {
+        match found(at) {
+            Some(secret) => {
+                out.extend_from_slice(b"[redacted]");
+                at += secret.len();
+            }
+            None => {
+                out.push(body[at]);
+                at += 1;
+            }
+        }
+    }
+    out.into()
+}
+
+/// A vendor's own message made safe to show: URLs (with their query strings) and opaque
+/// tokens taken out, cut to 200 characters.
+fn scrubbed(message: &str) -> String {
+    let words = message.split_whitespace().map(|word| {
+        let bare = word.trim_matches(|c: char| "\"'()[]{}<>,;".contains(c));
+        if bare.contains("://") || bare.starts_with("www.") {
+            "[url]"
+        } else if bare.contains('?') && bare.contains('=') {
+            "[query]"
+        } else if looks_opaque(bare) {
+            "[redacted]"
+        } else {
+            word
+        }
+    });
+    let text = words.collect::<Vec<_>>().join(" ");
+    text.chars().take(200).collect()
+}
+
+/// A long word of mixed letters and digits (a token, a key, a JWT) rather than prose.
+fn looks_opaque(word: &str) -> bool {
+    let letters = word.chars().filter(char::is_ascii_alphabetic).count();
+    let digits = word.chars().filter(char::is_ascii_digit).count();
+    word.len() >= 20 && letters > 0 && digits > 0 && !word.contains(char::is_whitespace)
 }
 
 /// A call counted in its vendor's in-flight gauge for as long as it lives, however it ends (a
@@ -924,7 +992,7 @@ pub fn status_error(
         kind: UpstreamError::kind_for(status, vendor_code),
         status: Some(status),
         vendor_code,
-        vendor_message: vendor_message.map(|m| m.chars().take(200).collect()),
+        vendor_message: vendor_message.map(|m| scrubbed(&m)),
         retry_after: retry_after(&reply.headers),
         ..UpstreamError::new(provider, ErrorKind::ServerError, operation)
     }
@@ -1097,6 +1165,23 @@ mod tests {
         assert_eq!(host(&other), "auth.example.com");
         assert_eq!(host(&usual), "127.0.0.1:8080");
         assert_eq!(guard.host.get().unwrap().0, "user:pw@127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_vendor_message_loses_credentials_urls_and_query_strings() {
+        let mut headers = HeaderMap::new();
+        let mut bearer = HeaderValue::from_static("Bearer tok-secret");
+        bearer.set_sensitive(true);
+        headers.insert(AUTHORIZATION, bearer);
+        let body = Bytes::from_static(b"bad token tok-secret (Bearer tok-secret)");
+        let clean = without(&body, &secrets_of(&headers));
+        assert_eq!(&clean[..], b"bad token [redacted] ([redacted])");
+        let message = "see https://api.example/v1/x?token=abc or /flows?key=v; key eyJhbGciOiJIUzI1NiJ9.e30.abc123 used";
+        assert_eq!(
+            scrubbed(message),
+            "see [url] or [query] key [redacted] used"
+        );
+        assert_eq!(scrubbed(&"word ".repeat(100)).chars().count(), 200);
     }
 
     #[test]
