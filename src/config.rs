@@ -137,6 +137,9 @@ pub struct Subscriptions {
     pub poll_ms: u64,
     pub max_per_connection: usize,
     pub max_per_caller: usize,
+    pub init_timeout_ms: u64,
+    pub max_sockets: usize,
+    pub max_sockets_per_client: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -266,6 +269,9 @@ pub const SETTINGS: &[Setting] = &[
     s("subscriptions", "poll_ms", Number, "Milliseconds between two polls of an automation watched by subscriptions (at least 100)."),
     s("subscriptions", "max_per_connection", Number, "Subscriptions one WebSocket connection may hold at once."),
     s("subscriptions", "max_per_caller", Number, "Subscriptions one caller (token pair) may hold at once."),
+    s("subscriptions", "init_timeout_ms", Number, "A WebSocket must send connection_init within this many milliseconds, or it is closed (4408)."),
+    s("subscriptions", "max_sockets", Number, "WebSockets open at once; past it an upgrade is refused with 503 and Retry-After."),
+    s("subscriptions", "max_sockets_per_client", Number, "WebSockets open at once from one client address (behind a proxy, the proxy's)."),
     Setting { secret: true, ..s("redis", "url", Optional, "Redis shared by the replicas (redis://host:6379/0): persisted queries, the catalogue cache's second tier, rate limits. Unset: each process keeps its own.") },
     Setting { secret: true, ..s("redis", "fingerprint_secret", Optional, "Key of the HMAC that names every Redis key (the same on every replica, at least 16 characters); required with redis.url.") },
     s("redis", "timeout_ms", Number, "Longest wait on one Redis call; past it (or on any Redis failure) the replica uses its own memory."),
@@ -557,6 +563,9 @@ impl Default for Subscriptions {
             poll_ms: ms(s.poll_interval),
             max_per_connection: s.max_per_connection,
             max_per_caller: s.max_per_caller,
+            init_timeout_ms: ms(s.init_timeout),
+            max_sockets: s.max_sockets,
+            max_sockets_per_client: s.max_sockets_per_client,
         }
     }
 }
@@ -891,6 +900,11 @@ impl Config {
             c.at_least(path, value, 1);
         }
         c.at_least("subscriptions.poll_ms", self.subscriptions.poll_ms, 100);
+        c.at_least(
+            "subscriptions.init_timeout_ms",
+            self.subscriptions.init_timeout_ms,
+            1,
+        );
         let redis = self.redis_config(&mut c);
         let (Ok(listen), Some(mut gateway)) = (listen, gateway) else {
             return Err(c.0);
@@ -999,6 +1013,9 @@ impl Config {
                 poll_interval: Duration::from_millis(self.subscriptions.poll_ms),
                 max_per_connection: self.subscriptions.max_per_connection,
                 max_per_caller: self.subscriptions.max_per_caller,
+                init_timeout: Duration::from_millis(self.subscriptions.init_timeout_ms),
+                max_sockets: self.subscriptions.max_sockets,
+                max_sockets_per_client: self.subscriptions.max_sockets_per_client,
             },
             redis: None,
         })

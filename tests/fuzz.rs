@@ -106,8 +106,68 @@ fn generated() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Requests built to exhaust: values nested thousands deep (in arguments, variable defaults,
+/// `nodes(ids:)` and variables), huge documents, floods of directives, selections nested through
+/// fragment chains. Each is distinct, so none is answered from a cache.
+fn hostile() -> impl Strategy<Value = Vec<u8>> {
+    let opener = prop::sample::select(vec!["[", "{a: ", "{a: [", "("]);
+    (opener, 1..3000usize, 0..6u8, "[a-z]{1,8}", 1..4000usize).prop_map(
+        |(open, depth, kind, name, n)| {
+            let close: String = open
+                .chars()
+                .rev()
+                .filter_map(|c| match c {
+                    '[' => Some(']'),
+                    '{' => Some('}'),
+                    '(' => Some(')'),
+                    _ => None,
+                })
+                .collect();
+            let nested = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+            let (query, variables) = match kind {
+                0 => (
+                    format!("query {name} {{ __typename(a: {nested}) }}"),
+                    json!({}),
+                ),
+                1 => (
+                    format!("query {name}($v: In = {nested}) {{ __typename }}"),
+                    json!({}),
+                ),
+                2 => (
+                    format!("{{ {name}: nodes(ids: {nested}) {{ id }} }}"),
+                    json!({}),
+                ),
+                3 => (
+                    format!("{{ {name}: __typename {} }}", "@skip(if: false) ".repeat(n)),
+                    json!({}),
+                ),
+                4 => {
+                    let chain: String = (0..n.min(2000))
+                        .map(|i| {
+                            format!("fragment F{i} on Query {{ {name} {{ ...F{} }} }} ", i + 1)
+                        })
+                        .collect();
+                    (format!("{{ ...F0 }} {chain}"), json!({}))
+                }
+                _ => {
+                    let deep: Value = serde_json::from_str(&format!(
+                        "{}{}",
+                        "[".repeat(depth.min(120)),
+                        "]".repeat(depth.min(120))
+                    ))
+                    .unwrap();
+                    let huge = format!("query {name} {{ {} }}", "__typename ".repeat(n));
+                    (huge, json!({ "v": deep }))
+                }
+            };
+            serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap()
+        },
+    )
+}
+
 fn bodies() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
+        hostile(),
         prop::collection::vec(any::<u8>(), 0..120),
         "\\PC{0,60}".prop_map(|q| serde_json::to_vec(&json!({ "query": q })).unwrap()),
         mutated(),

@@ -169,6 +169,19 @@ async fn no_secret_reaches_the_logs_or_an_error_message() {
     )
     .await);
 
+    // The same over a WebSocket (tokens in `connection_init`) and over SSE (tokens in headers).
+    over_a_socket(&g.url, alice.appmixer_token, alice.appypie_token).await;
+    let sse = reqwest::Client::new()
+        .post(&g.url)
+        .header("accept", "text/event-stream")
+        .header("x-appmixer-token", alice.appmixer_token)
+        .header("x-appypie-token", alice.appypie_token)
+        .json(&json!({ "query": everything }))
+        .send()
+        .await
+        .unwrap();
+    assert!(sse.text().await.unwrap().contains("event: complete"));
+
     let logs = g.output();
     assert!(logs.contains("graphql request"), "the run was logged");
     assert!(
@@ -199,4 +212,38 @@ async fn no_secret_reaches_the_logs_or_an_error_message() {
             assert!(!e.contains(secret), "a secret is in an error message: {e}");
         }
     }
+}
+
+/// A query run over `graphql-transport-ws` with both tokens in `connection_init`.
+async fn over_a_socket(url: &str, appmixer: &str, appypie: &str) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    let protocol = "graphql-transport-ws".parse().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({ "type": "connection_init", "payload": { "x-appmixer-token": appmixer, "x-appypie-token": appypie } });
+    let query = "{ viewer { appmixer { email } appypie { email } } }";
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    for message in [init, subscribe] {
+        socket.send(message.to_string().into()).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    while let Some(Ok(message)) = socket.next().await {
+        let text = message.into_text().unwrap().to_string();
+        let done = text.contains("\"complete\"");
+        seen.push(text);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|m| m.contains("alice@example.com")),
+        "{seen:?}"
+    );
 }

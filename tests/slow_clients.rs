@@ -161,3 +161,34 @@ async fn requests_past_the_cap_are_shed_not_queued() {
         "a shed request costs no upstream call"
     );
 }
+
+#[tokio::test]
+async fn sockets_are_capped_per_client_address() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (addr, _sandbox) = served(|c| c.subscriptions.max_sockets_per_client = 1).await;
+    let mut request = format!("ws://{addr}/graphql")
+        .into_client_request()
+        .unwrap();
+    let protocol = "graphql-transport-ws".parse().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol);
+    let (mut first, _) = tokio_tungstenite::connect_async(request.clone())
+        .await
+        .unwrap();
+    let second = tokio_tungstenite::connect_async(request).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = second else {
+        panic!("a second socket from the same address was accepted");
+    };
+    assert_eq!(response.status(), 503);
+    // A socket outlives the idle timeout of the HTTP connection it was upgraded from.
+    use futures_util::{SinkExt, StreamExt};
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let init = r#"{"type":"connection_init"}"#;
+    first.send(init.into()).await.unwrap();
+    let ack = first.next().await.unwrap().unwrap();
+    assert_eq!(
+        ack.into_text().unwrap().as_str(),
+        r#"{"type":"connection_ack"}"#
+    );
+}

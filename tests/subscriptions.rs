@@ -16,6 +16,18 @@ type Socket =
 
 /// A `graphql-transport-ws` connection, acknowledged.
 async fn connect(g: &Gateway, init: Value) -> Socket {
+    let mut socket = open(g).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": init }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
+/// A `graphql-transport-ws` socket, before `connection_init`.
+async fn open(g: &Gateway) -> Socket {
     let mut request = g
         .url
         .replace("http://", "ws://")
@@ -25,18 +37,28 @@ async fn connect(g: &Gateway, init: Value) -> Socket {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
     assert_eq!(
         response.headers()["sec-websocket-protocol"],
         "graphql-transport-ws"
     );
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": init }),
-    )
-    .await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
     socket
+}
+
+/// How the server closed the socket: code and reason (every other message skipped).
+async fn closed(socket: &mut Socket) -> (u16, String) {
+    let wait = async {
+        while let Some(message) = socket.next().await {
+            if let Ok(Message::Close(frame)) = message {
+                let frame = frame.expect("a close frame with a code");
+                return (u16::from(frame.code), frame.reason.to_string());
+            }
+        }
+        panic!("the socket ended without a close frame");
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("closed in time")
 }
 
 fn alice() -> Value {
@@ -421,12 +443,13 @@ async fn trusted_documents_and_size_limits_hold_on_the_socket_and_over_sse() {
     .await;
     let mut socket = connect(&g, alice()).await;
     subscribe(&mut socket, "1", "{ viewer { appmixer { email } } }").await;
+    // Refused before it runs: the protocol's `error`, and no `complete` after it.
     let refused = receive(&mut socket).await;
+    assert_eq!(refused["type"], "error", "{refused}");
     assert_eq!(
-        refused["payload"]["errors"][0]["extensions"]["code"], "DOCUMENT_NOT_TRUSTED",
+        refused["payload"][0]["extensions"]["code"], "DOCUMENT_NOT_TRUSTED",
         "{refused}"
     );
-    assert_eq!(receive(&mut socket).await["type"], "complete");
     let payload = json!({ "query": "{ viewer { appypie { email } } }" });
     send(
         &mut socket,
@@ -464,4 +487,99 @@ async fn trusted_documents_and_size_limits_hold_on_the_socket_and_over_sse() {
     })
     .await;
     assert!(closed.is_ok(), "an oversized message closes the socket");
+}
+
+#[tokio::test]
+async fn protocol_violations_close_with_the_codes_of_graphql_transport_ws() {
+    let g =
+        Gateway::start_with(|c| c.subscriptions.init_timeout = Duration::from_millis(300)).await;
+    let subscribe_now =
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ __typename }" } });
+
+    let mut early = open(&g).await;
+    send(&mut early, subscribe_now.clone()).await;
+    assert_eq!(closed(&mut early).await, (4401, "Unauthorized".into()));
+
+    let mut silent = open(&g).await;
+    let timeout = (4408, "Connection initialisation timeout".into());
+    assert_eq!(closed(&mut silent).await, timeout);
+
+    let mut twice = connect(&g, alice()).await;
+    send(&mut twice, json!({ "type": "connection_init" })).await;
+    assert_eq!(closed(&mut twice).await.0, 4429);
+
+    let (id, _) = first_flow(&g).await;
+    let watch = format!(r#"subscription {{ automationState(id: "{id}") {{ status }} }}"#);
+    let mut reused = connect(&g, alice()).await;
+    let long_id = "x".repeat(300);
+    subscribe(&mut reused, &long_id, &watch).await;
+    assert_eq!(receive(&mut reused).await["type"], "next");
+    subscribe(&mut reused, &long_id, &watch).await;
+    let (code, reason) = closed(&mut reused).await;
+    assert_eq!(code, 4409);
+    assert!(
+        reason.starts_with("Subscriber for xxx") && reason.len() <= 123,
+        "{reason}"
+    );
+
+    for garbage in [
+        json!({ "type": "subscribe_all", "payload": "x".repeat(500) }),
+        json!({ "id": "1", "type": "subscribe" }),
+        json!("not an object"),
+    ] {
+        let mut socket = connect(&g, alice()).await;
+        send(&mut socket, garbage).await;
+        let (code, reason) = closed(&mut socket).await;
+        assert_eq!(code, 4400);
+        assert!(reason.len() <= 123);
+    }
+
+    // A completed id may be used again, and `ping` is answered at any time.
+    let mut socket = connect(&g, alice()).await;
+    send(&mut socket, json!({ "type": "ping" })).await;
+    let pong = socket.next().await.unwrap().unwrap();
+    assert_eq!(pong.into_text().unwrap().as_str(), r#"{"type":"pong"}"#);
+    subscribe(&mut socket, "a", &watch).await;
+    assert_eq!(receive(&mut socket).await["type"], "next");
+    send(&mut socket, json!({ "id": "a", "type": "complete" })).await;
+    subscribe(&mut socket, "a", &watch).await;
+    assert_eq!(receive(&mut socket).await["type"], "next");
+}
+
+#[tokio::test]
+async fn sockets_are_capped_and_clients_without_the_subprotocol_refused() {
+    let g = Gateway::start_with(|c| c.subscriptions.max_sockets = 2).await;
+    let first = open(&g).await;
+    let _second = open(&g).await;
+    let request = g
+        .url
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    let mut third = request.clone();
+    third.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let refused = tokio_tungstenite::connect_async(third.clone()).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("a third socket was accepted");
+    };
+    assert_eq!(response.status(), 503);
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok((socket, _)) = tokio_tungstenite::connect_async(third.clone()).await {
+            reopened = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reopened.is_some(), "a closed socket gives its place back");
+    drop(reopened);
+    let legacy = tokio_tungstenite::connect_async(request).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = legacy else {
+        panic!("a socket without the subprotocol was accepted");
+    };
+    assert_eq!(response.status(), 400);
 }

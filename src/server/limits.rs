@@ -191,7 +191,7 @@ pub fn scan(text: &str) -> Scan {
             }
             b if b == b'_' || b == b'-' || b.is_ascii_alphanumeric() => {
                 scan.tokens += 1;
-                i = skip_until(bytes, i, |b| !(b == b'_' || b.is_ascii_alphanumeric()));
+                i = skip_until(bytes, i + 1, |b| !(b == b'_' || b.is_ascii_alphanumeric()));
             }
             _ => i += 1,
         }
@@ -397,6 +397,7 @@ mod tests {
         assert_eq!(scan("{ a(x: \"\"\"[[[\\\"\"\"[[\"\"\") }").nesting, 2);
         assert_eq!(scan("# {{{{\n{ a }").nesting, 1);
         assert_eq!(scan("{ a b c }").tokens, 3);
+        assert_eq!(scan("{ a(x: -1, y: -) }").tokens, 5);
         let deep = format!("{{ __typename(a: {}) }}", nest("[", "]", 5000));
         assert!(scan(&deep).nesting > MAX_NESTING);
         assert!(check_text(&scan(&deep)).is_err());

@@ -11,6 +11,7 @@ mod listen;
 mod observe;
 mod persisted;
 mod subscriptions;
+mod websocket;
 
 pub use cors::CorsConfig;
 pub use limits::Limits;
@@ -29,8 +30,6 @@ use crate::upstream::{
     continue_trace, fingerprint, HttpConfig, HttpCore, Policy, RequestContext, SharingConfig, Token,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql_axum::GraphQLProtocol;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -124,6 +123,8 @@ struct Gateway {
     allow_trace: bool,
     /// The store replicas share, if any.
     store: Option<SharedStore>,
+    /// WebSockets open, capped in total and per client.
+    sockets: Arc<websocket::Sockets>,
     /// `Vary` of every `/graphql` answer: what it was computed from besides the URL.
     vary: axum::http::HeaderValue,
 }
@@ -183,6 +184,10 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         documents: documents::Documents::new(config.document_cache_mib, limits.clone()),
         persisted,
         sdl: schema::sdl(),
+        sockets: Arc::new(websocket::Sockets::new(
+            config.subscriptions.max_sockets,
+            config.subscriptions.max_sockets_per_client,
+        )),
         subscriptions: config.subscriptions,
         allow_trace: config.allow_trace,
         store,
@@ -263,18 +268,9 @@ async fn answer(g: Arc<Gateway>, request: axum::extract::Request) -> Response {
     let Ok(_slot) = g.slots.clone().try_acquire_owned() else {
         return overloaded(request.headers());
     };
-    let (mut parts, body) = request.into_parts();
+    let (parts, body) = request.into_parts();
     if parts.headers.contains_key(axum::http::header::UPGRADE) {
-        use axum::extract::FromRequestParts;
-        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
-        let protocol = GraphQLProtocol::from_request_parts(&mut parts, &()).await;
-        return match (upgrade, protocol) {
-            (Ok(upgrade), Ok(protocol)) => {
-                subscriptions::websocket(g, parts.headers, upgrade, protocol)
-            }
-            (Err(e), _) => e.into_response(),
-            (_, Err(e)) => e.into_response(),
-        };
+        return websocket::upgrade(g, parts).await;
     }
     let events = subscriptions::wants_events(&parts.headers);
     let media = Media::negotiate(&parts.headers);
