@@ -164,15 +164,8 @@ async fn requests_past_the_cap_are_shed_not_queued() {
 
 #[tokio::test]
 async fn sockets_are_capped_per_client_address() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let (addr, _sandbox) = served(|c| c.subscriptions.max_sockets_per_client = 1).await;
-    let mut request = format!("ws://{addr}/graphql")
-        .into_client_request()
-        .unwrap();
-    let protocol = "graphql-transport-ws".parse().unwrap();
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocol);
+    let request = common::graphql_ws(&format!("http://{addr}/graphql"));
     let (mut first, _) = tokio_tungstenite::connect_async(request.clone())
         .await
         .unwrap();

@@ -8,7 +8,6 @@ use flowgate::sandbox::DEMO_USERS;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket =
@@ -28,15 +27,7 @@ async fn connect(g: &Gateway, init: Value) -> Socket {
 
 /// A `graphql-transport-ws` socket, before `connection_init`.
 async fn open(g: &Gateway) -> Socket {
-    let mut request = g
-        .url
-        .replace("http://", "ws://")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
+    let request = common::graphql_ws(&g.url);
     let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
     assert_eq!(
         response.headers()["sec-websocket-protocol"],
@@ -184,16 +175,8 @@ async fn a_connect_test_run_arrives_as_a_new_run() {
 async fn credentials_may_come_from_the_upgrade_headers_and_bad_ones_fail_alone() {
     let g = fast().await;
     let id = g.first_connect_id().await;
-    let mut request = g
-        .url
-        .replace("http://", "ws://")
-        .into_client_request()
-        .unwrap();
+    let mut request = common::graphql_ws(&g.url);
     let headers = request.headers_mut();
-    headers.insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
     headers.insert(
         "x-appypie-token",
         DEMO_USERS[1].appypie_token.parse().unwrap(),
@@ -551,16 +534,9 @@ async fn sockets_are_capped_and_clients_without_the_subprotocol_refused() {
     let g = Gateway::start_with(|c| c.subscriptions.max_sockets = 2).await;
     let first = open(&g).await;
     let _second = open(&g).await;
-    let request = g
-        .url
-        .replace("http://", "ws://")
-        .into_client_request()
-        .unwrap();
-    let mut third = request.clone();
-    third.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
+    let third = common::graphql_ws(&g.url);
+    let mut request = third.clone();
+    request.headers_mut().remove("sec-websocket-protocol");
     let refused = tokio_tungstenite::connect_async(third.clone()).await;
     let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
         panic!("a third socket was accepted");

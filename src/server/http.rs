@@ -266,11 +266,7 @@ impl Params {
             extensions: object("extensions", take("extensions"))?,
             document_id: string("documentId", take("documentId").or_else(|| take("doc_id")))?,
         };
-        let nested = |v: &Option<Map<String, Value>>| {
-            v.as_ref()
-                .is_some_and(|m| m.values().any(super::limits::json_too_deep))
-        };
-        if nested(&params.variables) || nested(&params.extensions) {
+        if super::limits::params_too_deep([&params.variables, &params.extensions]) {
             let max = super::limits::MAX_NESTING;
             return Err(Answer::refused(
                 StatusCode::BAD_REQUEST,

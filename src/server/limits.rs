@@ -259,6 +259,13 @@ pub fn json_too_deep(value: &serde_json::Value) -> bool {
     false
 }
 
+/// Whether a request's `variables` or `extensions` nest deeper than [`MAX_NESTING`].
+pub fn params_too_deep(maps: [&Option<serde_json::Map<String, serde_json::Value>>; 2]) -> bool {
+    maps.into_iter()
+        .flatten()
+        .any(|map| map.values().any(json_too_deep))
+}
+
 /// Checks a parsed document before it runs: selection nesting, directives repeated where they
 /// may not be, then the alias and root-field limits.
 pub fn check_document(doc: &ExecutableDocument, limits: &Limits) -> Result<(), ServerError> {

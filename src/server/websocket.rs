@@ -294,8 +294,11 @@ impl Session {
         let g = self.g.clone();
         let who = self.who.clone().unwrap_or_else(|| self.upgraded.clone());
         let slots = self.slots.clone();
+        // Boxed on its own, so that what preparing the operation took is freed once it has
+        // run, rather than held inline for as long as the subscription lasts.
+        let prepared = Box::pin(run(g, operation, who, slots));
         let events = stream::once(async move {
-            match run(g, operation, who, slots).await {
+            match prepared.await {
                 Ok(responses) => responses
                     .map(Event::Next)
                     .chain(stream::once(async { Event::Complete }))
@@ -330,11 +333,7 @@ async fn run(
     who: Caller,
     slots: ConnectionSlots,
 ) -> Result<BoxStream<'static, async_graphql::Response>, ServerError> {
-    let nested = |v: &Option<Map<String, Value>>| {
-        v.as_ref()
-            .is_some_and(|m| m.values().any(super::limits::json_too_deep))
-    };
-    if nested(&operation.variables) || nested(&operation.extensions) {
+    if super::limits::params_too_deep([&operation.variables, &operation.extensions]) {
         let message = "`variables` or `extensions` nest too deep";
         return Err(Code::QueryLimitExceeded.request_error(message));
     }

@@ -463,3 +463,17 @@ pub fn service_component(flows: &serde_json::Value) -> serde_json::Value {
         })
         .expect("a flow uses a service")
 }
+
+/// A WebSocket handshake to `/graphql` at `http_url` offering `graphql-transport-ws`.
+pub fn graphql_ws(http_url: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = http_url
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    let protocol = "graphql-transport-ws".parse().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol);
+    request
+}
