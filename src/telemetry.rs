@@ -22,9 +22,10 @@ impl Drop for Telemetry {
 }
 
 /// Crates that log what a peer sent (WebSocket frames and messages, `connection_init` payloads
-/// with the caller's tokens among them) at debug or trace level: held at `info`, whatever the
-/// filter says.
-const QUIET: [&str; 2] = ["tungstenite=info", "tokio_tungstenite=info"];
+/// with the caller's tokens among them) at debug or trace level: held at `error`, whatever the
+/// filter says. (At `error`, not `info`: a directive's level raises the filter's maximum, and
+/// past `warn` every span of ours would be built and checked on each request.)
+const QUIET: [&str; 2] = ["tungstenite=error", "tokio_tungstenite=error"];
 
 /// Installs the process's log output, filtered by `filter`, and the span export, if any.
 pub fn init(json: bool, filter: &str, export: Option<&Export>) -> Result<Telemetry, String> {

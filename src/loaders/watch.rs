@@ -4,10 +4,10 @@
 
 use super::appypie::PAGE;
 use crate::upstream::appmixer::model::{Flow, LogEntry, LogQuery};
-use crate::upstream::appmixer::AppmixerSession;
+use crate::upstream::appmixer::{AppmixerClient, AppmixerSession};
 use crate::upstream::appypie::model::{Connect, HistoryEntry, PageRequest};
-use crate::upstream::appypie::{all_pages, AppyPieSession};
-use crate::upstream::{ErrorKind, Provider, UpstreamError};
+use crate::upstream::appypie::{all_pages, AppyPieClient, AppyPieSession};
+use crate::upstream::{ErrorKind, Provider, Token, UpstreamError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -25,6 +25,16 @@ pub enum Target {
 }
 
 impl Target {
+    /// The flow `id`, as the holder of `token` sees it.
+    pub fn flow(client: &AppmixerClient, token: Token, id: String) -> Target {
+        Target::Flow(id, client.session(token))
+    }
+
+    /// The connect `id`, as the holder of `token` sees it.
+    pub fn connect(client: &AppyPieClient, token: Token, id: String) -> Target {
+        Target::Connect(id, client.session(token))
+    }
+
     fn key(&self) -> (bool, String) {
         match self {
             Target::Flow(id, _) => (true, id.clone()),

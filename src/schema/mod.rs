@@ -22,7 +22,7 @@ pub use node::{GlobalId, Kind};
 use crate::error::missing_credential;
 pub use crate::loaders::model::Provider;
 use crate::loaders::model::Token;
-use crate::loaders::watch::Watches;
+use crate::loaders::watch::{Target, Watches};
 use crate::loaders::{AppmixerClient, AppmixerLoaders, AppyPieClient, AppyPieLoaders, SignIns};
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, MergedObject, Result, Schema, SchemaBuilder};
@@ -150,11 +150,12 @@ impl RequestData {
 }
 
 /// A vendor's loaders for one request, made when a field first needs them: a query that reads
-/// one vendor makes none for the other.
+/// one vendor makes none for the other. Boxed, so that a request (or a subscription, for as
+/// long as it lasts) that makes none holds no room for them.
 struct VendorLoaders<C, L> {
     client: C,
     token: Option<Token>,
-    made: std::sync::OnceLock<L>,
+    made: std::sync::OnceLock<Box<L>>,
 }
 
 impl<C, L> VendorLoaders<C, L> {
@@ -169,7 +170,15 @@ impl<C, L> VendorLoaders<C, L> {
     /// The loaders, made by `make` the first time; `None` without a token.
     fn get(&self, make: impl FnOnce(&C, Token) -> L) -> Option<&L> {
         let token = self.token.as_ref()?;
-        Some(self.made.get_or_init(|| make(&self.client, token.clone())))
+        let made = self
+            .made
+            .get_or_init(|| Box::new(make(&self.client, token.clone())));
+        Some(made)
+    }
+
+    /// What `use_token` makes of the client and the caller's token; `None` without a token.
+    fn with_token<T>(&self, use_token: impl FnOnce(&C, Token) -> T) -> Option<T> {
+        Some(use_token(&self.client, self.token.clone()?))
     }
 }
 
@@ -191,6 +200,23 @@ pub(crate) fn mixer<'a>(ctx: &Context<'a>) -> Result<&'a AppmixerLoaders> {
     d.appmixer
         .get(|c, t| AppmixerLoaders::new(c.session(t)))
         .ok_or_else(|| missing_credential(Provider::Appmixer, &d.headers.appmixer))
+}
+
+/// What to poll to watch the caller's automation `id` on `provider` (a flow on Appmixer, a
+/// connect on Appy Pie), or `UNAUTHENTICATED`. Makes no loaders: a subscription holds what it
+/// makes for as long as it lasts.
+pub(crate) fn watch_target(ctx: &Context<'_>, provider: Provider, id: String) -> Result<Target> {
+    let d = data(ctx)?;
+    match provider {
+        Provider::Appmixer => d
+            .appmixer
+            .with_token(|client, token| Target::flow(client, token, id))
+            .ok_or_else(|| missing_credential(Provider::Appmixer, &d.headers.appmixer)),
+        Provider::AppyPie => d
+            .appypie
+            .with_token(|client, token| Target::connect(client, token, id))
+            .ok_or_else(|| missing_credential(Provider::AppyPie, &d.headers.appypie)),
+    }
 }
 
 /// Records `err` on the current field and carries on (partial data from a list of both vendors).

@@ -8,7 +8,7 @@ use crate::loaders::watch::{ConnectionSlots, Seen, Sighting, Watch, Watches};
 use crate::schema::automations::AutomationStatus;
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::runs::{runs_of_logs, Run};
-use crate::schema::{data, mixer, pie, Automation, Connect, Flow, Provider};
+use crate::schema::{data, watch_target, Automation, Connect, Flow, Provider};
 use async_graphql::{Context, Result, Subscription as GqlSubscription, ID};
 use futures_util::stream::{self, Stream};
 use std::collections::{HashSet, VecDeque};
@@ -65,8 +65,9 @@ impl Subscription {
 async fn open(ctx: &Context<'_>, id: &ID) -> Result<(Watch, Sighting)> {
     let g = GlobalId::decode(id)?;
     let target = match (g.kind, g.provider) {
-        (Kind::Flow, Provider::Appmixer) => mixer(ctx)?.watch_flow(g.native),
-        (Kind::Connect, Provider::AppyPie) => pie(ctx)?.watch_connect(g.native),
+        (Kind::Flow, Provider::Appmixer) | (Kind::Connect, Provider::AppyPie) => {
+            watch_target(ctx, g.provider, g.native)?
+        }
         _ => return Err(Code::BadUserInput.error("expected the id of a flow or a connect")),
     };
     let caller = data(ctx)?.caller;

@@ -127,6 +127,9 @@ struct Gateway {
     sockets: Arc<websocket::Sockets>,
     /// `Vary` of every `/graphql` answer: what it was computed from besides the URL.
     vary: axum::http::HeaderValue,
+    /// Headers that carry a caller's credential: an answer to a request with any of them is
+    /// private.
+    credential_headers: Vec<axum::http::HeaderName>,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -173,6 +176,14 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
             config.appmixer,
         ),
         vary: vary(&config.headers),
+        credential_headers: [&config.headers.appmixer, &config.headers.appypie]
+            .into_iter()
+            .filter_map(|name| name.parse().ok())
+            .chain([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::COOKIE,
+            ])
+            .collect(),
         headers: Arc::new(config.headers),
         graphiql: graphiql::page(&config.graphiql_headers),
         slots: Arc::new(tokio::sync::Semaphore::new(
@@ -248,10 +259,7 @@ fn vary(names: &CredentialHeaders) -> axum::http::HeaderValue {
 /// headers, so a cached anonymous answer is never served to a caller with credentials.
 async fn graphql(State(g): Shared, request: axum::extract::Request) -> Response {
     let headers = request.headers();
-    let private = [g.headers.appmixer.as_str(), g.headers.appypie.as_str()]
-        .into_iter()
-        .chain(["authorization", "cookie"])
-        .any(|name| headers.contains_key(name));
+    let private = g.credential_headers.iter().any(|n| headers.contains_key(n));
     let vary = g.vary.clone();
     let mut response = answer(g, request).await;
     let headers = response.headers_mut();

@@ -2,7 +2,6 @@
 //! fresh, the writes, the authentication sessions, and the component catalogue.
 
 use super::AppmixerLoaders;
-use crate::loaders::watch::Target;
 use crate::upstream::appmixer::model::{Account, AuthStatus, ComponentManifest, NewAccount};
 use crate::upstream::UpstreamError;
 use serde_json::Value;
@@ -125,10 +124,5 @@ impl AppmixerLoaders {
     /// Every component's name.
     pub async fn component_names(&self) -> Result<Vec<String>, UpstreamError> {
         self.session.component_names().await
-    }
-
-    /// What to poll to watch the flow `id` for this caller.
-    pub fn watch_flow(&self, id: String) -> Target {
-        Target::Flow(id, self.session.clone())
     }
 }

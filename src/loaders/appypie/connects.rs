@@ -2,7 +2,6 @@
 //! runs and history pages past the first, and connecting an account.
 
 use super::{AppyPieLoaders, PAGE};
-use crate::loaders::watch::Target;
 use crate::upstream::appypie::all_pages;
 use crate::upstream::appypie::model::{
     App, Connect, ConnectStatus, ConnectedAccount, DropdownOption, HistoryEntry, NewConnect,
@@ -117,10 +116,5 @@ impl AppyPieLoaders {
     /// The account connected with a callback's one-time token.
     pub async fn account_by_token(&self, token: &str) -> Result<ConnectedAccount, UpstreamError> {
         self.session.connected_account_by_token(token).await
-    }
-
-    /// What to poll to watch the connect `id` for this caller.
-    pub fn watch_connect(&self, id: String) -> Target {
-        Target::Connect(id, self.session.clone())
     }
 }
