@@ -217,15 +217,7 @@ async fn no_secret_reaches_the_logs_or_an_error_message() {
 /// A query run over `graphql-transport-ws` with both tokens in `connection_init`.
 async fn over_a_socket(url: &str, appmixer: &str, appypie: &str) {
     use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = url
-        .replace("http://", "ws://")
-        .into_client_request()
-        .unwrap();
-    let protocol = "graphql-transport-ws".parse().unwrap();
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocol);
+    let request = common::graphql_ws(url);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let init = json!({ "type": "connection_init", "payload": { "x-appmixer-token": appmixer, "x-appypie-token": appypie } });
     let query = "{ viewer { appmixer { email } appypie { email } } }";
