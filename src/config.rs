@@ -3,6 +3,7 @@
 //! listed once in [`SETTINGS`]; its flag, its variable, the example file and the README table
 //! are all derived from that list, and its default comes from the code that uses it.
 
+use crate::identity::{AuthConfig, Mode};
 use crate::sandbox::{Sandbox, DEMO_USERS};
 use crate::server::{
     ConnectionTimeouts, CorsConfig, GatewayConfig, Limits, PersistedConfig, SubscriptionConfig,
@@ -33,11 +34,15 @@ pub struct Config {
     pub cors: Cors,
     pub subscriptions: Subscriptions,
     pub redis: Redis,
+    pub auth: Auth,
     pub logs: Logs,
     pub telemetry: Telemetry,
     /// Wired to the in-process sandboxes: GraphiQL opens with a demo user's tokens.
     #[serde(skip)]
     pub demo: bool,
+    /// The demo issuer's token for Alice, which GraphiQL opens with.
+    #[serde(skip)]
+    pub demo_bearer: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -170,6 +175,37 @@ impl Default for Redis {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
+pub struct Auth {
+    pub mode: String,
+    pub jwks_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    pub audiences: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev_secret: Option<String>,
+    pub write_scope: String,
+    pub leeway_secs: u64,
+    pub jwks_refresh_secs: u64,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        let a = AuthConfig::default();
+        Auth {
+            mode: "forward".into(),
+            jwks_urls: Vec::new(),
+            issuer: None,
+            audiences: Vec::new(),
+            dev_secret: None,
+            write_scope: a.write_scope,
+            leeway_secs: a.leeway.as_secs(),
+            jwks_refresh_secs: a.jwks_refresh.as_secs(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Logs {
     pub format: String,
     pub level: String,
@@ -278,6 +314,14 @@ pub const SETTINGS: &[Setting] = &[
     s("redis", "pool_size", Number, "Redis connections (each multiplexed) per replica."),
     s("redis", "max_value_kib", Number, "Largest value stored in Redis, in KiB; larger ones stay in the replica's memory."),
     s("redis", "prefix", Text, "First part of every Redis key (<prefix>:v1:<kind>:<hmac>)."),
+    s("auth", "mode", Text, "How callers are identified: forward (the vendor tokens they send are trusted), jwt (every request carries a valid JWT; 401 otherwise) or optional (a JWT is verified when sent; anonymous callers reach only what needs no identity)."),
+    s("auth", "jwks_urls", List, "JWKS URLs whose keys (RS256, ES256, EdDSA) sign callers' JWTs; unset: the issuer's, from its OIDC discovery document."),
+    s("auth", "issuer", Optional, "The iss every JWT must carry (https://idp.example.com/); its /.well-known/openid-configuration names its keys when no JWKS URL is set."),
+    s("auth", "audiences", List, "One of these must be in a JWT's aud; unset: aud is not checked."),
+    Setting { secret: true, ..s("auth", "dev_secret", Optional, "For development only: an HS256 secret (at least 32 characters); JWTs signed with it are accepted too.") },
+    s("auth", "write_scope", Text, "The scope every mutation needs from a verified caller (modes jwt and optional)."),
+    s("auth", "leeway_secs", Number, "Clock skew allowed on a JWT's exp and nbf, in seconds."),
+    s("auth", "jwks_refresh_secs", Number, "Seconds between two fetches of the key sets (an unknown kid also fetches them, at most once per 10 seconds)."),
     s("logs", "format", Text, "Log lines as text (for terminals) or json (for log collectors)."),
     s("logs", "level", Text, "Log filter (tracing's syntax: info gives a line a GraphQL request, debug one an upstream call); RUST_LOG is read too."),
     s("telemetry", "otlp_endpoint", Optional, "OTLP/HTTP endpoint spans are exported to (http://collector:4318); unset exports nothing."),
@@ -294,6 +338,7 @@ const PREFIXED: &[&str] = &[
     "subscriptions",
     "logs",
     "redis",
+    "auth",
 ];
 
 impl Setting {
@@ -312,8 +357,14 @@ impl Setting {
         }
     }
 
-    /// The flag: `--max-depth`; a switch on by default is turned off with `--no-...`.
+    /// The flag: `--max-depth`; a switch on by default is turned off with `--no-...`; a list
+    /// whose flag is repeated is named in the singular (`--auth-audience`).
     pub fn flag(&self) -> String {
+        match (self.section, self.key) {
+            ("auth", "jwks_urls") => return "auth-jwks-url".into(),
+            ("auth", "audiences") => return "auth-audience".into(),
+            _ => {}
+        }
         match self.kind {
             Switch if default_value(self) == Some(toml::Value::Boolean(true)) => {
                 format!("no-{}", self.stem())
@@ -778,6 +829,14 @@ impl Config {
         self.appypie.vendor.url = Some(sandbox.appypie_base_url());
         self.appypie.auth_url = sandbox.appypie_auth_url();
         self.appmixer.vendor.url = Some(sandbox.appmixer_base_url());
+        let a = &mut self.auth;
+        let keyless = a.jwks_urls.is_empty() && a.issuer.is_none() && a.dev_secret.is_none();
+        if self.demo && keyless {
+            a.issuer = Some(sandbox.issuer.url());
+        }
+        if self.demo {
+            self.demo_bearer = sandbox.issuer.token("alice");
+        }
         self
     }
 
@@ -906,10 +965,20 @@ impl Config {
             1,
         );
         let redis = self.redis_config(&mut c);
-        let (Ok(listen), Some(mut gateway)) = (listen, gateway) else {
+        let auth = self.auth_config(&mut c);
+        let (Ok(listen), Some(mut gateway), Some(auth)) = (listen, gateway, auth) else {
             return Err(c.0);
         };
+        for header in [&gateway.headers.appmixer, &gateway.headers.appypie] {
+            if auth.mode != Mode::Forward && header == "authorization" {
+                c.fail::<()>(
+                    "auth.mode",
+                    "the JWT comes in authorization: no vendor header may",
+                );
+            }
+        }
         gateway.redis = redis;
+        gateway.auth = auth;
         c.0.into_result(Settings {
             gateway,
             listen,
@@ -964,7 +1033,7 @@ impl Config {
             appmixer: mixer_header?.to_string(),
         };
         let demo_user = &DEMO_USERS[0];
-        let graphiql_headers = match self.demo {
+        let mut graphiql_headers = match self.demo {
             true => vec![
                 (
                     headers.appmixer.clone(),
@@ -974,6 +1043,9 @@ impl Config {
             ],
             false => Vec::new(),
         };
+        if let Some(token) = &self.demo_bearer {
+            graphiql_headers.push(("Authorization".into(), format!("Bearer {token}")));
+        }
         Some(GatewayConfig {
             appypie: AppyPieConfig {
                 base_url: pie_url?,
@@ -1018,6 +1090,46 @@ impl Config {
                 max_sockets_per_client: self.subscriptions.max_sockets_per_client,
             },
             redis: None,
+            auth: AuthConfig::default(),
+        })
+    }
+
+    fn auth_config(&self, c: &mut Check) -> Option<AuthConfig> {
+        let a = &self.auth;
+        let mode = Mode::parse(&a.mode).or_else(|| {
+            let problem = format!("{:?} is not forward, jwt or optional", a.mode);
+            c.fail("auth.mode", problem)
+        })?;
+        let jwks_urls: Vec<Url> = a
+            .jwks_urls
+            .iter()
+            .filter_map(|u| c.url("auth.jwks_urls", u))
+            .collect();
+        let keyless = jwks_urls.is_empty() && a.issuer.is_none() && a.dev_secret.is_none();
+        if mode != Mode::Forward && keyless && !self.demo {
+            let problem = "needs auth.jwks_urls, auth.issuer or auth.dev_secret to verify JWTs";
+            c.fail::<()>("auth.mode", problem);
+        }
+        if a.dev_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            c.fail::<()>("auth.dev_secret", "must be at least 32 characters");
+        }
+        if let Some(issuer) = &a.issuer {
+            c.url("auth.issuer", issuer);
+        }
+        Some(AuthConfig {
+            mode,
+            jwks_urls,
+            issuer: a.issuer.clone(),
+            audiences: a.audiences.clone(),
+            dev_secret: a.dev_secret.clone(),
+            write_scope: a.write_scope.clone(),
+            leeway: Duration::from_secs(a.leeway_secs),
+            jwks_refresh: Duration::from_secs(c.at_least(
+                "auth.jwks_refresh_secs",
+                a.jwks_refresh_secs,
+                1,
+            )),
+            ..AuthConfig::default()
         })
     }
 

@@ -3,6 +3,7 @@
 mod batch;
 pub mod config;
 pub mod error;
+pub mod identity;
 mod inflight;
 pub mod loaders;
 mod metered;
