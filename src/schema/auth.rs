@@ -2,6 +2,7 @@
 //! tickets and sessions, and the account a flow's component uses.
 
 use crate::error::Gql;
+use crate::schema::access::{authenticated, Authenticated};
 use crate::schema::accounts::fresh_mixer_account;
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
@@ -160,6 +161,7 @@ pub struct AuthQuery;
 #[Object]
 impl AuthQuery {
     /// Status of an Appmixer authentication session.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn appmixer_auth_status(
         &self,
         ctx: &Context<'_>,
@@ -186,7 +188,7 @@ impl AuthQuery {
 pub struct AuthMutation;
 
 /// Sign-ins, auth sessions and component accounts.
-#[Object]
+#[Object(guard = "crate::schema::access::Writes")]
 impl AuthMutation {
     /// Appy Pie A0: exchanges a token key and secret key for an access token.
     async fn create_appy_pie_access_token(

@@ -2,6 +2,7 @@
 //! caller's per-request loaders (look-ups, writes, parameterised reads); they never hold a token,
 //! a session or a vendor's query syntax.
 
+mod access;
 mod accounts;
 mod auth;
 mod automations;
@@ -12,6 +13,7 @@ mod payload;
 mod relay;
 mod runs;
 mod scalars;
+pub use access::Access;
 pub use scalars::DateTime;
 mod subscription;
 mod viewer;
@@ -50,7 +52,10 @@ pub struct Query(
 /// Writes, by domain; each is sent upstream once and never retried. What the caller can fix
 /// comes back in `userErrors`; the written object is read fresh.
 #[derive(MergedObject, Default)]
-#[graphql(name = "Mutation")]
+#[graphql(
+    name = "Mutation",
+    directive = access::requires_scopes::apply(vec![vec![access::WRITE_SCOPE.to_string()]])
+)]
 pub struct Mutation(
     auth::AuthMutation,
     accounts::AccountsMutation,
@@ -127,6 +132,8 @@ pub struct RequestData {
     pub headers: Arc<CredentialHeaders>,
     /// A fingerprint of the caller's credentials (never the tokens).
     pub caller: u128,
+    /// Who the caller is, and what it may do.
+    pub access: Access,
 }
 
 impl RequestData {
@@ -138,9 +145,11 @@ impl RequestData {
         appmixer_token: Option<Token>,
         headers: Arc<CredentialHeaders>,
         caller: u128,
+        access: Access,
     ) -> Self {
         RequestData {
             caller,
+            access,
             sign_in: SignIns::new(appypie_client.clone(), appmixer_client.clone()),
             appypie: VendorLoaders::new(appypie_client, appypie_token),
             appmixer: VendorLoaders::new(appmixer_client, appmixer_token),

@@ -2,6 +2,7 @@
 
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
+use crate::schema::access::{authenticated, Authenticated};
 use crate::schema::automations::{account_node, connect, popular_match, FlowComponent};
 use crate::schema::catalog::{app_by_id, component, pie_action, pie_trigger, Step};
 use crate::schema::payload::at_field;
@@ -215,6 +216,7 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Any object by its global id; null when it does not exist or is not the caller's.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn node(
         &self,
         ctx: &Context<'_>,
@@ -224,6 +226,7 @@ impl NodeQuery {
     }
 
     /// Several objects by global id, in order (null for missing ones).
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

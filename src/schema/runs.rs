@@ -460,7 +460,7 @@ impl TestConnectPayload {
 pub struct RunsMutation;
 
 /// Runs on demand.
-#[Object]
+#[Object(guard = "crate::schema::access::Writes")]
 impl RunsMutation {
     /// Runs a test of a connect; the run is added to its history.
     async fn test_connect(

@@ -5,6 +5,7 @@
 use crate::error::{upstream, Code};
 use crate::loaders::model::ErrorKind;
 use crate::loaders::watch::{ConnectionSlots, Seen, Sighting, Watch, Watches};
+use crate::schema::access::{authenticated, Authenticated};
 use crate::schema::automations::AutomationStatus;
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::runs::{runs_of_logs, Run};
@@ -21,6 +22,7 @@ pub struct Subscription;
 impl Subscription {
     /// The automation (a flow or a connect) now, then again each time its state changes
     /// (on/off, running/stopped).
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn automation_state(
         &self,
         ctx: &Context<'_>,
@@ -38,6 +40,7 @@ impl Subscription {
     }
 
     /// Each new run of the automation (a flow or a connect), oldest first, as polls find it.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn automation_runs(
         &self,
         ctx: &Context<'_>,

@@ -2,7 +2,8 @@
 
 use crate::error::Gql;
 use crate::loaders::load_once;
-use crate::schema::{mixer, nullable, pie, DateTime, GlobalId, Kind, Provider};
+use crate::schema::access::{authenticated, Authenticated};
+use crate::schema::{data, mixer, nullable, pie, DateTime, GlobalId, Kind, Provider};
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject, ID};
 
 /// Who the caller is, per vendor.
@@ -75,15 +76,36 @@ pub(crate) async fn appypie_profile(ctx: &Context<'_>) -> Result<AppyPieProfile>
     })
 }
 
+/// A caller verified by its JWT.
+#[derive(SimpleObject)]
+pub struct Identity {
+    /// The token's subject (`sub`).
+    pub subject: String,
+    /// The scopes the token grants.
+    pub scopes: Vec<String>,
+}
+
 /// Who the caller is, per vendor.
 #[Object]
 impl Viewer {
+    /// The caller as the gateway verified it (its JWT); null when callers are not identified
+    /// or this one sent no token.
+    async fn identity(&self, ctx: &Context<'_>) -> Result<Option<Identity>> {
+        let subject = data(ctx)?.access.subject.as_ref();
+        Ok(subject.map(|s| Identity {
+            subject: s.id.clone(),
+            scopes: s.scopes.clone(),
+        }))
+    }
+
     /// The Appmixer user behind the `X-Appmixer-Token` credential.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn appmixer(&self, ctx: &Context<'_>) -> Result<Option<AppmixerUser>> {
         nullable(Box::pin(appmixer_user(ctx))).await
     }
 
     /// The Appy Pie profile behind the `X-Appypie-Token` credential.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn appypie(&self, ctx: &Context<'_>) -> Result<Option<AppyPieProfile>> {
         nullable(Box::pin(appypie_profile(ctx))).await
     }

@@ -5,6 +5,7 @@
 
 use crate::error::{Code, Gql};
 use crate::loaders::model::appmixer::ComponentManifest;
+use crate::schema::access::{authenticated, Authenticated};
 use crate::schema::accounts::{fresh_mixer_account, Account};
 use crate::schema::catalog::{app_by_id, App};
 use crate::schema::node::{GlobalId, Kind};
@@ -221,6 +222,7 @@ pub struct AccountLinkQuery;
 impl AccountLinkQuery {
     /// Where connecting an account stands (Appmixer: pending until the user has signed in;
     /// Appy Pie: pending until `finishAccountLink` gets the callback's token).
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn account_link(
         &self,
         ctx: &Context<'_>,
@@ -233,7 +235,7 @@ impl AccountLinkQuery {
 #[derive(Default)]
 pub struct AccountLinkMutation;
 
-#[Object]
+#[Object(guard = "crate::schema::access::Writes")]
 impl AccountLinkMutation {
     /// Starts connecting an account of an app, either vendor: where to send the user, and a
     /// handle to poll or finish with.

@@ -8,6 +8,7 @@ pub use link::{AccountLinkMutation, AccountLinkQuery};
 use crate::error::{Code, Gql};
 use crate::loaders::load_once;
 use crate::loaders::AccountDraft;
+use crate::schema::access::{authenticated, Authenticated};
 use crate::schema::automations::DeletePayload;
 use crate::schema::catalog::{account_matches_app, app_by_id, pie_app};
 use crate::schema::lean::{Lean, LeanPage};
@@ -139,6 +140,7 @@ pub struct AccountsQuery;
 impl AccountsQuery {
     /// The caller's accounts. Appy Pie lists accounts per app only, so without `appId` its half
     /// holds the accounts the caller's connects use.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn accounts(
         &self,
         ctx: &Context<'_>,
@@ -232,6 +234,7 @@ impl AccountsQuery {
     }
 
     /// The Appy Pie account connected with the one-time token `t` from the partner callback.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn appy_pie_account_by_token(
         &self,
         ctx: &Context<'_>,
@@ -249,7 +252,7 @@ impl AccountsQuery {
 pub struct AccountsMutation;
 
 /// Writes to accounts.
-#[Object]
+#[Object(guard = "crate::schema::access::Writes")]
 impl AccountsMutation {
     /// Starts connecting an Appy Pie account: returns the URL the user must visit.
     async fn connect_appy_pie_account(

@@ -10,6 +10,7 @@ use crate::loaders::load_once;
 use crate::loaders::model::appmixer as mm;
 use crate::loaders::model::appypie as pm;
 use crate::loaders::{ConnectDraft, FlowChange, FlowPermission, FlowSort};
+use crate::schema::access::{authenticated, Authenticated};
 use crate::schema::lean::{Lean, LeanPage};
 use crate::schema::node::id_of;
 use crate::schema::payload::{after_write, at_field, payloads, settle, UserError};
@@ -279,6 +280,7 @@ impl AutomationsQuery {
     /// Appmixer flows and Appy Pie connects in one list, filtered and sorted (most recently
     /// changed first unless `sort` says otherwise). A cursor names a place in the order, so it
     /// stays valid as automations come and go.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn automations(
         &self,
         ctx: &Context<'_>,
@@ -296,6 +298,7 @@ impl AutomationsQuery {
     }
 
     /// Appmixer flows, filtered and sorted upstream, paged upstream.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn flows(
         &self,
         ctx: &Context<'_>,
@@ -343,6 +346,7 @@ impl AutomationsQuery {
     }
 
     /// Appy Pie connects, optionally only those on (`enabled: true`) or off.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn connects(
         &self,
         ctx: &Context<'_>,
@@ -371,7 +375,7 @@ impl AutomationsQuery {
 pub struct AutomationsMutation;
 
 /// Writes to flows and connects.
-#[Object]
+#[Object(guard = "crate::schema::access::Writes")]
 impl AutomationsMutation {
     /// Creates an Appy Pie connect (off) from a popular match.
     async fn create_connect(

@@ -4,6 +4,7 @@ use crate::error::{Code, Gql};
 use crate::loaders::model::appmixer::{AppInfo, ComponentManifest};
 use crate::loaders::model::appypie as pm;
 use crate::loaders::{load_once, ComponentKey};
+use crate::schema::access::{authenticated, Authenticated};
 use crate::schema::accounts::Account;
 use crate::schema::node::{GlobalId, Kind};
 use crate::schema::payload::at_field;
@@ -266,6 +267,7 @@ impl App {
     }
 
     /// The caller's accounts for this app.
+    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     pub async fn accounts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Account>>> {
         nullable(Box::pin(async move {
             match self {
