@@ -25,7 +25,7 @@ impl Drop for Telemetry {
 /// with the caller's tokens among them) at debug or trace level: held at `error`, whatever the
 /// filter says. (At `error`, not `info`: a directive's level raises the filter's maximum, and
 /// past `warn` every span of ours would be built and checked on each request.)
-const QUIET: [&str; 2] = ["tungstenite=error", "tokio_tungstenite=error"];
+const QUIET: [&str; 3] = ["tungstenite=error", "tokio_tungstenite=error", "audit=info"];
 
 /// Installs the process's log output, filtered by `filter`, and the span export, if any.
 pub fn init(json: bool, filter: &str, export: Option<&Export>) -> Result<Telemetry, String> {

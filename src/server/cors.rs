@@ -69,7 +69,7 @@ impl CorsConfig {
                     .is_ok_and(|o| origins.iter().any(|allowed| matches(allowed, o)))
             })
         };
-        let mut headers = vec![header::CONTENT_TYPE, header::ACCEPT];
+        let mut headers = vec![header::CONTENT_TYPE, header::ACCEPT, header::AUTHORIZATION];
         headers.extend(
             credential_headers
                 .iter()

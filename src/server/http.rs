@@ -69,7 +69,8 @@ pub struct Answer {
     /// The request was not a well-formed GraphQL-over-HTTP request: the status holds for
     /// `application/json` too.
     malformed: bool,
-    allow: Option<&'static str>,
+    /// A header the status calls for (`Allow`, `WWW-Authenticate`).
+    header: Option<(header::HeaderName, HeaderValue)>,
 }
 
 impl Answer {
@@ -94,7 +95,7 @@ impl Answer {
                 .into(),
             status: status_of(code),
             malformed: false,
-            allow: None,
+            header: None,
         }
     }
 
@@ -105,7 +106,15 @@ impl Answer {
             Code::BadUserInput,
             "mutations must be sent with POST",
         );
-        answer.allow = Some("POST");
+        answer.header = Some((header::ALLOW, HeaderValue::from_static("POST")));
+        answer
+    }
+
+    /// A request refused for its bearer token: 401 under `application/graphql-response+json`,
+    /// `UNAUTHENTICATED` always, and the challenge (RFC 6750) in `WWW-Authenticate`.
+    pub fn unauthenticated(refusal: crate::identity::Refusal) -> Answer {
+        let mut answer = Answer::request_error(Code::Unauthenticated, refusal.to_string());
+        answer.header = Some((header::WWW_AUTHENTICATE, challenge(refusal)));
         answer
     }
 
@@ -121,13 +130,22 @@ impl Answer {
             self.body,
         )
             .into_response();
-        if let Some(allow) = self.allow {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        if let Some((name, value)) = self.header {
+            response.headers_mut().insert(name, value);
         }
         response
     }
+}
+
+/// The `WWW-Authenticate` challenge for a refused token; no error code when none was sent.
+pub fn challenge(refusal: crate::identity::Refusal) -> HeaderValue {
+    let value = match refusal {
+        crate::identity::Refusal::Missing => r#"Bearer realm="flowgate""#.to_string(),
+        other => format!(
+            r#"Bearer realm="flowgate", error="invalid_token", error_description="{other}""#
+        ),
+    };
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("Bearer"))
 }
 
 /// An execution's response. One with errors and no data is a request error: it is sent without
@@ -163,7 +181,7 @@ impl From<async_graphql::Response> for Answer {
             body: body.into(),
             status,
             malformed: false,
-            allow: None,
+            header: None,
         }
     }
 }
@@ -325,7 +343,7 @@ pub fn params(
                 Code::BadUserInput,
                 "GraphQL is served over GET and POST",
             );
-            answer.allow = Some("GET, POST");
+            answer.header = Some((header::ALLOW, HeaderValue::from_static("GET, POST")));
             Err(answer)
         }
     }

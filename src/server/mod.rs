@@ -1,6 +1,7 @@
 //! The HTTP server: GraphQL over HTTP at `/graphql` (GET for queries, POST), GraphiQL at `/`,
 //! the SDL at `/schema.graphql`, `/healthz`.
 
+mod audit;
 mod coalesce;
 mod cors;
 mod documents;
@@ -20,9 +21,10 @@ pub use persisted::{sha256_hex, PersistedConfig};
 pub use subscriptions::SubscriptionConfig;
 
 use crate::error::Code;
+use crate::identity::{AuthConfig, Mode, Refusal, Subject, Verifier};
 use crate::loaders::tick;
 use crate::loaders::watch::Watches;
-use crate::schema::{self, CredentialHeaders, FlowgateSchema, RequestData};
+use crate::schema::{self, Access, CredentialHeaders, FlowgateSchema, RequestData};
 use crate::store::{RedisConfig, Shared as SharedStore};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
@@ -75,6 +77,8 @@ pub struct GatewayConfig {
     pub subscriptions: SubscriptionConfig,
     /// The Redis the replicas share, if any.
     pub redis: Option<RedisConfig>,
+    /// How callers are identified.
+    pub auth: AuthConfig,
 }
 
 impl Default for GatewayConfig {
@@ -101,6 +105,7 @@ impl Default for GatewayConfig {
             allow_trace: false,
             subscriptions: SubscriptionConfig::default(),
             redis: None,
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -130,6 +135,8 @@ struct Gateway {
     /// Headers that carry a caller's credential: an answer to a request with any of them is
     /// private.
     credential_headers: Vec<axum::http::HeaderName>,
+    /// Verifies callers' JWTs; none in mode `forward`.
+    verifier: Option<Arc<Verifier>>,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -152,6 +159,7 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         config.headers.appmixer.as_str(),
         config.headers.appypie.as_str(),
     ]);
+    let verifier = (config.auth.mode != Mode::Forward).then(|| Verifier::new(config.auth.clone()));
     let limits = config.limits;
     let gateway = Gateway {
         schema: schema::build_limited(
@@ -202,6 +210,7 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         subscriptions: config.subscriptions,
         allow_trace: config.allow_trace,
         store,
+        verifier,
     };
     let router = Router::new()
         .route("/", get(graphiql_page))
@@ -326,7 +335,13 @@ fn too_large(max: usize) -> Answer {
 /// Finds the document (sent, or persisted), checks it, then runs it; identical concurrent
 /// queries of the same caller share one execution.
 async fn execute(g: Arc<Gateway>, headers: &HeaderMap, params: Params, over_get: bool) -> Answer {
-    let who = Caller::from_headers(headers, &g.headers);
+    let who = match Caller::from_headers(headers, &g.headers)
+        .verified(&g, bearer(headers))
+        .await
+    {
+        Ok(who) => who,
+        Err(refusal) => return Answer::unauthenticated(refusal),
+    };
     let span = tracing::info_span!(
         "graphql.request",
         otel.kind = "server",
@@ -467,12 +482,25 @@ fn operation(
     }
 }
 
+/// The bearer token of `Authorization`, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// Who a request runs for: the caller's tokens, their fingerprint, and the request's id.
 #[derive(Clone)]
 struct Caller {
     pie: Option<Token>,
     mixer: Option<Token>,
+    /// A fingerprint of the vendor tokens and, when verified, of the subject and its scopes.
     key: u128,
+    /// The verified caller, if any.
+    subject: Option<Arc<Subject>>,
     request_id: String,
     /// The caller asked for the trace of upstream calls (`x-flowgate-trace: 1`).
     traced: bool,
@@ -492,12 +520,53 @@ impl Caller {
             pie,
             mixer,
             key: caller_key(headers, names),
+            subject: None,
             request_id: observe::request_id(headers),
             traced: wants_trace(headers),
             traceparent: headers
                 .get("traceparent")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+        }
+    }
+
+    /// This caller with the subject of its bearer `token` (mode `jwt` or `optional`), or why
+    /// the token is refused (the reason is logged, never the token).
+    async fn verified(mut self, g: &Gateway, token: Option<&str>) -> Result<Caller, Refusal> {
+        let Some(verifier) = &g.verifier else {
+            return Ok(self);
+        };
+        let subject = match token {
+            Some(token) => verifier.verify(token).await,
+            None if verifier.mode() == Mode::Jwt => Err(Refusal::Missing),
+            None => return Ok(self),
+        };
+        let subject = subject.inspect_err(|refusal| {
+            tracing::info!(request_id = %self.request_id, reason = %refusal, "bearer token refused");
+        })?;
+        self.key = fingerprint(&[&self.key.to_le_bytes(), &subject.key().to_le_bytes()]);
+        self.subject = Some(subject);
+        Ok(self)
+    }
+
+    /// Ready when its token expires (never without one).
+    fn expiry(&self) -> futures_util::future::BoxFuture<'static, ()> {
+        use futures_util::FutureExt;
+        match &self.subject {
+            Some(subject) => tokio::time::sleep(subject.remaining()).boxed(),
+            None => futures_util::future::pending().boxed(),
+        }
+    }
+
+    /// What it may do.
+    fn access(&self, g: &Gateway) -> Access {
+        Access {
+            enforced: g.verifier.is_some(),
+            subject: self.subject.clone(),
+            write_scope: g
+                .verifier
+                .as_ref()
+                .map_or("".into(), |v| v.write_scope().into()),
         }
     }
 
@@ -510,6 +579,7 @@ impl Caller {
             self.mixer.clone(),
             g.headers.clone(),
             self.key,
+            self.access(g),
         )
     }
 }
@@ -545,6 +615,15 @@ async fn respond(
     who: Caller,
     kind: Option<OperationType>,
 ) -> async_graphql::Response {
+    let mut request = request;
+    let writes = match kind {
+        Some(OperationType::Mutation) => {
+            let (name, vars) = (request.operation_name.clone(), request.variables.clone());
+            let doc = request.parsed_query().ok();
+            doc.map(|doc| audit::writes(doc, name.as_deref(), &vars))
+        }
+        _ => None,
+    };
     let data = who.request_data(g);
     let started = std::time::Instant::now();
     let operation = request.operation_name.clone();
@@ -587,6 +666,15 @@ async fn respond(
         );
     }
     observe::record_operation(operation.as_deref(), kind_label(kind), &response);
+    if let Some(writes) = writes {
+        let run = audit::Run {
+            subject: who.subject.as_ref().map(|s| s.id.as_str()),
+            operation: operation.as_deref(),
+            request_id: &who.request_id,
+            called: context.vendors(),
+        };
+        audit::record(writes, &response, run);
+    }
     if let Some(calls) = context.trace() {
         let calls = serde_json::to_value(calls).unwrap_or_default();
         let calls = async_graphql::Value::from_json(calls).unwrap_or_default();

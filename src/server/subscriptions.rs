@@ -63,6 +63,11 @@ pub async fn events(
     over_get: bool,
 ) -> Response {
     let who = Caller::from_headers(headers, &g.headers);
+    let who = match who.verified(&g, super::bearer(headers)).await {
+        Ok(who) => who,
+        Err(refusal) => return Answer::unauthenticated(refusal).send(Media::GraphqlResponse),
+    };
+    let expiry = who.expiry();
     let (request, kind) = match prepare(&g, params, &who).await {
         Ok(prepared) => prepared,
         Err(e) => return refused(e),
@@ -71,7 +76,9 @@ pub async fn events(
         return Answer::post_only().send(Media::GraphqlResponse);
     }
     let responses = run_stream(g, request, who, kind, None);
+    // A stream ends when the caller's token expires.
     let events = responses
+        .take_until(expiry)
         .map(|response| {
             let data = serde_json::to_string(&response).unwrap_or_default();
             Ok::<_, Infallible>(Event::default().event("next").data(data))

@@ -1,8 +1,11 @@
 //! GraphQL over WebSocket, `graphql-transport-ws` as its protocol document says: a
 //! `connection_init` within the timeout (else 4408), at most one (else 4429), no `subscribe`
 //! before it is acknowledged (else 4401), one running operation per id (else 4409), and any
-//! message the protocol does not define closes the socket with 4400. Sockets are capped in total
-//! and per client address, and each keeps small buffers: an idle socket costs a few KiB.
+//! message the protocol does not define closes the socket with 4400. With callers identified
+//! (`auth.mode`), the JWT comes in the upgrade's `Authorization` or in `connection_init`
+//! (`authorization`, at the top or under `headers`); a refused one closes the socket with 4403,
+//! and so does its expiry. Sockets are capped in total and per client address, and each keeps
+//! small buffers: an idle socket costs a few KiB.
 
 use super::subscriptions::{prepare, run_stream};
 use super::{overloaded, token, Caller, Gateway, Params};
@@ -15,6 +18,7 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::{self, AbortHandle, Abortable, BoxStream, SelectAll, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -109,6 +113,7 @@ pub async fn upgrade(g: Arc<Gateway>, mut parts: Parts) -> Response {
         return overloaded(&parts.headers);
     };
     let upgraded = Caller::from_headers(&parts.headers, &g.headers);
+    let bearer = super::bearer(&parts.headers).map(str::to_string);
     let max = g.limits.max_body_bytes;
     upgrade
         .protocols([PROTOCOL])
@@ -119,7 +124,7 @@ pub async fn upgrade(g: Arc<Gateway>, mut parts: Parts) -> Response {
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let init_timeout = g.subscriptions.init_timeout;
-            let session = Session::new(g, upgraded);
+            let session = Session::new(g, upgraded, bearer);
             session.serve(socket, init_timeout).await;
             drop(opened);
         })
@@ -193,14 +198,18 @@ impl Close {
 struct Session {
     g: Arc<Gateway>,
     upgraded: Caller,
+    /// The upgrade's bearer token.
+    bearer: Option<String>,
     who: Option<Caller>,
+    /// Ready when the acknowledged caller's token expires.
+    expiry: BoxFuture<'static, ()>,
     slots: ConnectionSlots,
     running: HashMap<String, AbortHandle>,
     events: SelectAll<BoxStream<'static, (String, Event)>>,
 }
 
 impl Session {
-    fn new(g: Arc<Gateway>, upgraded: Caller) -> Self {
+    fn new(g: Arc<Gateway>, upgraded: Caller, bearer: Option<String>) -> Self {
         let slots = ConnectionSlots {
             open: Arc::new(AtomicUsize::new(0)),
             max: g.subscriptions.max_per_connection,
@@ -208,7 +217,9 @@ impl Session {
         Session {
             g,
             upgraded,
+            bearer,
             who: None,
+            expiry: futures_util::future::pending().boxed(),
             slots,
             running: HashMap::new(),
             events: SelectAll::new(),
@@ -222,8 +233,9 @@ impl Session {
             let step = tokio::select! {
                 message = socket.recv() => match message {
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-                    Some(Ok(message)) => self.receive(message),
+                    Some(Ok(message)) => self.receive(message).await,
                 },
+                () = &mut self.expiry => Err(Close::new(4403, "Forbidden: the token has expired")),
                 Some((id, event)) = self.events.next(), if !self.events.is_empty() => {
                     Ok(Some(self.send(id, event)))
                 }
@@ -247,7 +259,7 @@ impl Session {
 
     /// Handles one message from the client: the text to answer with, if any, or why the socket
     /// closes.
-    fn receive(&mut self, message: Message) -> Result<Option<String>, Close> {
+    async fn receive(&mut self, message: Message) -> Result<Option<String>, Close> {
         let text = match message {
             Message::Text(text) => text,
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Ok(None),
@@ -261,8 +273,17 @@ impl Session {
             }
             Incoming::ConnectionInit { payload } => {
                 let names = &self.g.headers;
-                let sent = payload.and_then(|p| from_payload(&p, names, &self.upgraded));
-                self.who = Some(sent.unwrap_or_else(|| self.upgraded.clone()));
+                let sent = payload
+                    .as_ref()
+                    .and_then(|p| from_payload(p, names, &self.upgraded));
+                let bearer = payload.as_ref().and_then(payload_bearer);
+                let who = sent.unwrap_or_else(|| self.upgraded.clone());
+                let bearer = bearer.or(self.bearer.take());
+                let who = who.verified(&self.g, bearer.as_deref()).await;
+                let who =
+                    who.map_err(|refusal| Close::new(4403, format!("Forbidden: {refusal}")))?;
+                self.expiry = who.expiry();
+                self.who = Some(who);
                 Ok(Some(json!({ "type": "connection_ack" }).to_string()))
             }
             Incoming::Ping {} => Ok(Some(json!({ "type": "pong" }).to_string())),
@@ -349,6 +370,24 @@ async fn run(
         return Err(Code::BadUserInput.request_error("the request selects no operation"));
     }
     Ok(run_stream(g, request, who, kind, Some(slots)))
+}
+
+/// The bearer token in a `connection_init` payload: `authorization` (any case, at the top or
+/// under `headers`), with or without `Bearer `.
+fn payload_bearer(payload: &Value) -> Option<String> {
+    let fields = payload
+        .get("headers")
+        .and_then(|h| h.as_object())
+        .or_else(|| payload.as_object())?;
+    let (_, value) = fields
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))?;
+    let value = value.as_str()?.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value,
+    };
+    (!token.is_empty()).then(|| token.to_string())
 }
 
 /// Credentials in a `connection_init` payload, under the header names (any case, at the top

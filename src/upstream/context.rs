@@ -5,7 +5,7 @@
 use reqwest::header::HeaderValue;
 use serde::Serialize;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 tokio::task_local! {
@@ -21,6 +21,8 @@ pub struct RequestContext {
     /// The caller's W3C `traceparent`, passed on when no span of ours continues it.
     pub traceparent: Option<HeaderValue>,
     calls: AtomicU32,
+    /// The vendors called, one bit each.
+    vendors: AtomicU8,
     trace: Option<Mutex<Vec<UpstreamCall>>>,
 }
 
@@ -53,6 +55,7 @@ impl RequestContext {
             id: HeaderValue::from_str(id).ok(),
             traceparent: traceparent.and_then(|t| HeaderValue::from_str(t).ok()),
             calls: AtomicU32::new(0),
+            vendors: AtomicU8::new(0),
             trace: traced.then(Mutex::default),
         })
     }
@@ -60,6 +63,15 @@ impl RequestContext {
     /// Upstream calls made for this request so far.
     pub fn calls(&self) -> u32 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The vendors this request called (or tried to).
+    pub fn vendors(&self) -> Vec<super::Provider> {
+        let called = self.vendors.load(Ordering::Relaxed);
+        [super::Provider::AppyPie, super::Provider::Appmixer]
+            .into_iter()
+            .filter(|p| called & bit(*p) != 0)
+            .collect()
     }
 
     /// The trace, if one was asked for.
@@ -105,11 +117,19 @@ pub(super) fn alone() -> bool {
     RUNNING.load(Ordering::Relaxed) <= 1
 }
 
-/// The running request, counting one more upstream call for it.
-pub(super) fn count_call() -> Option<Arc<RequestContext>> {
+fn bit(provider: super::Provider) -> u8 {
+    match provider {
+        super::Provider::AppyPie => 1,
+        super::Provider::Appmixer => 2,
+    }
+}
+
+/// The running request, counting one more upstream call (to `provider`) for it.
+pub(super) fn count_call(provider: super::Provider) -> Option<Arc<RequestContext>> {
     REQUEST
         .try_with(|r| {
             r.calls.fetch_add(1, Ordering::Relaxed);
+            r.vendors.fetch_or(bit(provider), Ordering::Relaxed);
             r.clone()
         })
         .ok()

@@ -375,7 +375,7 @@ impl HttpCore {
         if !outgoing.segments.iter().all(|s| names_one(s)) {
             return Err(UpstreamError::new(provider, ErrorKind::NotFound, operation));
         }
-        let context = super::context::count_call();
+        let context = super::context::count_call(provider);
         // Each call's future is boxed where it is made: the futures of a fan-out are moved
         // around whole, and a read that joins another in flight never makes its own.
         let Some(v) = &self.vendor else {

@@ -2,6 +2,8 @@
 //! (`Gateway::builder()...start()`), and requests as a demo user (`g.as_user(Alice).ok(..)`).
 #![allow(dead_code)]
 
+pub mod idp;
+
 use flowgate::sandbox::{Sandbox, SandboxConfig, DEMO_USERS};
 use flowgate::upstream::appmixer::{AppmixerClient, AppmixerSession};
 use flowgate::upstream::appypie::{AppyPieClient, AppyPieSession};
