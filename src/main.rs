@@ -236,6 +236,8 @@ fn banner(sb: &Sandbox, headers: &flowgate::schema::CredentialHeaders) {
             u.email, headers.appmixer, u.appmixer_token, headers.appypie, u.appypie_token
         );
     }
+    let issuer = sb.issuer.url();
+    println!("Demo identity provider: {issuer} (JWTs for alice, bob or chen from POST {issuer}/token with {{\"username\":\"alice\"}}); GraphiQL sends Alice's.");
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

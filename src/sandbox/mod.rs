@@ -8,6 +8,7 @@ pub mod appmixer;
 pub mod appypie;
 pub mod fixtures;
 pub mod hooks;
+pub mod issuer;
 pub mod server;
 pub mod support;
 
@@ -19,6 +20,7 @@ pub use appmixer::Appmixer;
 pub use appypie::AppyPie;
 pub use fixtures::{DemoUser, FixtureConfig, DEMO_USERS};
 pub use hooks::{Fault, FaultRule, Hooks, RequestRecord};
+pub use issuer::{Issuer, DEMO_SUBJECTS};
 
 /// Where and how to run the two sandbox upstreams.
 #[derive(Clone, Debug)]
@@ -44,8 +46,11 @@ impl Default for SandboxConfig {
 pub struct Sandbox {
     pub appypie: Arc<AppyPie>,
     pub appmixer: Arc<Appmixer>,
+    /// The demo identity provider.
+    pub issuer: Arc<Issuer>,
     appypie_server: server::Running,
     appmixer_server: server::Running,
+    issuer_server: server::Running,
 }
 
 impl Sandbox {
@@ -60,11 +65,17 @@ impl Sandbox {
             TcpListener::bind(config.appmixer_addr).await?,
             appmixer.router(),
         )?;
+        let issuer = Issuer::new();
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let issuer_server = server::spawn(TcpListener::bind(any).await?, issuer.router())?;
+        issuer.set_base(issuer_server.base_url());
         Ok(Sandbox {
             appypie,
             appmixer,
+            issuer,
             appypie_server,
             appmixer_server,
+            issuer_server,
         })
     }
 
@@ -99,5 +110,6 @@ impl Sandbox {
     pub async fn stop(self) {
         self.appypie_server.stop().await;
         self.appmixer_server.stop().await;
+        self.issuer_server.stop().await;
     }
 }
