@@ -5,6 +5,7 @@ use crate::upstream::appmixer::AppmixerClient;
 use crate::upstream::appypie::AppyPieClient;
 use crate::upstream::UpstreamError;
 
+#[derive(Clone)]
 pub struct SignIns {
     appypie: AppyPieClient,
     appmixer: AppmixerClient,
@@ -31,5 +32,15 @@ impl SignIns {
     /// Appmixer: a username (or email) and password exchanged for a token and the user.
     pub async fn appmixer(&self, username: &str, password: &str) -> Result<SignIn, UpstreamError> {
         self.appmixer.sign_in(username, password).await
+    }
+
+    /// Appmixer: a new user; its token.
+    pub async fn appmixer_user(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<String, UpstreamError> {
+        self.appmixer.create_user(username, email, password).await
     }
 }

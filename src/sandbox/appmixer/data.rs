@@ -156,8 +156,10 @@ pub struct AuthTicket {
 
 pub struct Tenant {
     pub user: User,
-    pub token: &'static str,
-    pub password: &'static str,
+    pub token: String,
+    pub password: String,
+    /// Created with `POST /user`: its sign-ins mint tokens that expire.
+    pub created: bool,
     pub accounts: Vec<Account>,
     pub flows: Vec<Flow>,
     /// Flow component instance id -> account id.
@@ -401,8 +403,9 @@ pub fn build_tenants(cfg: &FixtureConfig, rng: &mut Rng, cat: &Catalogue) -> Vec
                 assignments: HashMap::new(),
                 logs: Vec::new(),
                 tickets: HashMap::new(),
-                token: demo.appmixer_token,
-                password: demo.password,
+                token: demo.appmixer_token.to_string(),
+                password: demo.password.to_string(),
+                created: false,
                 user,
             };
             for i in 0..cfg.scaled(25, 2) {

@@ -21,14 +21,18 @@ type Reply = Result<Response, Response>;
 
 struct Store {
     tenants: Vec<Tenant>,
-    tokens: HashMap<String, usize>,
+    /// Token -> its tenant and, for a minted one, when it expires (Unix seconds).
+    tokens: HashMap<String, (usize, Option<u64>)>,
     rng: Rng,
+    /// Lifetime of minted tokens, in seconds.
+    token_lifetime: u64,
 }
 
 /// Every route key the router below serves, but its `/__sandbox` pages (`Hooks::count` refuses
 /// any other).
-pub const ROUTES: [&str; 27] = [
+pub const ROUTES: [&str; 28] = [
     "POST /user/auth",
+    "POST /user",
     "GET /user",
     "GET /flows",
     "POST /flows",
@@ -72,7 +76,7 @@ impl Appmixer {
         let tokens = tenants
             .iter()
             .enumerate()
-            .map(|(i, t)| (t.token.to_string(), i))
+            .map(|(i, t)| (t.token.clone(), (i, None)))
             .collect();
         Arc::new(Appmixer {
             cat,
@@ -80,6 +84,7 @@ impl Appmixer {
                 tenants,
                 tokens,
                 rng,
+                token_lifetime: 30 * 24 * 3600,
             }),
             hooks: Hooks::new(Vendor::Appmixer, "", &ROUTES),
         })
@@ -89,7 +94,7 @@ impl Appmixer {
     /// milliseconds); the body's other fields are the contract's `LogEntry`.
     pub fn add_log(&self, token: &str, flow_id: &str, ts: i64, mut body: Value) {
         let mut store = self.lock();
-        let Some(&t) = store.tokens.get(token) else {
+        let Some(&(t, _)) = store.tokens.get(token) else {
             return;
         };
         let id = store.rng.object_id();
@@ -105,6 +110,11 @@ impl Appmixer {
         });
     }
 
+    /// Test aid: the lifetime of the tokens sign-ins of created users mint from now on.
+    pub fn set_token_lifetime(&self, lifetime: std::time::Duration) {
+        self.lock().token_lifetime = lifetime.as_secs().max(1);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -112,7 +122,7 @@ impl Appmixer {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/user/auth", post(sign_in))
-            .route("/user", get(current_user))
+            .route("/user", get(current_user).post(create_user))
             .route("/flows", get(list_flows).post(create_flow))
             .route("/flows/count", get(count_flows))
             .route(
@@ -161,11 +171,16 @@ impl Appmixer {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "Missing authentication token"))?;
-        self.lock()
+        let (tenant, expires) = self
+            .lock()
             .tokens
             .get(token)
             .copied()
-            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "Invalid token"))
+            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "Invalid token"))?;
+        match expires {
+            Some(exp) if exp <= unix_now() => Err(fail(StatusCode::UNAUTHORIZED, "Token expired")),
+            _ => Ok(tenant),
+        }
     }
 
     /// Runs `f` with the caller's tenant, under the store lock.
@@ -221,12 +236,17 @@ async fn sign_in(State(s): Shared, body: Bytes) -> Reply {
     let (Some(login), Some(password)) = (login, password) else {
         return Err(bad_request("password and username or email are required"));
     };
-    let store = s.lock();
-    let tenant = store
+    let mut store = s.lock();
+    let found = store
         .tenants
         .iter()
-        .find(|t| (t.user.username == login || t.user.email == login) && t.password == password)
+        .position(|t| (t.user.username == login || t.user.email == login) && t.password == password)
         .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "Invalid username or password"))?;
+    let token = match store.tenants[found].created {
+        true => mint(&mut store, found),
+        false => store.tenants[found].token.clone(),
+    };
+    let tenant = &store.tenants[found];
     ok(json!({
         "user": {
             "id": tenant.user.id,
@@ -237,8 +257,75 @@ async fn sign_in(State(s): Shared, body: Bytes) -> Reply {
             "metadata": {},
             "vendor": null,
         },
-        "token": tenant.token,
+        "token": token,
     }))
+}
+
+/// `POST /user`: a new user with no flows or accounts, and a token for it.
+async fn create_user(State(s): Shared, body: Bytes) -> Reply {
+    let map = body_object(&body)?;
+    let field = |k: &str| map.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let (Some(username), Some(email), Some(password)) =
+        (field("username"), field("email"), field("password"))
+    else {
+        return Err(bad_request("username, email and password are required"));
+    };
+    let mut store = s.lock();
+    let taken = store
+        .tenants
+        .iter()
+        .any(|t| t.user.username == username || t.user.email == email);
+    if taken {
+        return Err(bad_request("User already exists"));
+    }
+    let user = data::User {
+        id: store.rng.object_id(),
+        username: username.to_string(),
+        email: email.to_string(),
+        plan: "free",
+    };
+    store.tenants.push(Tenant {
+        user,
+        token: String::new(),
+        password: password.to_string(),
+        created: true,
+        accounts: Vec::new(),
+        flows: Vec::new(),
+        assignments: HashMap::new(),
+        logs: Vec::new(),
+        tickets: HashMap::new(),
+    });
+    let index = store.tenants.len() - 1;
+    let token = mint(&mut store, index);
+    Ok((StatusCode::CREATED, axum::Json(json!({ "token": token }))).into_response())
+}
+
+/// A new token of tenant `index`, shaped as Appmixer's (a JWT with `id`, `scope`, `iat` and
+/// `exp`), valid for the store's token lifetime.
+fn mint(store: &mut Store, index: usize) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let now = unix_now();
+    let exp = now + store.token_lifetime;
+    let claims = json!({
+        "id": store.tenants[index].user.id, "scope": ["user"], "iat": now, "exp": exp,
+    });
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signature = URL_SAFE_NO_PAD.encode(store.rng.object_id());
+    let token = format!("{header}.{payload}.{signature}");
+    let now = unix_now();
+    store
+        .tokens
+        .retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
+    store.tokens.insert(token.clone(), (index, Some(exp)));
+    token
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 async fn current_user(State(s): Shared, headers: HeaderMap) -> Reply {

@@ -119,6 +119,32 @@ impl AppmixerClient {
         check(OP, &reply)?;
         decode(P, OP, &reply)
     }
+
+    /// `POST /user`: creates a user; its token.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<String, UpstreamError> {
+        const OP: &str = "POST /user";
+        #[derive(serde::Deserialize)]
+        struct Created {
+            token: String,
+        }
+        let body = json!({ "username": username, "email": email, "password": password });
+        let outgoing = Outgoing {
+            method: Method::POST,
+            base: &self.config.base_url,
+            segments: &["user"],
+            query: &[],
+            credential: None,
+            body: Some(&body),
+        };
+        let reply = self.http.send(P, OP, outgoing, Call::Write).await?;
+        check(OP, &reply)?;
+        Ok(decode::<Created>(P, OP, &reply)?.token)
+    }
 }
 
 impl AppmixerSession {
