@@ -3,6 +3,8 @@
 //! listed once in [`SETTINGS`]; its flag, its variable, the example file and the README table
 //! are all derived from that list, and its default comes from the code that uses it.
 
+use crate::identity::held::HeldConfig;
+use crate::identity::store::StoreConfig;
 use crate::identity::{AuthConfig, Mode};
 use crate::sandbox::{Sandbox, DEMO_USERS};
 use crate::server::{
@@ -186,6 +188,18 @@ pub struct Auth {
     pub write_scope: String,
     pub leeway_secs: u64,
     pub jwks_refresh_secs: u64,
+    pub subject_claim: String,
+    pub credentials: String,
+    pub store_dir: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_url: Option<String>,
+    pub store_keys: Vec<String>,
+    pub virtual_users: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appypie_token_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appypie_secret_key: Option<String>,
+    pub admin_scope: String,
 }
 
 impl Default for Auth {
@@ -200,6 +214,15 @@ impl Default for Auth {
             write_scope: a.write_scope,
             leeway_secs: a.leeway.as_secs(),
             jwks_refresh_secs: a.jwks_refresh.as_secs(),
+            subject_claim: a.subject_claim,
+            credentials: "forward".into(),
+            store_dir: "flowgate-data".into(),
+            store_url: None,
+            store_keys: Vec::new(),
+            virtual_users: true,
+            appypie_token_key: None,
+            appypie_secret_key: None,
+            admin_scope: a.admin_scope,
         }
     }
 }
@@ -322,6 +345,15 @@ pub const SETTINGS: &[Setting] = &[
     s("auth", "write_scope", Text, "The scope every mutation needs from a verified caller (modes jwt and optional)."),
     s("auth", "leeway_secs", Number, "Clock skew allowed on a JWT's exp and nbf, in seconds."),
     s("auth", "jwks_refresh_secs", Number, "Seconds between two fetches of the key sets (an unknown kid also fetches them, at most once per 10 seconds)."),
+    s("auth", "subject_claim", Text, "The JWT claim naming the caller (the subject held credentials belong to)."),
+    s("auth", "credentials", Text, "Where vendor credentials come from: forward (the caller's X-Appmixer-Token and X-Appypie-Token) or held (kept by the gateway per subject; needs auth.mode jwt)."),
+    s("auth", "store_dir", Text, "Directory of the embedded credential store (held credentials without auth.store_url)."),
+    Setting { secret: true, ..s("auth", "store_url", Optional, "A Redis of its own for held credentials (redis://host:6379/1), shared by the replicas; it must not evict (maxmemory-policy noeviction) and should persist (AOF).") },
+    Setting { secret: true, ..s("auth", "store_keys", List, "Keys sealing held credentials, as id:base64 of 32 bytes (openssl rand -base64 32); the first seals, all open, so a new key goes first.") },
+    s("auth", "virtual_users", Switch, "Create an Appmixer virtual user (POST /user) for a subject with no Appmixer login bound."),
+    Setting { secret: true, ..s("auth", "appypie_token_key", Optional, "The tenant's Appy Pie token key, for subjects with no keys of their own.") },
+    Setting { secret: true, ..s("auth", "appypie_secret_key", Optional, "The tenant's Appy Pie secret key, with auth.appypie_token_key.") },
+    s("auth", "admin_scope", Text, "The scope the credential admin mutations (bindCredentials, rotateCredentials, removeCredentials) need."),
     s("logs", "format", Text, "Log lines as text (for terminals) or json (for log collectors)."),
     s("logs", "level", Text, "Log filter (tracing's syntax: info gives a line a GraphQL request, debug one an upstream call); RUST_LOG is read too."),
     s("telemetry", "otlp_endpoint", Optional, "OTLP/HTTP endpoint spans are exported to (http://collector:4318); unset exports nothing."),
@@ -1116,7 +1148,23 @@ impl Config {
         if let Some(issuer) = &a.issuer {
             c.url("auth.issuer", issuer);
         }
+        let store = self.store_config(c, mode);
+        let tenant_appypie = match (&a.appypie_token_key, &a.appypie_secret_key) {
+            (Some(key), Some(secret)) => Some((key.clone(), secret.clone())),
+            (None, None) => None,
+            _ => c.fail(
+                "auth.appypie_token_key",
+                "needs auth.appypie_secret_key with it",
+            ),
+        };
         Some(AuthConfig {
+            subject_claim: a.subject_claim.clone(),
+            admin_scope: a.admin_scope.clone(),
+            store: store?,
+            held: HeldConfig {
+                virtual_users: a.virtual_users,
+                tenant_appypie,
+            },
             mode,
             jwks_urls,
             issuer: a.issuer.clone(),
@@ -1131,6 +1179,54 @@ impl Config {
             )),
             ..AuthConfig::default()
         })
+    }
+
+    /// The held-credential store: `Some(None)` when vendor credentials are forwarded.
+    fn store_config(&self, c: &mut Check, mode: Mode) -> Option<Option<StoreConfig>> {
+        let a = &self.auth;
+        match a.credentials.as_str() {
+            "forward" => return Some(None),
+            "held" if mode == Mode::Jwt => {}
+            "held" => return c.fail("auth.credentials", "held needs auth.mode jwt"),
+            other => {
+                let problem = format!("{other:?} is neither forward nor held");
+                return c.fail("auth.credentials", problem);
+            }
+        }
+        if let Some(url) = &a.store_url {
+            if !url.starts_with("redis://") && !url.starts_with("unix://") {
+                c.fail::<()>("auth.store_url", "must start with redis:// or unix://");
+            }
+        }
+        let mut keys = Vec::new();
+        for text in &a.store_keys {
+            let key = text.split_once(':').and_then(|(id, key)| {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(key.trim())
+                    .ok()?;
+                let key: [u8; 32] = bytes.try_into().ok()?;
+                (!id.is_empty() && id.len() < 64).then(|| (id.to_string(), key))
+            });
+            match key {
+                Some(key) => keys.push(key),
+                None => {
+                    c.0.add("auth.store_keys", "each key is id:base64 of 32 bytes")
+                }
+            }
+        }
+        if a.store_keys.is_empty() {
+            c.fail::<()>(
+                "auth.store_keys",
+                "held credentials need a key to seal them",
+            );
+        }
+        Some(Some(StoreConfig {
+            url: a.store_url.clone(),
+            dir: PathBuf::from(&a.store_dir),
+            keys,
+            prefix: self.redis.prefix.clone(),
+        }))
     }
 
     fn redis_config(&self, c: &mut Check) -> Option<RedisConfig> {

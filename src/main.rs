@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use flowgate::config::{Config, ConfigArgs, Problems, Settings};
+use flowgate::identity::store::{CredentialStore, Record};
 use flowgate::sandbox::{FixtureConfig, Sandbox, SandboxConfig, DEMO_USERS};
 use std::net::SocketAddr;
 
@@ -33,6 +34,62 @@ enum ConfigCommand {
     Markdown,
 }
 
+/// A subject of the held credentials, and the settings naming the store.
+#[derive(clap::Args)]
+struct SubjectArgs {
+    /// The subject (the JWT's `sub`, or the configured claim).
+    #[arg(long)]
+    subject: String,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(Subcommand)]
+enum CredentialsCommand {
+    /// Bind vendor credentials to a subject, replacing what is held for each vendor given.
+    Bind {
+        #[command(flatten)]
+        at: SubjectArgs,
+        /// An Appmixer user to sign in as (instead of a virtual user).
+        #[arg(long, env = "FLOWGATE_BIND_APPMIXER_USERNAME")]
+        appmixer_username: Option<String>,
+        #[arg(long, env = "FLOWGATE_BIND_APPMIXER_PASSWORD", hide_env_values = true)]
+        appmixer_password: Option<String>,
+        /// Appy Pie keys, exchanged for access tokens.
+        #[arg(long, env = "FLOWGATE_BIND_APPYPIE_TOKEN_KEY", hide_env_values = true)]
+        appypie_token_key: Option<String>,
+        #[arg(long, env = "FLOWGATE_BIND_APPYPIE_SECRET_KEY", hide_env_values = true)]
+        appypie_secret_key: Option<String>,
+    },
+    /// Drop a subject's vendor tokens: its next request signs in and mints new ones.
+    Rotate(SubjectArgs),
+    /// Remove everything held for a subject.
+    Remove(SubjectArgs),
+    /// Write every record, sealed as stored, to a file (JSON lines), for backups.
+    Export {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Put back records from an export; each must open under one of auth.store_keys.
+    Import {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Seal every record again under the first of auth.store_keys (after adding a new key).
+    Rekey(ConfigArgsOnly),
+}
+
+/// Only the settings.
+#[derive(clap::Args)]
+struct ConfigArgsOnly {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
 #[derive(Parser)]
 #[command(
     name = "flowgate",
@@ -51,6 +108,10 @@ enum Command {
     /// Check, print or explain the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Bind, rotate, remove, export or import the vendor credentials held for subjects
+    /// (auth.credentials = "held"; with the embedded store, while the gateway is stopped).
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     PrintSchema,
     /// Run both sandbox upstreams (simulators of the vendor APIs) until stopped.
@@ -98,6 +159,7 @@ async fn run() {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(*args).await,
         Command::Config(command) => config(command),
+        Command::Credentials(command) => credentials(command).await,
         Command::PrintSchema => {
             print!("{}", flowgate::schema::sdl());
             Ok(())
@@ -153,6 +215,93 @@ fn config(command: ConfigCommand) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The credential store the settings name.
+fn store_of(config: &ConfigArgs) -> Result<CredentialStore, Box<dyn std::error::Error>> {
+    let (_, settings) = config.settings(false)?;
+    let Some(store) = &settings.gateway.auth.store else {
+        return Err("no credentials are held: auth.credentials is forward".into());
+    };
+    Ok(CredentialStore::open(store)?)
+}
+
+async fn credentials(command: CredentialsCommand) -> Result<(), Box<dyn std::error::Error>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match command {
+        CredentialsCommand::Bind {
+            at,
+            appmixer_username,
+            appmixer_password,
+            appypie_token_key,
+            appypie_secret_key,
+        } => {
+            let mixer = appmixer_username.zip(appmixer_password);
+            let pie = appypie_token_key.zip(appypie_secret_key);
+            if mixer.is_none() && pie.is_none() {
+                return Err(
+                    "give an Appmixer username and password, Appy Pie keys, or both".into(),
+                );
+            }
+            let bind = |record: &mut Record| {
+                record.bind(mixer, pie);
+                true
+            };
+            store_of(&at.config)?.update(&at.subject, bind).await?;
+            println!("flowgate: bound credentials to {}", at.subject);
+        }
+        CredentialsCommand::Rotate(at) => {
+            let held = store_of(&at.config)?
+                .update(&at.subject, Record::rotate)
+                .await?;
+            println!(
+                "flowgate: {} {}",
+                at.subject,
+                if held { "rotated" } else { "holds nothing" }
+            );
+        }
+        CredentialsCommand::Remove(at) => {
+            let held = store_of(&at.config)?.forget(&at.subject).await?;
+            println!(
+                "flowgate: {} {}",
+                at.subject,
+                if held { "removed" } else { "held nothing" }
+            );
+        }
+        CredentialsCommand::Export { file, config } => {
+            let entries = store_of(&config)?.export().await?;
+            let lines: Vec<String> = entries
+                .iter()
+                .map(|(entry, sealed)| {
+                    serde_json::json!({ "entry": entry, "sealed": b64.encode(sealed) }).to_string()
+                })
+                .collect();
+            std::fs::write(&file, lines.join("\n") + "\n")?;
+            println!("flowgate: exported {} sealed records", entries.len());
+        }
+        CredentialsCommand::Import { file, config } => {
+            let mut entries = Vec::new();
+            for line in std::fs::read_to_string(&file)?
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+            {
+                let line: serde_json::Value = serde_json::from_str(line)?;
+                let (Some(entry), Some(sealed)) = (line["entry"].as_str(), line["sealed"].as_str())
+                else {
+                    return Err("each line is {\"entry\": ..., \"sealed\": ...}".into());
+                };
+                entries.push((entry.to_string(), b64.decode(sealed)?));
+            }
+            let n = store_of(&config)?.import(entries).await?;
+            println!("flowgate: imported {n} sealed records");
+        }
+        CredentialsCommand::Rekey(args) => {
+            let n = store_of(&args.config)?.rekey().await?;
+            println!("flowgate: sealed {n} records under the current key");
+        }
+    }
+    Ok(())
+}
+
 async fn run_sandbox(config: SandboxConfig) -> std::io::Result<()> {
     let sandbox = Sandbox::start(config).await?;
     println!(
@@ -203,6 +352,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         Some(sb) => config.with_sandbox(sb).build()?,
         None => settings,
     };
+    if let Some(store) = &settings.gateway.auth.store {
+        CredentialStore::open(store)?.check_durable().await?;
+    }
     let app = flowgate::app(&settings)?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;

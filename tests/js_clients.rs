@@ -191,3 +191,78 @@ async fn in_chromium_graphiql_works_offline_and_another_origin_uses_cors_and_a_s
         "GraphiQL asked the internet: {seen:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_chromium_a_page_holding_only_its_jwt_reaches_both_vendors() {
+    use base64::Engine;
+    if !ready(true) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("flowgate-jwt-page-{}", std::process::id()));
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let alice = &DEMO_USERS[0];
+    let store = [
+        ("FLOWGATE_AUTH_STORE_KEYS", format!("k1:{key}")),
+        ("FLOWGATE_AUTH_STORE_DIR", dir.display().to_string()),
+        (
+            "FLOWGATE_AUTH_APPYPIE_TOKEN_KEY",
+            alice.token_key.to_string(),
+        ),
+        (
+            "FLOWGATE_AUTH_APPYPIE_SECRET_KEY",
+            alice.secret_key.to_string(),
+        ),
+    ];
+    let env: Vec<(&str, &str)> = store.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let flags = ["--auth-mode", "jwt", "--auth-credentials", "held"];
+    let served = Served::start(&flags, &env).await;
+    let issuer = served
+        .output()
+        .lines()
+        .find_map(|l| l.strip_prefix("Demo identity provider: "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the banner names the demo issuer")
+        .to_string();
+    let token: Value = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .json(&serde_json::json!({ "username": "alice" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwt = token["access_token"].as_str().unwrap().to_string();
+
+    let page = std::fs::read_to_string(js_dir().join("jwt-only.html")).unwrap();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(page) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let page_url = format!("{origin}/?gateway={}&jwt={jwt}", served.url);
+    let out = tokio::task::spawn_blocking(move || node("page.mjs", &[&page_url]))
+        .await
+        .unwrap();
+    let seen: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen:#}");
+    let result: Value = serde_json::from_str(seen["result"].as_str().unwrap()).unwrap();
+    assert!(result.get("errors").is_none(), "{result:#}");
+    let viewer = &result["data"]["viewer"];
+    assert_eq!(viewer["identity"]["subject"], "alice");
+    assert!(viewer["appmixer"]["username"]
+        .as_str()
+        .unwrap()
+        .starts_with("fg-"));
+    assert_eq!(viewer["appypie"]["email"], alice.email);
+    let visible = seen["visible"].as_str().unwrap();
+    for vendor_secret in [alice.appypie_token, alice.secret_key, alice.appmixer_token] {
+        assert!(
+            !visible.contains(vendor_secret),
+            "the page can read {vendor_secret}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

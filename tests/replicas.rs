@@ -6,98 +6,15 @@
 mod common;
 
 use common::codes;
+use common::redis::Redis;
 use flowgate::sandbox::{Sandbox, SandboxConfig, DEMO_USERS};
 use flowgate::server::GatewayConfig;
 use flowgate::store::RedisConfig;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const SECRET: &str = "replica-test-secret-0123456789";
-
-/// A `redis-server` of this test on a loopback port; killed when dropped.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    /// Starts one, or `None` (the test passes, saying why) when `redis-server` is missing.
-    fn start() -> Option<Redis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Redis { child: None, port };
-        if redis.restart() {
-            return Some(redis);
-        }
-        let message = "missing redis-server (Debian's redis-server); .ci/run installs it";
-        if std::env::var_os("FLOWGATE_REQUIRE_REDIS").is_some() {
-            panic!("{message}");
-        }
-        eprintln!("SKIPPED: {message}");
-        None
-    }
-
-    fn restart(&mut self) -> bool {
-        let port = self.port.to_string();
-        let child = Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn();
-        let Ok(child) = child else { return false };
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not listen on {port}");
-    }
-
-    /// Stops (`STOP`) or resumes (`CONT`) the server without closing its connections.
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status();
-        assert!(status.unwrap().success());
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    fn client(&self) -> redis::Client {
-        redis::Client::open(self.url()).unwrap()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Replicas of the gateway over one sandbox and one Redis, each on its own loopback port.
 struct Replicas {

@@ -2,7 +2,9 @@
 //! keys (JWKS, or an OIDC issuer's), or a static secret for development. A verified token is
 //! kept, by its fingerprint, until it expires, so it is not verified again on every request.
 
+pub mod held;
 mod keys;
+pub mod store;
 
 use crate::upstream::fingerprint;
 use jsonwebtoken::errors::ErrorKind;
@@ -35,8 +37,8 @@ impl Mode {
     }
 }
 
-/// Where the keys come from and what a token must say.
-#[derive(Clone, Debug)]
+/// Where the keys come from and what a token must say. (`Debug` shows no secret.)
+#[derive(Clone)]
 pub struct AuthConfig {
     pub mode: Mode,
     /// Key sets to trust (RS256, ES256, EdDSA keys, each with its `kid`).
@@ -52,10 +54,27 @@ pub struct AuthConfig {
     pub write_scope: String,
     /// Clock skew allowed on `exp` and `nbf`.
     pub leeway: Duration,
+    /// The claim naming the subject (`sub`).
+    pub subject_claim: String,
+    /// The scope the credential admin mutations need.
+    pub admin_scope: String,
+    /// Vendor credentials held by the gateway (`auth.credentials = "held"`): where.
+    pub store: Option<store::StoreConfig>,
+    pub held: held::HeldConfig,
     /// How often the key sets are fetched again.
     pub jwks_refresh: Duration,
     /// Least time between two fetches caused by an unknown `kid`.
     pub jwks_min_refetch: Duration,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("mode", &self.mode)
+            .field("issuer", &self.issuer)
+            .field("held", &self.store.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for AuthConfig {
@@ -67,6 +86,10 @@ impl Default for AuthConfig {
             audiences: Vec::new(),
             dev_secret: None,
             write_scope: "automations:write".into(),
+            subject_claim: "sub".into(),
+            admin_scope: "credentials:admin".into(),
+            store: None,
+            held: held::HeldConfig::default(),
             leeway: Duration::from_secs(30),
             jwks_refresh: Duration::from_secs(300),
             jwks_min_refetch: Duration::from_secs(10),
@@ -132,12 +155,13 @@ pub enum Refusal {
 
 #[derive(Deserialize)]
 struct Claims {
-    sub: String,
     exp: u64,
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
     scp: Option<Scp>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `scp`, as a list or space-separated.
@@ -149,7 +173,9 @@ enum Scp {
 }
 
 impl Claims {
-    fn into_subject(self) -> Subject {
+    /// The subject named by claim `subject` (`sub` unless configured), with its scopes.
+    fn into_subject(self, subject: &str) -> Option<Subject> {
+        let id = self.rest.get(subject)?.as_str()?.to_string();
         let mut scopes: Vec<String> = self
             .scope
             .iter()
@@ -162,11 +188,11 @@ impl Claims {
         }
         scopes.sort();
         scopes.dedup();
-        Subject {
-            id: self.sub,
+        Some(Subject {
+            id,
             scopes,
             expires: self.exp,
-        }
+        })
     }
 }
 
@@ -202,10 +228,6 @@ impl Verifier {
 
     pub fn mode(&self) -> Mode {
         self.config.mode
-    }
-
-    pub fn write_scope(&self) -> &str {
-        &self.config.write_scope
     }
 
     /// Key sets fetched so far (the schedule's and the unknown `kid`s').
@@ -245,14 +267,16 @@ impl Verifier {
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation(alg))
             .map_err(|e| refusal(e.kind()))?
             .claims;
-        Ok(claims.into_subject())
+        claims
+            .into_subject(&self.config.subject_claim)
+            .ok_or(Refusal::Malformed)
     }
 
     fn validation(&self, alg: Algorithm) -> Validation {
         let mut v = Validation::new(alg);
         v.leeway = self.config.leeway.as_secs();
         v.validate_nbf = true;
-        v.set_required_spec_claims(&["exp", "sub"]);
+        v.set_required_spec_claims(&["exp"]);
         if let Some(issuer) = &self.config.issuer {
             v.set_issuer(&[issuer]);
         }
@@ -312,6 +336,6 @@ mod tests {
             "sub": "bob", "exp": 1, "scope": "b a", "scp": ["c", "a"]
         }))
         .unwrap();
-        assert_eq!(claims.into_subject().scopes, ["a", "b", "c"]);
+        assert_eq!(claims.into_subject("sub").unwrap().scopes, ["a", "b", "c"]);
     }
 }

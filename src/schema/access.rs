@@ -31,6 +31,10 @@ pub struct Access {
     pub subject: Option<Arc<Subject>>,
     /// The scope every mutation needs (`auth.write_scope`).
     pub write_scope: Arc<str>,
+    /// The scope the credential admin mutations need (`auth.admin_scope`).
+    pub admin_scope: Arc<str>,
+    /// The vendor credentials the gateway holds, if it holds any.
+    pub held: Option<Arc<crate::identity::held::Held>>,
 }
 
 impl Access {
@@ -43,7 +47,7 @@ impl Access {
         }
     }
 
-    fn scopes<S: AsRef<str>>(&self, any_of: &[Vec<S>]) -> Result<()> {
+    pub(crate) fn scopes<S: AsRef<str>>(&self, any_of: &[Vec<S>]) -> Result<()> {
         match self.authenticated()? {
             Some(subject) if !subject.satisfies(any_of) => {
                 let groups: Vec<String> = any_of
@@ -97,6 +101,7 @@ mod tests {
                 expires: u64::MAX,
             })),
             write_scope: WRITE_SCOPE.into(),
+            ..Access::default()
         }
     }
 

@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 mod automations;
 mod catalog;
+mod credentials;
 mod lean;
 mod node;
 mod payload;
@@ -62,6 +63,7 @@ pub struct Mutation(
     accounts::AccountLinkMutation,
     automations::AutomationsMutation,
     runs::RunsMutation,
+    credentials::CredentialsMutation,
 );
 
 /// The schema, without any request data or limits: used by `print-schema`.

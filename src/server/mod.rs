@@ -21,6 +21,8 @@ pub use persisted::{sha256_hex, PersistedConfig};
 pub use subscriptions::SubscriptionConfig;
 
 use crate::error::Code;
+use crate::identity::held::Held;
+use crate::identity::store::CredentialStore;
 use crate::identity::{AuthConfig, Mode, Refusal, Subject, Verifier};
 use crate::loaders::tick;
 use crate::loaders::watch::Watches;
@@ -137,6 +139,10 @@ struct Gateway {
     credential_headers: Vec<axum::http::HeaderName>,
     /// Verifies callers' JWTs; none in mode `forward`.
     verifier: Option<Arc<Verifier>>,
+    /// Vendor credentials held per subject (`auth.credentials = "held"`).
+    held: Option<Arc<Held>>,
+    /// What callers may do, but who they are.
+    access: Access,
 }
 
 type Shared = State<Arc<Gateway>>;
@@ -161,6 +167,26 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
     ]);
     let verifier = (config.auth.mode != Mode::Forward).then(|| Verifier::new(config.auth.clone()));
     let limits = config.limits;
+    let appypie = AppyPieClient::new(
+        core.for_vendor(config.max_in_flight, config.appypie_policy, &config.sharing),
+        config.appypie,
+    );
+    let appmixer = AppmixerClient::new(
+        core.for_vendor(
+            config.max_in_flight,
+            config.appmixer_policy,
+            &config.sharing,
+        ),
+        config.appmixer,
+    );
+    let held = match &config.auth.store {
+        Some(store) => {
+            let store = CredentialStore::open(store).map_err(std::io::Error::other)?;
+            let sign_in = crate::loaders::SignIns::new(appypie.clone(), appmixer.clone());
+            Some(Held::new(store, sign_in, config.auth.held.clone()))
+        }
+        None => None,
+    };
     let gateway = Gateway {
         schema: schema::build_limited(
             limits.max_depth,
@@ -171,18 +197,8 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
                 config.subscriptions.max_per_caller,
             )),
         ),
-        appypie: AppyPieClient::new(
-            core.for_vendor(config.max_in_flight, config.appypie_policy, &config.sharing),
-            config.appypie,
-        ),
-        appmixer: AppmixerClient::new(
-            core.for_vendor(
-                config.max_in_flight,
-                config.appmixer_policy,
-                &config.sharing,
-            ),
-            config.appmixer,
-        ),
+        appypie,
+        appmixer,
         vary: vary(&config.headers),
         credential_headers: [&config.headers.appmixer, &config.headers.appypie]
             .into_iter()
@@ -210,7 +226,15 @@ pub fn router(mut config: GatewayConfig) -> Result<Router, std::io::Error> {
         subscriptions: config.subscriptions,
         allow_trace: config.allow_trace,
         store,
+        access: Access {
+            enforced: verifier.is_some(),
+            subject: None,
+            write_scope: config.auth.write_scope.as_str().into(),
+            admin_scope: config.auth.admin_scope.as_str().into(),
+            held: held.clone(),
+        },
         verifier,
+        held,
     };
     let router = Router::new()
         .route("/", get(graphiql_page))
@@ -433,6 +457,23 @@ fn tokens(headers: &HeaderMap, names: &CredentialHeaders) -> (Option<Token>, Opt
     )
 }
 
+/// Whether `provider` refused the credential sent (an upstream 401).
+fn vendor_refused(response: &async_graphql::Response, provider: crate::schema::Provider) -> bool {
+    let name = match provider {
+        crate::schema::Provider::AppyPie => "APPYPIE",
+        crate::schema::Provider::Appmixer => "APPMIXER",
+    };
+    response.errors.iter().any(|e| {
+        let Some(ext) = e.extensions.as_ref() else {
+            return false;
+        };
+        let is = |key: &str, value: &str| {
+            matches!(ext.get(key), Some(async_graphql::Value::String(v)) if v == value)
+        };
+        is("code", "UNAUTHENTICATED") && is("provider", name) && ext.get("upstreamStatus").is_some()
+    })
+}
+
 /// The answer of a shared execution; `None` if it panicked.
 fn finished(answer: Option<Answer>) -> Answer {
     answer.unwrap_or_else(|| Answer::request_error(Code::Internal, "internal error"))
@@ -544,9 +585,39 @@ impl Caller {
         let subject = subject.inspect_err(|refusal| {
             tracing::info!(request_id = %self.request_id, reason = %refusal, "bearer token refused");
         })?;
+        if let Some(held) = &g.held {
+            self.hold(held, &subject.id).await;
+        }
         self.key = fingerprint(&[&self.key.to_le_bytes(), &subject.key().to_le_bytes()]);
         self.subject = Some(subject);
         Ok(self)
+    }
+
+    /// Sends the credentials held for `subject` upstream, whatever headers came.
+    async fn hold(&mut self, held: &Held, subject: &str) {
+        let tokens = held.tokens(subject).await;
+        let tokens = tokens.inspect_err(|e| tracing::error!(error = %e, "held credentials"));
+        let (pie, mixer) = match tokens {
+            Ok(t) => (t.appypie.clone(), t.appmixer.clone()),
+            Err(_) => (None, None),
+        };
+        (self.pie, self.mixer) = (pie, mixer);
+        self.key = fingerprint(&[token_bytes(&self.pie), token_bytes(&self.mixer)]);
+    }
+
+    /// Tells the held credentials which of the tokens sent the vendors refused.
+    async fn refused(&self, g: &Gateway, response: &async_graphql::Response) {
+        let (Some(held), Some(subject)) = (&g.held, &self.subject) else {
+            return;
+        };
+        for (provider, sent) in [
+            (crate::schema::Provider::AppyPie, &self.pie),
+            (crate::schema::Provider::Appmixer, &self.mixer),
+        ] {
+            if let Some(sent) = sent.as_ref().filter(|_| vendor_refused(response, provider)) {
+                held.refused(&subject.id, provider, sent).await;
+            }
+        }
     }
 
     /// Ready when its token expires (never without one).
@@ -561,12 +632,8 @@ impl Caller {
     /// What it may do.
     fn access(&self, g: &Gateway) -> Access {
         Access {
-            enforced: g.verifier.is_some(),
             subject: self.subject.clone(),
-            write_scope: g
-                .verifier
-                .as_ref()
-                .map_or("".into(), |v| v.write_scope().into()),
+            ..g.access.clone()
         }
     }
 
@@ -648,6 +715,7 @@ async fn respond(
         }
     };
     close_codes(&mut response);
+    who.refused(g, &response).await;
     if tracing::enabled!(tracing::Level::INFO) {
         let codes: Vec<String> = response
             .errors

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod idp;
+pub mod redis;
 
 use flowgate::sandbox::{Sandbox, SandboxConfig, DEMO_USERS};
 use flowgate::upstream::appmixer::{AppmixerClient, AppmixerSession};
