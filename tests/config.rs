@@ -276,3 +276,76 @@ fn the_kubernetes_config_map_holds_a_valid_configuration() {
     assert!(settings.gateway.redis.is_some());
     assert_eq!(settings.listen.to_string(), "0.0.0.0:8080");
 }
+
+#[test]
+fn auth_settings_are_checked_together() {
+    let urls = [
+        "--appypie-url",
+        "http://127.0.0.1:9",
+        "--appmixer-url",
+        "http://127.0.0.1:9",
+    ];
+    let check = |more: &[&str]| {
+        let mut args = vec!["config", "check"];
+        args.extend(urls);
+        args.extend(more);
+        flowgate(&args, &[])
+    };
+    let (ok, _, err) = check(&["--auth-mode", "jwt"]);
+    assert!(!ok && err.contains("auth.mode"), "{err}");
+    let (ok, _, err) = check(&["--auth-mode", "sometimes"]);
+    assert!(!ok && err.contains("\"sometimes\""), "{err}");
+    let (ok, _, err) = check(&["--auth-credentials", "held"]);
+    assert!(!ok && err.contains("held needs auth.mode jwt"), "{err}");
+    let jwks = [
+        "--auth-mode",
+        "jwt",
+        "--auth-jwks-url",
+        "http://127.0.0.1:1/a.json",
+    ];
+    let (ok, _, err) = check(&[&jwks[..], &["--auth-credentials", "held"]].concat());
+    assert!(!ok && err.contains("auth.store_keys"), "{err}");
+    let (ok, out, err) = check(&jwks);
+    assert!(ok, "{out}{err}");
+}
+
+#[test]
+fn repeated_auth_flags_make_lists() {
+    let sources = Sources {
+        flags: pairs(&[
+            (
+                "auth.jwks_urls",
+                "http://127.0.0.1:1/a.json,http://127.0.0.1:2/b.json",
+            ),
+            ("auth.audiences", "flowgate"),
+        ]),
+        env: pairs(&[("FLOWGATE_AUTH_MODE", "optional")]),
+        ..Sources::default()
+    };
+    let (config, problems) = Config::load(&sources);
+    assert!(problems.0.is_empty(), "{problems}");
+    assert_eq!(config.auth.jwks_urls.len(), 2);
+    assert_eq!(config.auth.mode, "optional");
+    let flag = |key: &str| SETTINGS.iter().find(|s| s.path() == key).unwrap().flag();
+    assert_eq!(flag("auth.jwks_urls"), "auth-jwks-url");
+    assert_eq!(flag("auth.audiences"), "auth-audience");
+    let (ok, out, err) = flowgate(
+        &[
+            "config",
+            "print",
+            "--sandbox",
+            "--auth-mode",
+            "jwt",
+            "--auth-jwks-url",
+            "http://127.0.0.1:1/a.json",
+            "--auth-jwks-url",
+            "http://127.0.0.1:2/b.json",
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(r#"jwks_urls = ["http://127.0.0.1:1/a.json", "http://127.0.0.1:2/b.json"]"#),
+        "{out}"
+    );
+}

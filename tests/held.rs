@@ -452,3 +452,30 @@ async fn a_token_the_vendor_refuses_is_replaced_on_the_next_request() {
     assert_eq!(again, first, "signed in again as the same virtual user");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn an_appy_pie_token_the_vendor_refuses_is_exchanged_again() {
+    use flowgate::sandbox::{Fault, FaultRule};
+    let dir = store_dir();
+    let mut auth = held(&dir, None, true);
+    auth.held.virtual_users = false;
+    let g = Gateway::start_with(move |c| c.auth = auth).await;
+    let query = "{ viewer { appypie { email } } }";
+    let first = as_subject(&g.url, "dana", "automations:read", query).await;
+    assert_eq!(
+        first["data"]["viewer"]["appypie"]["email"], DEMO_USERS[0].email,
+        "{first}"
+    );
+    let refused = FaultRule::new("*/me", Fault::Status { status: 401 }).times(1);
+    g.sandbox.appypie.hooks.add_fault(refused);
+    let answer = as_subject(&g.url, "dana", "automations:read", query).await;
+    assert_eq!(codes(&answer), ["UNAUTHENTICATED"], "{answer}");
+    let again = g
+        .costs(
+            &[("POST /create-refresh-token", 1), ("GET /me", 1)],
+            as_subject(&g.url, "dana", "automations:read", query),
+        )
+        .await;
+    assert_eq!(again, first);
+    let _ = std::fs::remove_dir_all(dir);
+}

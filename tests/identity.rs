@@ -473,3 +473,24 @@ async fn the_sandbox_issues_demo_tokens_and_every_mutation_is_audited() {
     let audit = serde_json::to_string(&audit).unwrap();
     assert!(!audit.contains(DEMO_USERS[0].appmixer_token));
 }
+
+#[tokio::test]
+async fn the_keys_are_fetched_again_on_their_schedule() {
+    let key = Key::ec("ec-1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = AuthConfig {
+        jwks_refresh: std::time::Duration::from_secs(1),
+        ..idp.auth(Mode::Jwt)
+    };
+    let g = gateway(auth).await;
+    let (status, _, _) = post(&g, Some(&key.sign(&idp.claims("alice", READ))), WHO).await;
+    assert_eq!(status, 200);
+    let before = idp.fetches();
+    for _ in 0..40 {
+        if idp.fetches() > before {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no scheduled fetch of the keys");
+}
