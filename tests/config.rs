@@ -264,16 +264,26 @@ fn the_kubernetes_config_map_holds_a_valid_configuration() {
         .collect();
     let sources = Sources {
         file: Some(file("kubernetes.toml", &toml)),
-        env: pairs(&[(
-            "FLOWGATE_REDIS_FINGERPRINT_SECRET",
-            "replace-me-with-32-random-characters",
-        )]),
+        env: pairs(&[
+            (
+                "FLOWGATE_REDIS_FINGERPRINT_SECRET",
+                "replace-me-with-32-random-characters",
+            ),
+            (
+                "FLOWGATE_AUTH_STORE_KEYS",
+                "2026-12:REPLACE/ME/WITH/32/RANDOM/BYTES/IN/BASE64/A=",
+            ),
+        ]),
         flags: Vec::new(),
     };
     let (config, problems) = Config::load(&sources);
     assert!(problems.0.is_empty(), "{problems}");
     let settings = config.build().expect("valid");
     assert!(settings.gateway.redis.is_some());
+    assert!(
+        settings.gateway.auth.store.is_some(),
+        "credentials held in the store Redis"
+    );
     assert_eq!(settings.listen.to_string(), "0.0.0.0:8080");
 }
 

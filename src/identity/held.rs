@@ -176,11 +176,13 @@ impl Held {
     async fn refresh_locked(&self, subject: &str) -> Result<HeldTokens, StoreError> {
         let mut record = self.store.get(subject).await?.unwrap_or_default();
         let mut changed = false;
+        let mut created = false;
         if record.appmixer.is_none() && self.config.virtual_users {
             record.appmixer = self.create_virtual_user().await;
-            changed |= record.appmixer.is_some();
+            created = record.appmixer.is_some();
+            changed |= created;
         }
-        if let Some(login) = &mut record.appmixer {
+        if let Some(login) = record.appmixer.as_mut().filter(|_| !created) {
             if login
                 .token
                 .as_deref()

@@ -7,7 +7,6 @@ use super::{AuthConfig, Refusal};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use url::Url;
@@ -24,7 +23,6 @@ pub struct Keys {
     /// When an unknown `kid` last caused a fetch; held while fetching (one at a time).
     last_unknown: tokio::sync::Mutex<Option<Instant>>,
     min_refetch: Duration,
-    fetches: AtomicU64,
 }
 
 impl Keys {
@@ -40,12 +38,7 @@ impl Keys {
             known: Default::default(),
             last_unknown: Default::default(),
             min_refetch: config.jwks_min_refetch,
-            fetches: AtomicU64::new(0),
         }
-    }
-
-    pub fn fetches(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
     }
 
     fn lookup(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
@@ -90,7 +83,6 @@ impl Keys {
 
     /// Fetches every key set; false (keeping the keys known) if any fetch failed.
     pub async fn refresh(&self) -> bool {
-        self.fetches.fetch_add(1, Ordering::Relaxed);
         let mut urls = self.jwks_urls.clone();
         if urls.is_empty() {
             match self.discover().await {

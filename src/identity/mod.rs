@@ -105,9 +105,21 @@ pub struct Subject {
     pub scopes: Vec<String>,
     /// Seconds since the epoch when the token stops being valid (`exp`).
     pub expires: u64,
+    /// A fingerprint of who it is and what it may do.
+    key: u128,
 }
 
 impl Subject {
+    pub fn new(id: String, scopes: Vec<String>, expires: u64) -> Subject {
+        let key = fingerprint(&[id.as_bytes(), scopes.join(" ").as_bytes()]);
+        Subject {
+            id,
+            scopes,
+            expires,
+            key,
+        }
+    }
+
     /// Whether the subject holds every scope of one of the groups (OR of ANDs).
     pub fn satisfies<S: AsRef<str>>(&self, any_of: &[Vec<S>]) -> bool {
         any_of.iter().any(|all| {
@@ -123,8 +135,7 @@ impl Subject {
 
     /// A fingerprint of who it is and what it may do.
     pub fn key(&self) -> u128 {
-        let scopes = self.scopes.join(" ");
-        fingerprint(&[self.id.as_bytes(), scopes.as_bytes()])
+        self.key
     }
 }
 
@@ -188,11 +199,7 @@ impl Claims {
         }
         scopes.sort();
         scopes.dedup();
-        Some(Subject {
-            id,
-            scopes,
-            expires: self.exp,
-        })
+        Some(Subject::new(id, scopes, self.exp))
     }
 }
 
@@ -228,11 +235,6 @@ impl Verifier {
 
     pub fn mode(&self) -> Mode {
         self.config.mode
-    }
-
-    /// Key sets fetched so far (the schedule's and the unknown `kid`s').
-    pub fn key_fetches(&self) -> u64 {
-        self.keys.fetches()
     }
 
     /// The subject of `token`, or why it is refused.
@@ -312,11 +314,8 @@ mod tests {
     use super::*;
 
     fn subject(scopes: &[&str]) -> Subject {
-        Subject {
-            id: "alice".into(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            expires: 0,
-        }
+        let scopes = scopes.iter().map(|s| s.to_string()).collect();
+        Subject::new("alice".into(), scopes, 0)
     }
 
     #[test]

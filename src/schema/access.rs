@@ -95,11 +95,11 @@ mod tests {
     fn caller(scopes: &[&str]) -> Access {
         Access {
             enforced: true,
-            subject: Some(Arc::new(Subject {
-                id: "bob".into(),
-                scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                expires: u64::MAX,
-            })),
+            subject: Some(Arc::new(Subject::new(
+                "bob".into(),
+                scopes.iter().map(|s| s.to_string()).collect(),
+                u64::MAX,
+            ))),
             write_scope: WRITE_SCOPE.into(),
             ..Access::default()
         }

@@ -3,7 +3,7 @@
 
 use crate::error::Code;
 use crate::identity::held::{Binding, Held};
-use crate::schema::access::{authenticated, requires_scopes, Authenticated};
+use crate::schema::access::requires_scopes;
 use crate::schema::data;
 use async_graphql::{Context, Guard, InputObject, Object, Result, SimpleObject};
 use std::sync::Arc;
@@ -47,13 +47,14 @@ fn held<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Held>> {
     })
 }
 
-/// The guard of the admin mutations: the admin scope from the settings.
+/// The guard of the admin mutations: the admin scope from the settings, and the write scope
+/// every mutation needs.
 struct Admin;
 
 impl Guard for Admin {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         let access = &data(ctx)?.access;
-        access.scopes(&[vec![&*access.admin_scope]])
+        access.scopes(&[vec![&*access.write_scope, &*access.admin_scope]])
     }
 }
 
@@ -134,7 +135,6 @@ impl CredentialsMutation {
     }
 
     /// Removes everything the gateway holds for the caller.
-    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
     async fn forget_me(&self, ctx: &Context<'_>) -> Result<CredentialsPayload> {
         let subject = data(ctx)?.access.subject.clone();
         let subject = subject.ok_or_else(|| Code::Unauthenticated.error("no verified caller"))?;

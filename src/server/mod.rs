@@ -2,6 +2,7 @@
 //! the SDL at `/schema.graphql`, `/healthz`.
 
 mod audit;
+mod caller;
 mod coalesce;
 mod cors;
 mod documents;
@@ -23,15 +24,15 @@ pub use subscriptions::SubscriptionConfig;
 use crate::error::Code;
 use crate::identity::held::Held;
 use crate::identity::store::CredentialStore;
-use crate::identity::{AuthConfig, Mode, Refusal, Subject, Verifier};
+use crate::identity::{AuthConfig, Mode, Verifier};
 use crate::loaders::tick;
 use crate::loaders::watch::Watches;
-use crate::schema::{self, Access, CredentialHeaders, FlowgateSchema, RequestData};
+use crate::schema::{self, Access, CredentialHeaders, FlowgateSchema};
 use crate::store::{RedisConfig, Shared as SharedStore};
 use crate::upstream::appmixer::{AppmixerClient, AppmixerConfig};
 use crate::upstream::appypie::{AppyPieClient, AppyPieConfig};
 use crate::upstream::{
-    continue_trace, fingerprint, HttpConfig, HttpCore, Policy, RequestContext, SharingConfig, Token,
+    continue_trace, fingerprint, HttpConfig, HttpCore, Policy, RequestContext, SharingConfig,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use axum::extract::State;
@@ -39,6 +40,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
+use caller::{bearer, token, Caller};
 use http::{Answer, Media, Params};
 use std::sync::Arc;
 use std::time::Duration;
@@ -272,12 +274,6 @@ async fn graphiql_page(State(g): Shared) -> Html<String> {
     g.graphiql.clone()
 }
 
-fn token(headers: &HeaderMap, name: &str) -> Option<Token> {
-    let value = headers.get(name)?.to_str().ok()?.trim();
-    let value = value.strip_prefix("Bearer ").unwrap_or(value);
-    (!value.is_empty()).then(|| Token::new(value))
-}
-
 /// The `Vary` of `/graphql`: the media type and every credential header.
 fn vary(names: &CredentialHeaders) -> axum::http::HeaderValue {
     let names = format!(
@@ -449,46 +445,9 @@ fn check(
     Ok(kind)
 }
 
-/// The caller's tokens: Appy Pie's and Appmixer's.
-fn tokens(headers: &HeaderMap, names: &CredentialHeaders) -> (Option<Token>, Option<Token>) {
-    (
-        token(headers, &names.appypie),
-        token(headers, &names.appmixer),
-    )
-}
-
-/// Whether `provider` refused the credential sent (an upstream 401).
-fn vendor_refused(response: &async_graphql::Response, provider: crate::schema::Provider) -> bool {
-    let name = match provider {
-        crate::schema::Provider::AppyPie => "APPYPIE",
-        crate::schema::Provider::Appmixer => "APPMIXER",
-    };
-    response.errors.iter().any(|e| {
-        let Some(ext) = e.extensions.as_ref() else {
-            return false;
-        };
-        let is = |key: &str, value: &str| {
-            matches!(ext.get(key), Some(async_graphql::Value::String(v)) if v == value)
-        };
-        is("code", "UNAUTHENTICATED") && is("provider", name) && ext.get("upstreamStatus").is_some()
-    })
-}
-
 /// The answer of a shared execution; `None` if it panicked.
 fn finished(answer: Option<Answer>) -> Answer {
     answer.unwrap_or_else(|| Answer::request_error(Code::Internal, "internal error"))
-}
-
-fn wants_trace(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-flowgate-trace")
-        .is_some_and(|v| v.as_bytes() == b"1")
-}
-
-/// A fingerprint of the caller's credentials (both headers, as sent).
-fn caller_key(headers: &HeaderMap, names: &CredentialHeaders) -> u128 {
-    let credential = |name: &str| headers.get(name).map(|v| v.as_bytes()).unwrap_or(b"");
-    fingerprint(&[credential(&names.appypie), credential(&names.appmixer)])
 }
 
 /// The key under which identical operations of the same caller share one execution: the
@@ -521,138 +480,6 @@ fn operation(
             .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
         _ => None,
     }
-}
-
-/// The bearer token of `Authorization`, if any.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// Who a request runs for: the caller's tokens, their fingerprint, and the request's id.
-#[derive(Clone)]
-struct Caller {
-    pie: Option<Token>,
-    mixer: Option<Token>,
-    /// A fingerprint of the vendor tokens and, when verified, of the subject and its scopes.
-    key: u128,
-    /// The verified caller, if any.
-    subject: Option<Arc<Subject>>,
-    request_id: String,
-    /// The caller asked for the trace of upstream calls (`x-flowgate-trace: 1`).
-    traced: bool,
-    /// The caller's W3C trace context.
-    traceparent: Option<String>,
-}
-
-impl Caller {
-    /// The caller's tokens, as the shared store's keys are made of (never stored as such).
-    fn credential(&self) -> [&[u8]; 2] {
-        [token_bytes(&self.pie), token_bytes(&self.mixer)]
-    }
-
-    fn from_headers(headers: &HeaderMap, names: &CredentialHeaders) -> Caller {
-        let (pie, mixer) = tokens(headers, names);
-        Caller {
-            pie,
-            mixer,
-            key: caller_key(headers, names),
-            subject: None,
-            request_id: observe::request_id(headers),
-            traced: wants_trace(headers),
-            traceparent: headers
-                .get("traceparent")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-        }
-    }
-
-    /// This caller with the subject of its bearer `token` (mode `jwt` or `optional`), or why
-    /// the token is refused (the reason is logged, never the token).
-    async fn verified(mut self, g: &Gateway, token: Option<&str>) -> Result<Caller, Refusal> {
-        let Some(verifier) = &g.verifier else {
-            return Ok(self);
-        };
-        let subject = match token {
-            Some(token) => verifier.verify(token).await,
-            None if verifier.mode() == Mode::Jwt => Err(Refusal::Missing),
-            None => return Ok(self),
-        };
-        let subject = subject.inspect_err(|refusal| {
-            tracing::info!(request_id = %self.request_id, reason = %refusal, "bearer token refused");
-        })?;
-        if let Some(held) = &g.held {
-            self.hold(held, &subject.id).await;
-        }
-        self.key = fingerprint(&[&self.key.to_le_bytes(), &subject.key().to_le_bytes()]);
-        self.subject = Some(subject);
-        Ok(self)
-    }
-
-    /// Sends the credentials held for `subject` upstream, whatever headers came.
-    async fn hold(&mut self, held: &Held, subject: &str) {
-        let tokens = held.tokens(subject).await;
-        let tokens = tokens.inspect_err(|e| tracing::error!(error = %e, "held credentials"));
-        let (pie, mixer) = match tokens {
-            Ok(t) => (t.appypie.clone(), t.appmixer.clone()),
-            Err(_) => (None, None),
-        };
-        (self.pie, self.mixer) = (pie, mixer);
-        self.key = fingerprint(&[token_bytes(&self.pie), token_bytes(&self.mixer)]);
-    }
-
-    /// Tells the held credentials which of the tokens sent the vendors refused.
-    async fn refused(&self, g: &Gateway, response: &async_graphql::Response) {
-        let (Some(held), Some(subject)) = (&g.held, &self.subject) else {
-            return;
-        };
-        for (provider, sent) in [
-            (crate::schema::Provider::AppyPie, &self.pie),
-            (crate::schema::Provider::Appmixer, &self.mixer),
-        ] {
-            if let Some(sent) = sent.as_ref().filter(|_| vendor_refused(response, provider)) {
-                held.refused(&subject.id, provider, sent).await;
-            }
-        }
-    }
-
-    /// Ready when its token expires (never without one).
-    fn expiry(&self) -> futures_util::future::BoxFuture<'static, ()> {
-        use futures_util::FutureExt;
-        match &self.subject {
-            Some(subject) => tokio::time::sleep(subject.remaining()).boxed(),
-            None => futures_util::future::pending().boxed(),
-        }
-    }
-
-    /// What it may do.
-    fn access(&self, g: &Gateway) -> Access {
-        Access {
-            subject: self.subject.clone(),
-            ..g.access.clone()
-        }
-    }
-
-    /// The data its request runs with: fresh loaders bound to its credentials.
-    fn request_data(&self, g: &Gateway) -> RequestData {
-        RequestData::new(
-            g.appypie.clone(),
-            g.appmixer.clone(),
-            self.pie.clone(),
-            self.mixer.clone(),
-            g.headers.clone(),
-            self.key,
-            self.access(g),
-        )
-    }
-}
-
-fn token_bytes(token: &Option<Token>) -> &[u8] {
-    token.as_ref().map_or(&b""[..], |t| t.expose().as_bytes())
 }
 
 /// Executes one request with fresh loaders for its credentials, under the deadline.
