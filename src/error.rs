@@ -155,3 +155,14 @@ pub fn missing_credential(provider: Provider, header: &str) -> Error {
         e.set("provider", provider_name(provider));
     })
 }
+
+/// The error for a field whose provider credential the gateway holds none of for the caller.
+pub fn not_held(provider: Provider) -> Error {
+    Error::new(format!(
+        "the gateway holds no {provider} credential for this caller"
+    ))
+    .extend_with(move |_, e| {
+        e.set("code", Code::Unauthenticated.as_str());
+        e.set("provider", provider_name(provider));
+    })
+}

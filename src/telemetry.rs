@@ -21,10 +21,11 @@ impl Drop for Telemetry {
     }
 }
 
-/// Crates that log what a peer sent (WebSocket frames and messages, `connection_init` payloads
-/// with the caller's tokens among them) at debug or trace level: held at `error`, whatever the
-/// filter says. (At `error`, not `info`: a directive's level raises the filter's maximum, and
-/// past `warn` every span of ours would be built and checked on each request.)
+/// Directives added to any filter. Crates that log what a peer sent (WebSocket frames and
+/// messages, `connection_init` payloads with the caller's tokens among them) at debug or trace
+/// level are held at `error`, whatever the filter says; the audit log is always on. (The
+/// audit's `info` raises the filter's maximum level; the spans of ours stay off only because no
+/// layer takes every span: see `init` and the test below.)
 const QUIET: [&str; 3] = ["tungstenite=error", "tokio_tungstenite=error", "audit=info"];
 
 /// Installs the process's log output, filtered by `filter`, and the span export, if any.
@@ -42,8 +43,11 @@ pub fn init(json: bool, filter: &str, export: Option<&Export>) -> Result<Telemet
     #[cfg(feature = "otel")]
     {
         let provider = export.map(otel::provider).transpose()?;
-        let spans = provider.as_ref().map(otel::layer);
-        let _ = registry.with(spans).try_init();
+        // No layer at all when nothing is exported: an empty one would take every span.
+        let _ = match provider.as_ref().map(otel::layer) {
+            Some(spans) => registry.with(spans).try_init(),
+            None => registry.try_init(),
+        };
         Ok(Telemetry { provider })
     }
     #[cfg(not(feature = "otel"))]
@@ -139,5 +143,17 @@ mod otel {
             };
             self.runtime.spawn(send).await?
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// At the default level no span of ours is built: each would cost every request.
+    #[test]
+    fn spans_stay_off_at_the_default_level() {
+        let _telemetry = super::init(false, "warn", None).unwrap();
+        assert!(tracing::info_span!("graphql.request").is_disabled());
+        assert!(!tracing::enabled!(tracing::Level::INFO));
+        assert!(tracing::enabled!(target: "audit", tracing::Level::INFO));
     }
 }

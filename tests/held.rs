@@ -63,10 +63,15 @@ fn jwt(sub: &str, scope: &str) -> String {
 
 /// POSTs `query` as `sub` with nothing but its JWT.
 async fn as_subject(url: &str, sub: &str, scope: &str, query: &str) -> Value {
+    post_as(url, sub, scope, query, json!({})).await
+}
+
+/// POSTs `query` with `variables` as `sub` with nothing but its JWT.
+async fn post_as(url: &str, sub: &str, scope: &str, query: &str, variables: Value) -> Value {
     reqwest::Client::new()
         .post(url)
         .bearer_auth(jwt(sub, scope))
-        .json(&json!({ "query": query }))
+        .json(&json!({ "query": query, "variables": variables }))
         .send()
         .await
         .unwrap()
@@ -139,16 +144,7 @@ async fn fifty_requests_of_a_subject_whose_token_expired_sign_in_once() {
         bindCredentials(input: { subject: $s, appypieTokenKey: $k, appypieSecretKey: $p }) { held } }"#;
     let bob = &DEMO_USERS[1];
     let vars = json!({ "s": "dana", "k": bob.token_key, "p": bob.secret_key });
-    let bound: Value = reqwest::Client::new()
-        .post(&g.url)
-        .bearer_auth(jwt("root", ADMIN))
-        .json(&json!({ "query": bind, "variables": vars }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bound = post_as(&g.url, "root", ADMIN, bind, vars).await;
     assert_eq!(bound["data"]["bindCredentials"]["held"], true, "{bound}");
     // A token this close to its end counts as expired: every request would sign in again.
 
@@ -226,16 +222,7 @@ async fn subjects_never_see_each_others_data() {
     for (subject, user) in subjects.iter().zip(DEMO_USERS.iter()) {
         let vars = json!({ "s": subject, "u": user.username, "p": user.password,
                            "k": user.token_key, "x": user.secret_key });
-        let body: Value = reqwest::Client::new()
-            .post(&g.url)
-            .bearer_auth(jwt("root", ADMIN))
-            .json(&json!({ "query": bind, "variables": vars }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = post_as(&g.url, "root", ADMIN, bind, vars).await;
         assert!(body.get("errors").is_none(), "{body}");
     }
     let query = "{ viewer { appmixer { email } appypie { email } } \

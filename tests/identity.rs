@@ -378,37 +378,11 @@ async fn forward_mode_ignores_bearer_tokens() {
     assert_eq!(body["data"]["viewer"]["identity"], Value::Null);
 }
 
-/// The demo issuer `serve --sandbox` runs, read from its banner.
-fn demo_issuer(output: &str) -> String {
-    let line = output
-        .lines()
-        .find(|l| l.starts_with("Demo identity provider: "))
-        .expect("the banner names the demo issuer");
-    line.split_whitespace().nth(3).unwrap().to_string()
-}
-
 #[tokio::test]
 async fn the_sandbox_issues_demo_tokens_and_every_mutation_is_audited() {
     let served = common::Served::start(&["--auth-mode", "jwt", "--log-format", "json"], &[]).await;
-    let issuer = demo_issuer(&served.output());
     let http = reqwest::Client::new();
-    let token = |name: &'static str| {
-        let http = http.clone();
-        let url = format!("{issuer}/token");
-        async move {
-            let body: Value = http
-                .post(url)
-                .json(&json!({ "username": name }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body["access_token"].as_str().unwrap().to_string()
-        }
-    };
-    let (alice, bob) = (token("alice").await, token("bob").await);
+    let (alice, bob) = (served.demo_jwt("alice").await, served.demo_jwt("bob").await);
     let page = http
         .get(&served.root)
         .send()

@@ -216,23 +216,7 @@ async fn in_chromium_a_page_holding_only_its_jwt_reaches_both_vendors() {
     let env: Vec<(&str, &str)> = store.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let flags = ["--auth-mode", "jwt", "--auth-credentials", "held"];
     let served = Served::start(&flags, &env).await;
-    let issuer = served
-        .output()
-        .lines()
-        .find_map(|l| l.strip_prefix("Demo identity provider: "))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("the banner names the demo issuer")
-        .to_string();
-    let token: Value = reqwest::Client::new()
-        .post(format!("{issuer}/token"))
-        .json(&serde_json::json!({ "username": "alice" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwt = token["access_token"].as_str().unwrap().to_string();
+    let jwt = served.demo_jwt("alice").await;
 
     let page = std::fs::read_to_string(js_dir().join("jwt-only.html")).unwrap();
     let app = axum::Router::new().route(

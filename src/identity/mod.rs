@@ -1,6 +1,6 @@
 //! Who is calling: a JWT from the company's identity provider, verified against its published
 //! keys (JWKS, or an OIDC issuer's), or a static secret for development. A verified token is
-//! kept, by its fingerprint, until it expires, so it is not verified again on every request.
+//! kept, by its fingerprint, so it is not verified again on every request.
 
 pub mod held;
 mod keys;
@@ -11,6 +11,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use keys::Keys;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
@@ -208,11 +209,13 @@ pub struct Verifier {
     config: AuthConfig,
     keys: Arc<Keys>,
     dev_key: Option<DecodingKey>,
-    verified: moka::sync::Cache<u128, Arc<Subject>>,
+    /// Verified tokens by fingerprint. A plain map under a read lock: each request reads it,
+    /// and a cache that records its reads cost more than the lookup.
+    verified: std::sync::RwLock<HashMap<u128, Arc<Subject>>>,
 }
 
-/// Verified tokens kept; past it the least used are verified again.
-const VERIFIED_KEPT: u64 = 10_000;
+/// Verified tokens kept; past it the expired are dropped, and if that is not enough, all.
+const VERIFIED_KEPT: usize = 10_000;
 
 impl Verifier {
     /// A verifier for `config`; starts refreshing the key sets on their schedule.
@@ -225,10 +228,7 @@ impl Verifier {
                 .as_ref()
                 .map(|s| DecodingKey::from_secret(s.as_bytes())),
             keys,
-            verified: moka::sync::Cache::builder()
-                .max_capacity(VERIFIED_KEPT)
-                .time_to_live(Duration::from_secs(3600))
-                .build(),
+            verified: Default::default(),
             config,
         })
     }
@@ -240,16 +240,28 @@ impl Verifier {
     /// The subject of `token`, or why it is refused.
     pub async fn verify(&self, token: &str) -> Result<Arc<Subject>, Refusal> {
         let key = fingerprint(&[b"jwt", token.as_bytes()]);
-        if let Some(subject) = self.verified.get(&key) {
-            if now() <= subject.expires + self.config.leeway.as_secs() {
-                return Ok(subject);
-            }
-            self.verified.invalidate(&key);
-            return Err(Refusal::Expired);
+        let known = self.verified.read().ok().and_then(|v| v.get(&key).cloned());
+        if let Some(subject) = known {
+            return match now() <= subject.expires + self.config.leeway.as_secs() {
+                true => Ok(subject),
+                false => Err(Refusal::Expired),
+            };
         }
         let subject = Arc::new(self.decode(token).await?);
-        self.verified.insert(key, subject.clone());
+        self.remember(key, subject.clone());
         Ok(subject)
+    }
+
+    fn remember(&self, key: u128, subject: Arc<Subject>) {
+        let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_KEPT {
+            let now = now();
+            verified.retain(|_, s| now <= s.expires + self.config.leeway.as_secs());
+            if verified.len() >= VERIFIED_KEPT {
+                verified.clear();
+            }
+        }
+        verified.insert(key, subject);
     }
 
     async fn decode(&self, token: &str) -> Result<Subject, Refusal> {

@@ -202,7 +202,7 @@ pub(crate) fn pie<'a>(ctx: &Context<'a>) -> Result<&'a AppyPieLoaders> {
     let d = data(ctx)?;
     d.appypie
         .get(|c, t| AppyPieLoaders::new(c.session(t)))
-        .ok_or_else(|| missing_credential(Provider::AppyPie, &d.headers.appypie))
+        .ok_or_else(|| missing(d, Provider::AppyPie))
 }
 
 /// The caller's Appmixer loaders, or `UNAUTHENTICATED` for this field.
@@ -210,7 +210,7 @@ pub(crate) fn mixer<'a>(ctx: &Context<'a>) -> Result<&'a AppmixerLoaders> {
     let d = data(ctx)?;
     d.appmixer
         .get(|c, t| AppmixerLoaders::new(c.session(t)))
-        .ok_or_else(|| missing_credential(Provider::Appmixer, &d.headers.appmixer))
+        .ok_or_else(|| missing(d, Provider::Appmixer))
 }
 
 /// What to poll to watch the caller's automation `id` on `provider` (a flow on Appmixer, a
@@ -222,11 +222,24 @@ pub(crate) fn watch_target(ctx: &Context<'_>, provider: Provider, id: String) ->
         Provider::Appmixer => d
             .appmixer
             .with_token(|client, token| Target::flow(client, token, id))
-            .ok_or_else(|| missing_credential(Provider::Appmixer, &d.headers.appmixer)),
+            .ok_or_else(|| missing(d, Provider::Appmixer)),
         Provider::AppyPie => d
             .appypie
             .with_token(|client, token| Target::connect(client, token, id))
-            .ok_or_else(|| missing_credential(Provider::AppyPie, &d.headers.appypie)),
+            .ok_or_else(|| missing(d, Provider::AppyPie)),
+    }
+}
+
+/// `UNAUTHENTICATED` for a field of `provider` the request has no credential for: the header
+/// to send it in, or, when the gateway holds credentials, that it holds none for this caller.
+fn missing(d: &RequestData, provider: Provider) -> async_graphql::Error {
+    let header = match provider {
+        Provider::AppyPie => &d.headers.appypie,
+        Provider::Appmixer => &d.headers.appmixer,
+    };
+    match d.access.held {
+        Some(_) => crate::error::not_held(provider),
+        None => missing_credential(provider, header),
     }
 }
 

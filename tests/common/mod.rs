@@ -436,6 +436,26 @@ impl Served {
         panic!("flowgate serve did not answer on {}", served.root);
     }
 
+    /// A JWT of demo subject `name` from the demo identity provider its banner names.
+    pub async fn demo_jwt(&self, name: &str) -> String {
+        let output = self.output();
+        let issuer = output
+            .lines()
+            .find_map(|l| l.strip_prefix("Demo identity provider: "))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the banner names the demo issuer");
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!("{issuer}/token"))
+            .json(&serde_json::json!({ "username": name }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
