@@ -126,7 +126,12 @@ async fn bad_tokens_are_refused_with_401_and_nothing_goes_upstream() {
     let (status, challenge, body) = post(&g, None, WHO).await;
     assert_eq!(status, 401);
     assert_eq!(codes(&body), ["UNAUTHENTICATED"]);
-    assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="flowgate""#));
+    let challenge = challenge.unwrap_or_default();
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    assert!(challenge.contains("no bearer token"), "{challenge}");
 }
 
 #[tokio::test]

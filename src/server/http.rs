@@ -137,14 +137,10 @@ impl Answer {
     }
 }
 
-/// The `WWW-Authenticate` challenge for a refused token; no error code when none was sent.
+/// The `WWW-Authenticate` challenge for a refused (or missing) token.
 pub fn challenge(refusal: crate::identity::Refusal) -> HeaderValue {
-    let value = match refusal {
-        crate::identity::Refusal::Missing => r#"Bearer realm="flowgate""#.to_string(),
-        other => format!(
-            r#"Bearer realm="flowgate", error="invalid_token", error_description="{other}""#
-        ),
-    };
+    let value =
+        format!(r#"Bearer realm="flowgate", error="invalid_token", error_description="{refusal}""#);
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("Bearer"))
 }
 
