@@ -160,3 +160,71 @@ async fn distinct_operation_names_do_not_grow_the_metrics_without_bound() {
     assert!(series.iter().any(|l| l.contains("operation=\"Op0\"")));
     assert!(series.iter().any(|l| l.contains("operation=\"other\"")));
 }
+
+/// A JWT signed with `secret` over `claims` given as raw JSON text.
+fn signed(secret: &str, claims: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use hmac::Mac;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let body = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!(
+        "{body}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_bearer_tokens_are_refused_before_anything_recurses() {
+    let secret = "adversarial-dev-secret-0123456789abcdef";
+    let g = Served::start(&["--auth-mode", "jwt", "--auth-dev-secret", secret], &[]).await;
+    let deep = format!(
+        r#"{{"sub":"a","exp":4000000000,"x":{}}}"#,
+        nest("[", "]", 100_000)
+    );
+    let huge = format!(
+        r#"{{"sub":"a","exp":4000000000,"x":"{}"}}"#,
+        "y".repeat(60_000)
+    );
+    let cases = [
+        ("deeply nested claims", signed(secret, &deep)),
+        ("a huge token", signed(secret, &huge)),
+        ("a huge header", "z".repeat(60_000)),
+        ("many dots", ".".repeat(5_000)),
+    ];
+    for (case, token) in cases {
+        let res = reqwest::Client::new()
+            .post(&g.url)
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(&token)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .expect("the gateway answers");
+        let status = res.status().as_u16();
+        assert!(matches!(status, 401 | 431), "{case}: {status}");
+        if status == 401 {
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(codes(&body), ["UNAUTHENTICATED"], "{case}");
+        }
+        alive(&g).await;
+    }
+    let nested_claims = signed(
+        secret,
+        &format!(
+            r#"{{"sub":"a","exp":4000000000,"x":{}}}"#,
+            nest("[", "]", 1_000)
+        ),
+    );
+    let res = reqwest::Client::new()
+        .post(&g.url)
+        .bearer_auth(nested_claims)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status().as_u16(), 500);
+    alive(&g).await;
+}

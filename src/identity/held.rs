@@ -165,12 +165,8 @@ impl Held {
     /// Reads the record under the store's lock, gets what is missing or expired from the
     /// vendors, and stores what changed.
     async fn refresh(&self, subject: &str) -> Result<HeldTokens, StoreError> {
-        let lock = self.store.lock(subject).await?;
-        let result = self.refresh_locked(subject).await;
-        if let Some(lock) = lock {
-            lock.release().await;
-        }
-        result
+        let refresh = async || self.refresh_locked(subject).await;
+        self.store.locked(subject, refresh).await
     }
 
     async fn refresh_locked(&self, subject: &str) -> Result<HeldTokens, StoreError> {

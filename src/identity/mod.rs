@@ -214,6 +214,9 @@ pub struct Verifier {
     verified: std::sync::RwLock<HashMap<u128, Arc<Subject>>>,
 }
 
+/// The longest token read: a JWT of an IdP is well under it; past it nothing is decoded.
+const MAX_TOKEN: usize = 8 << 10;
+
 /// Verified tokens kept; past it the expired are dropped, and if that is not enough, all.
 const VERIFIED_KEPT: usize = 10_000;
 
@@ -239,6 +242,9 @@ impl Verifier {
 
     /// The subject of `token`, or why it is refused.
     pub async fn verify(&self, token: &str) -> Result<Arc<Subject>, Refusal> {
+        if token.len() > MAX_TOKEN {
+            return Err(Refusal::Malformed);
+        }
         let key = fingerprint(&[b"jwt", token.as_bytes()]);
         let known = self.verified.read().ok().and_then(|v| v.get(&key).cloned());
         if let Some(subject) = known {

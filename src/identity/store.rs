@@ -251,36 +251,41 @@ impl CredentialStore {
         }
     }
 
-    /// Changes `subject`'s record under its lock; stores it when `change` says it changed.
-    pub async fn update(
+    /// Runs `work` holding `subject`'s lock (against other replicas; see [`Self::lock`]).
+    pub async fn locked<T>(
         &self,
         subject: &str,
-        change: impl FnOnce(&mut Record) -> bool,
-    ) -> Result<bool, StoreError> {
+        work: impl AsyncFnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let lock = self.lock(subject).await?;
-        let result = async {
-            let mut record = self.get(subject).await?.unwrap_or_default();
-            let changed = change(&mut record);
-            if changed {
-                self.put(subject, &record).await?;
-            }
-            Ok(changed)
-        }
-        .await;
+        let result = work().await;
         if let Some(lock) = lock {
             lock.release().await;
         }
         result
     }
 
+    /// Changes `subject`'s record under its lock; stores it when `change` says it changed.
+    pub async fn update(
+        &self,
+        subject: &str,
+        change: impl FnOnce(&mut Record) -> bool,
+    ) -> Result<bool, StoreError> {
+        self.locked(subject, async || {
+            let mut record = self.get(subject).await?.unwrap_or_default();
+            let changed = change(&mut record);
+            if changed {
+                self.put(subject, &record).await?;
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
     /// Removes `subject`'s record under its lock; whether there was one.
     pub async fn forget(&self, subject: &str) -> Result<bool, StoreError> {
-        let lock = self.lock(subject).await?;
-        let removed = self.remove(subject).await;
-        if let Some(lock) = lock {
-            lock.release().await;
-        }
-        removed
+        self.locked(subject, async || self.remove(subject).await)
+            .await
     }
 
     /// Every entry as stored (sealed): `(entry name, sealed bytes)`, for backups.
@@ -352,7 +357,7 @@ impl CredentialStore {
 
     /// Locks `subject`'s record against other replicas (Redis), waiting for it up to the lock's
     /// lifetime; on one machine the caller's own single flight is enough.
-    pub async fn lock(&self, subject: &str) -> Result<Option<Lock>, StoreError> {
+    async fn lock(&self, subject: &str) -> Result<Option<Lock>, StoreError> {
         let Backend::Redis { conn, prefix } = &self.backend else {
             return Ok(None);
         };
@@ -483,7 +488,7 @@ impl CredentialStore {
 
 impl Lock {
     /// Lets other replicas in.
-    pub async fn release(mut self) {
+    async fn release(mut self) {
         const RELEASE: &str =
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
         let _: Result<i64, _> = redis::Script::new(RELEASE)

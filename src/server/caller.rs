@@ -55,12 +55,15 @@ fn caller_key(headers: &HeaderMap, names: &CredentialHeaders) -> u128 {
 
 /// The bearer token of `Authorization`, if any.
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?;
+    strip_bearer(value.to_str().ok()?)
+}
+
+/// The token of an `Authorization` value: `Bearer <token>` (the scheme in any case).
+pub(super) fn strip_bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Who a request runs for: the caller's tokens, their fingerprint, and the request's id.

@@ -382,11 +382,8 @@ fn payload_bearer(payload: &Value) -> Option<String> {
     let (_, value) = fields
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))?;
-    let value = value.as_str()?.trim();
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => value,
-    };
+    let value = value.as_str()?;
+    let token = super::caller::strip_bearer(value).unwrap_or(value.trim());
     (!token.is_empty()).then(|| token.to_string())
 }
 
